@@ -1,0 +1,66 @@
+"""What an adapter provides: which distribution it covers, where to wrap, and how to read objects.
+
+An adapter knows nothing of spans. It names its targets and supplies small readers; the core does
+the lifecycle. Third-party packages register an object satisfying `Adapter` under the entry-point
+group `otel_agent_instrumentation.adapters`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..config import Config
+from ..invocation import RequestFacts, ResultFacts
+
+if TYPE_CHECKING:
+    from .._patching import WrapperFunction
+    from ..invocation import Outcome, Telemetry
+
+# (instance, args, kwargs, config) -> facts known at call time. Must not mutate args or kwargs.
+RequestReader = Callable[[Any, tuple[Any, ...], dict[str, Any], Config], RequestFacts]
+# (returned value or wrapped stream, outcome) -> facts. Reads only state the framework already built.
+ResultReader = Callable[[Any, "Outcome"], "ResultFacts | None"]
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """A method every user-level agent run passes through; the core gives it one invoke_agent span."""
+
+    module: str
+    attribute: str  # "Class.method"
+    read_request: RequestReader
+    read_result: ResultReader | None = None
+    # Extra methods for the proxy of a returned stream (e.g. get_final_response); see stream.py.
+    stream_methods: type | None = None
+    # How to tell a framework-reported failure from an instance (args, kwargs) -> whether to trace.
+    should_trace: Callable[[Any, tuple[Any, ...], dict[str, Any]], bool] | None = None
+
+
+@dataclass(frozen=True)
+class HookTarget:
+    """Any other patch an adapter needs (e.g. to stand the framework's own agent span down)."""
+
+    module: str
+    attribute: str
+    make_wrapper: Callable[[Telemetry], WrapperFunction]
+
+
+Target = RunTarget | HookTarget
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A framework adapter."""
+
+    # Short name, used in logs and in OTEL_PYTHON_AGENTS_DISABLED_ADAPTERS.
+    name: str
+    # PyPI distribution whose installed version is checked, or None for no check.
+    distribution: str | None
+    # PEP 440 specifier of the versions this adapter was checked against.
+    supported: str
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        """The patches to apply; import the framework here, not at module import."""
+        ...

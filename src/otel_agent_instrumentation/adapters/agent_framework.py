@@ -1,0 +1,287 @@
+"""Microsoft Agent Framework (PyPI `agent-framework-core`), checked against 1.23.0.
+
+Targets: `run` on `Agent`, `RawAgent`, the layers `AgentMiddlewareLayer` and `AgentTelemetryLayer`
+(other packages compose them differently, e.g. `A2AAgent(AgentTelemetryLayer, BaseAgent)`), and
+`WorkflowAgent`; `run_stream` where a class still has one. Each agent run passes several of these
+(`Agent.run` -> layers -> `RawAgent.run`); the core's re-entry guard makes that one span.
+
+`run(stream=False)` returns a coroutine; `run(stream=True)` returns a `ResponseStream`, which comes back
+proxied (still `isinstance(..., ResponseStream)`; chaining methods keep the proxy). Facts come from the
+updates the consumer already pulled (`ResponseStream.updates`, a plain list) and never from
+`get_final_response()`, which runs the finalizer and result hooks such as `after_run` context providers.
+
+The framework's own telemetry (on by default) also opens an `invoke_agent` span per run. Unless
+`keep_framework_spans` is set, `AgentTelemetryLayer._trace_agent_invocation` runs the agent directly
+when our span owns the run, so there is one agent span; the framework's chat and tool spans remain,
+as its children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .. import semconv
+from ..config import Config
+from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ._base import HookTarget, RunTarget, Target
+
+name = "agent_framework"
+distribution = "agent-framework-core"
+supported = ">=1.23,<2"
+
+_REQUEST_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("seed", semconv.GEN_AI_REQUEST_SEED),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
+
+
+def _merged_options(agent: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    defaults = getattr(agent, "default_options", None)
+    if isinstance(defaults, Mapping):
+        merged.update(defaults)
+    options = kwargs.get("options")
+    if isinstance(options, Mapping):
+        merged.update(options)
+    return merged
+
+
+def _text_parts(contents: Any) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for content in contents or ():
+        if isinstance(content, str):
+            parts.append({"type": "text", "content": content})
+            continue
+        kind = getattr(content, "type", None)
+        if kind == "text":
+            parts.append({"type": "text", "content": getattr(content, "text", "")})
+        elif kind == "text_reasoning":
+            parts.append({"type": "reasoning", "content": getattr(content, "text", "")})
+        elif kind == "function_call":
+            parts.append({"type": "tool_call", "id": getattr(content, "call_id", None),
+                          "name": getattr(content, "name", None), "arguments": getattr(content, "arguments", None)})
+        elif kind == "function_result":
+            parts.append({"type": "tool_call_response", "id": getattr(content, "call_id", None),
+                          "response": getattr(content, "result", None)})
+        elif isinstance(kind, str) and kind != "usage":
+            parts.append({"type": kind})
+    return parts
+
+
+def _message_json(message: Any) -> dict[str, Any]:
+    if isinstance(message, str):
+        return {"role": "user", "parts": [{"type": "text", "content": message}]}
+    role = getattr(message, "role", None)
+    entry: dict[str, Any] = {"role": str(getattr(role, "value", role) or "user"),
+                             "parts": _text_parts(getattr(message, "contents", None))}
+    author = getattr(message, "author_name", None)
+    if isinstance(author, str):
+        entry["name"] = author
+    return entry
+
+
+def _input_messages(messages: Any) -> list[dict[str, Any]]:
+    if messages is None:
+        return []
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        messages = [messages]
+    return [_message_json(message) for message in messages]
+
+
+def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    options = _merged_options(agent, kwargs)
+    agent_name = getattr(agent, "name", None)
+    description = getattr(agent, "description", None)
+    model = options.get("model")
+    session = kwargs.get("session")
+    conversation_id = getattr(session, "service_session_id", None) if session is not None else None
+    if not isinstance(conversation_id, str):
+        conversation_id = options.get("conversation_id")
+    facts = RequestFacts(
+        agent_name=agent_name if isinstance(agent_name, str) else None,
+        agent_description=description if isinstance(description, str) else None,
+        request_model=model if isinstance(model, str) else None,
+        conversation_id=conversation_id if isinstance(conversation_id, str) else None,
+    )
+    for option, attribute in _REQUEST_OPTIONS:
+        value = options.get(option)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            facts.attributes[attribute] = value
+    stop = options.get("stop")
+    if isinstance(stop, str):
+        facts.attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
+    elif isinstance(stop, Sequence) and all(isinstance(item, str) for item in stop):
+        facts.attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+    if config.capture_content.enabled:
+        messages = args[0] if args else kwargs.get("messages")
+        facts.input_messages = _input_messages(messages)
+        instructions = options.get("instructions")
+        if isinstance(instructions, str):
+            facts.system_instructions = [{"type": "text", "content": instructions}]
+    return facts
+
+
+def _fold_usage(facts: ResultFacts, usage: Any) -> None:
+    if not isinstance(usage, Mapping):
+        return
+    for key, field in (
+        ("input_token_count", "input_tokens"),
+        ("output_token_count", "output_tokens"),
+        ("cache_read_input_token_count", "cache_read_input_tokens"),
+        ("cache_creation_input_token_count", "cache_creation_input_tokens"),
+    ):
+        value = usage.get(key)
+        if isinstance(value, int):
+            setattr(facts, field, (getattr(facts, field) or 0) + value)
+
+
+def _finish_reason(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = getattr(value, "value", value)
+    return text if isinstance(text, str) else str(text)
+
+
+def _facts_from_response(response: Any, capture: bool) -> ResultFacts:
+    facts = ResultFacts()
+    _fold_usage(facts, getattr(response, "usage_details", None))
+    reason = _finish_reason(getattr(response, "finish_reason", None))
+    if reason:
+        facts.finish_reasons = [reason]
+    response_id = getattr(response, "response_id", None)
+    if isinstance(response_id, str):
+        facts.response_id = response_id
+    if capture:
+        messages = getattr(response, "messages", None) or ()
+        facts.output_messages = [_message_json(message) for message in messages]
+        if facts.output_messages and reason:
+            facts.output_messages[-1]["finish_reason"] = reason
+    return facts
+
+
+def _facts_from_updates(updates: Sequence[Any], capture: bool) -> ResultFacts:
+    facts = ResultFacts()
+    reasons: list[str] = []
+    text: list[str] = []
+    for update in updates:
+        for content in getattr(update, "contents", None) or ():
+            kind = getattr(content, "type", None)
+            if kind == "usage":
+                _fold_usage(facts, getattr(content, "usage_details", None))
+            elif capture and kind == "text":
+                text.append(getattr(content, "text", "") or "")
+        reason = _finish_reason(getattr(update, "finish_reason", None))
+        if reason and reason not in reasons:
+            reasons.append(reason)
+        response_id = getattr(update, "response_id", None)
+        if isinstance(response_id, str):
+            facts.response_id = response_id
+    if reasons:
+        facts.finish_reasons = reasons
+    if capture and text:
+        output: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": "".join(text)}]}
+        if reasons:
+            output["finish_reason"] = reasons[-1]
+        facts.output_messages = [output]
+    return facts
+
+
+def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
+    capture = config.capture_content.enabled
+
+    def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        if value is None:
+            return None
+        # A ResponseStream: read the updates already pulled (a list the stream keeps), nothing more.
+        updates = getattr(type(value), "updates", None)
+        if isinstance(updates, property):
+            return _facts_from_updates(value.updates, capture)
+        return _facts_from_response(value, capture)
+
+    return read_result
+
+
+class ResponseStreamMethods:
+    """Methods of `ResponseStream` the stream proxy serves itself (mixed into the proxy class)."""
+
+    async def get_final_response(self, *args: Any, **kwargs: Any) -> Any:
+        # The application asked for the final response: its finalizer and result hooks run because the
+        # application asked, with our span current. The span ends when it returns or raises.
+        proxy: Any = self
+        response = await proxy._self_astep(proxy.__wrapped__.get_final_response(*args, **kwargs))
+        proxy._self_end(Outcome.COMPLETED)
+        return response
+
+
+def _chaining(method_name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._self_rebind(getattr(self.__wrapped__, method_name)(*args, **kwargs))
+
+    method.__name__ = method_name
+    return method
+
+
+# Methods returning the stream itself (with_* hooks) or a new stream over it (map, with_finalizer):
+# the caller keeps iterating what they return, so it must stay traced.
+for _method_name in (
+    "map", "flat_map", "with_finalizer", "with_update_gate", "with_result_gate", "with_update_transform",
+    "with_result_transform", "with_transform_hook", "with_result_hook", "buffer_updates", "with_cleanup_hook",
+    "with_pull_context_manager", "with_consumption_context_manager",
+):
+    setattr(ResponseStreamMethods, _method_name, _chaining(_method_name))
+
+
+def _stand_down_framework_span(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        running = active_invocation()
+        execute = kwargs.get("execute")
+        if running is not None and running.owner is instance and callable(execute):
+            return execute()
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+_RUN_OWNERS: tuple[tuple[str, str], ...] = (
+    ("agent_framework._agents", "Agent"),
+    ("agent_framework._middleware", "AgentMiddlewareLayer"),
+    ("agent_framework.observability", "AgentTelemetryLayer"),
+    ("agent_framework._agents", "RawAgent"),
+    ("agent_framework._workflows._agent", "WorkflowAgent"),
+)
+
+
+def targets(config: Config) -> Sequence[Target]:
+    import importlib
+
+    reader = make_result_reader(config)
+    found: list[Target] = []
+    for module_name, class_name in _RUN_OWNERS:
+        owner = getattr(importlib.import_module(module_name), class_name, None)
+        if owner is None:
+            continue
+        for method in ("run", "run_stream"):
+            if method in vars(owner):
+                found.append(RunTarget(module_name, f"{class_name}.{method}", read_request, reader,
+                                       ResponseStreamMethods))
+    if not config.keep_framework_spans:
+        found.append(HookTarget("agent_framework.observability", "AgentTelemetryLayer._trace_agent_invocation",
+                                _stand_down_framework_span))
+    return found
+
+
+class _AgentFrameworkAdapter:
+    name = name
+    distribution = distribution
+    supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        return targets(config)
+
+
+ADAPTER = _AgentFrameworkAdapter()

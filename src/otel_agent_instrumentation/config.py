@@ -1,0 +1,161 @@
+"""Configuration, resolved once at `instrument()`: keyword argument, then environment, then default.
+
+A bad environment value is logged once and replaced by the default; a bad argument type raises
+`TypeError` naming the fix, because that is a programming error the caller can see and correct.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger("otel_agent_instrumentation")
+
+ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+ENV_KEEP_FRAMEWORK_SPANS = "OTEL_PYTHON_AGENTS_KEEP_FRAMEWORK_SPANS"
+ENV_TARGETS = "OTEL_PYTHON_AGENTS_TARGETS"
+ENV_DISABLED_ADAPTERS = "OTEL_PYTHON_AGENTS_DISABLED_ADAPTERS"
+
+
+class ContentCapture(enum.Enum):
+    """Where message content goes; the values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+    EVENT_ONLY = "EVENT_ONLY"
+    SPAN_AND_EVENT = "SPAN_AND_EVENT"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def as_event(self) -> bool:
+        return self in (ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def enabled(self) -> bool:
+        return self is not ContentCapture.NO_CONTENT
+
+
+# Older GenAI instrumentations read true/false; true meant "on the span".
+_CAPTURE_ALIASES = {"TRUE": ContentCapture.SPAN_ONLY, "FALSE": ContentCapture.NO_CONTENT}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_capture(value: str) -> ContentCapture | None:
+    """The capture mode a string names (case-insensitive), or None when it names none."""
+    normalized = value.strip().upper()
+    if normalized in _CAPTURE_ALIASES:
+        return _CAPTURE_ALIASES[normalized]
+    try:
+        return ContentCapture(normalized)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything `instrument()` can be told, resolved."""
+
+    capture_content: ContentCapture = ContentCapture.NO_CONTENT
+    # Keep the framework's own agent-level span as well as ours (off: one invoke_agent span per run).
+    keep_framework_spans: bool = False
+    # "module:Qualified.attr" strings for the generic adapter.
+    targets: tuple[str, ...] = ()
+    # Adapter names not to load.
+    disabled_adapters: frozenset[str] = frozenset()
+
+
+def _env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    logger.warning("%s=%r is not a boolean (true/false); using %s", name, raw, default)
+    return default
+
+
+def _split_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+
+
+def _capture_from(value: object) -> ContentCapture:
+    if isinstance(value, ContentCapture):
+        return value
+    if isinstance(value, bool):
+        return ContentCapture.SPAN_ONLY if value else ContentCapture.NO_CONTENT
+    if isinstance(value, str):
+        mode = parse_capture(value)
+        if mode is not None:
+            return mode
+    raise TypeError(
+        f"capture_content={value!r}: pass a bool, a ContentCapture, or one of "
+        "'NO_CONTENT', 'SPAN_ONLY', 'EVENT_ONLY', 'SPAN_AND_EVENT'"
+    )
+
+
+def _strings_from(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return _split_list(value)
+    if isinstance(value, Iterable) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise TypeError(f"{name}={value!r}: pass a list of strings")
+
+
+def resolve(kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
+    """Build the Config from `instrument()` keyword arguments and the environment."""
+    env = os.environ if environ is None else environ
+
+    if kwargs.get("capture_content") is not None:
+        capture = _capture_from(kwargs["capture_content"])
+    else:
+        raw = env.get(ENV_CAPTURE_CONTENT)
+        capture = ContentCapture.NO_CONTENT
+        if raw is not None:
+            parsed = parse_capture(raw)
+            if parsed is None:
+                logger.warning(
+                    "%s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true, false; "
+                    "message content will not be captured",
+                    ENV_CAPTURE_CONTENT,
+                    raw,
+                )
+            else:
+                capture = parsed
+
+    keep = kwargs.get("keep_framework_spans")
+    if keep is None:
+        keep = _env_bool(env, ENV_KEEP_FRAMEWORK_SPANS, False)
+    elif not isinstance(keep, bool):
+        raise TypeError(f"keep_framework_spans={keep!r}: pass True or False")
+
+    targets_arg = kwargs.get("targets")
+    targets = (
+        _strings_from("targets", targets_arg)
+        if targets_arg is not None
+        else _split_list(env.get(ENV_TARGETS, ""))
+    )
+
+    disabled_arg = kwargs.get("disabled_adapters")
+    disabled = (
+        _strings_from("disabled_adapters", disabled_arg)
+        if disabled_arg is not None
+        else _split_list(env.get(ENV_DISABLED_ADAPTERS, ""))
+    )
+
+    return Config(
+        capture_content=capture,
+        keep_framework_spans=keep,
+        targets=targets,
+        disabled_adapters=frozenset(disabled),
+    )

@@ -1,0 +1,144 @@
+"""AgentInstrumentor: loads the adapters, applies their patches, and reverts them exactly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Iterable
+from importlib import metadata
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from packaging.requirements import InvalidRequirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from . import _patching
+from .adapters._base import Adapter, HookTarget, RunTarget
+from .config import Config, resolve
+from .invocation import Telemetry, register_exit_hook
+from .package import _instruments
+from .runs import make_run_wrapper
+
+logger = logging.getLogger("otel_agent_instrumentation")
+
+ADAPTER_ENTRY_POINT_GROUP = "otel_agent_instrumentation.adapters"
+
+
+def _entry_points(group: str) -> Iterable[metadata.EntryPoint]:
+    return metadata.entry_points(group=group)
+
+
+def discover_adapters() -> list[Adapter]:
+    """Every adapter registered under the entry-point group, built-in ones included."""
+    adapters: list[Adapter] = []
+    seen: set[str] = set()
+    for entry_point in _entry_points(ADAPTER_ENTRY_POINT_GROUP):
+        if entry_point.name in seen:
+            continue
+        seen.add(entry_point.name)
+        try:
+            adapter = entry_point.load()
+        except Exception:
+            logger.warning("adapter %r could not be loaded; skipped", entry_point.name, exc_info=True)
+            continue
+        if not isinstance(adapter, Adapter):
+            logger.warning("entry point %r is not an adapter (name, distribution, supported, targets)", entry_point.name)
+            continue
+        adapters.append(adapter)
+    return adapters
+
+
+def framework_supported(adapter: Adapter) -> bool:
+    """Whether the adapter's framework is installed at a version it supports; logs why not."""
+    if adapter.distribution is None:
+        return True
+    try:
+        installed = metadata.version(adapter.distribution)
+    except metadata.PackageNotFoundError:
+        logger.debug("adapter %s skipped: %s is not installed", adapter.name, adapter.distribution)
+        return False
+    try:
+        supported = SpecifierSet(adapter.supported)
+        ok = supported.contains(Version(installed), prereleases=True)
+    except (InvalidRequirement, InvalidVersion, ValueError):
+        logger.warning("adapter %s skipped: cannot compare %s %s with %r",
+                       adapter.name, adapter.distribution, installed, adapter.supported)
+        return False
+    if not ok:
+        logger.warning(
+            "adapter %s skipped: %s %s is outside its supported range %s",
+            adapter.name, adapter.distribution, installed, adapter.supported,
+        )
+    return ok
+
+
+class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped
+    """Instruments agent runs of every supported framework that is installed.
+
+    `instrument(tracer_provider=, meter_provider=, logger_provider=, capture_content=,
+    keep_framework_spans=, targets=, disabled_adapters=)`; every argument is optional and falls back
+    to its environment variable (README, "Configuration").
+    """
+
+    # BaseInstrumentor is a singleton whose __init__ runs on every construction, so no state is set
+    # in __init__; it lives on the instance, created in _instrument and cleared in _uninstrument.
+    _patches: list[_patching.Patch]
+    _telemetry: Telemetry | None
+    _lock = threading.Lock()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        config = resolve(kwargs)
+        telemetry = Telemetry(
+            config,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            logger_provider=kwargs.get("logger_provider"),
+        )
+        adapters = kwargs.get("adapters")
+        with self._lock:
+            self._telemetry = telemetry
+            self._patches = []
+            for adapter in discover_adapters() if adapters is None else adapters:
+                if adapter.name in config.disabled_adapters or not framework_supported(adapter):
+                    continue
+                self._apply_adapter(adapter, telemetry, config)
+        register_exit_hook()
+
+    def _apply_adapter(self, adapter: Adapter, telemetry: Telemetry, config: Config) -> None:
+        applied: list[_patching.Patch] = []
+        try:
+            for target in adapter.targets(config):
+                if isinstance(target, RunTarget):
+                    wrapper = make_run_wrapper(target, telemetry)
+                elif isinstance(target, HookTarget):
+                    wrapper = target.make_wrapper(telemetry)
+                else:
+                    raise TypeError(f"unknown target {target!r}")
+                try:
+                    applied.append(_patching.apply(target.module, target.attribute, wrapper))
+                except (ImportError, AttributeError) as error:
+                    # One missing class (moved in a release, optional extra) leaves the rest usable.
+                    logger.debug("adapter %s: %s:%s not patched (%s)",
+                                 adapter.name, target.module, target.attribute, error)
+        except Exception:
+            logger.warning("adapter %s failed to instrument; its patches are reverted", adapter.name, exc_info=True)
+            for patch in reversed(applied):
+                patch.revert()
+            return
+        self._patches.extend(applied)
+        logger.debug("adapter %s instrumented %d targets", adapter.name, len(applied))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        with self._lock:
+            patches = getattr(self, "_patches", [])
+            for patch in reversed(patches):
+                try:
+                    patch.revert()
+                except Exception:
+                    logger.warning("could not revert %r.%s", patch.owner, patch.name, exc_info=True)
+            self._patches = []
+            self._telemetry = None

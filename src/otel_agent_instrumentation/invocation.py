@@ -1,0 +1,337 @@
+"""One agent run: its span, its metrics, and the facts folded into them; finished exactly once.
+
+The span is started unattached. Code that runs on the agent's behalf runs between `attach()` and
+`detach()` in the same frame (one call, one stream pull), never across a yield or a return to the
+caller, so a context is never detached in another task, thread or the garbage collector (the
+"Failed to detach context" family of bugs), and the caller's current span is unchanged after every call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry._logs import Logger, LoggerProvider, get_logger
+from opentelemetry.context import Context
+from opentelemetry.metrics import Histogram, MeterProvider, get_meter
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from . import semconv
+from ._guard import report_failure
+from .config import Config
+from .version import __version__
+
+# Context key under which the running invocation sits while its code runs: the re-entry guard
+# (one span per user-level run when one entry point calls another) reads it.
+_ACTIVE_INVOCATION_KEY = otel_context.create_key("otel_agent_instrumentation.invocation")
+
+
+class Outcome(enum.Enum):
+    """How a run ended. The README's outcome table documents each value."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    CLOSED_EARLY = "closed_early"
+    ABANDONED = "abandoned"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass
+class RequestFacts:
+    """What the adapter read from the call, before the run starts."""
+
+    agent_name: str | None = None
+    agent_description: str | None = None
+    request_model: str | None = None
+    conversation_id: str | None = None
+    # Further gen_ai.request.* attributes (temperature, max_tokens, ...).
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    # Only filled when content capture is on: conventions' message JSON shapes.
+    input_messages: list[dict[str, Any]] | None = None
+    system_instructions: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class ResultFacts:
+    """What the adapter read from the run's result or the updates the consumer already pulled."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    finish_reasons: list[str] | None = None
+    response_id: str | None = None
+    conversation_id: str | None = None
+    output_messages: list[dict[str, Any]] | None = None
+    # A failure the framework returned as a value (a status field, an error event) instead of raising.
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class Telemetry:
+    """Tracer, instruments and configuration, bound once per `instrument()`."""
+
+    __slots__ = ("config", "duration", "event_logger", "time_to_first_chunk", "token_usage", "tracer")
+
+    def __init__(
+        self,
+        config: Config,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+    ) -> None:
+        self.config = config
+        self.tracer: Tracer = trace.get_tracer(
+            "otel_agent_instrumentation", __version__, tracer_provider=tracer_provider
+        )
+        meter = get_meter("otel_agent_instrumentation", __version__, meter_provider=meter_provider)
+        self.duration: Histogram = meter.create_histogram(
+            semconv.METRIC_INVOKE_AGENT_DURATION,
+            unit="s",
+            description="Duration of an agent invocation",
+            explicit_bucket_boundaries_advisory=list(semconv.DURATION_BUCKETS),
+        )
+        self.token_usage: Histogram = meter.create_histogram(
+            semconv.METRIC_CLIENT_TOKEN_USAGE,
+            unit="{token}",
+            description="Tokens used by an agent invocation",
+            explicit_bucket_boundaries_advisory=[float(b) for b in semconv.TOKEN_BUCKETS],
+        )
+        self.time_to_first_chunk: Histogram = meter.create_histogram(
+            semconv.METRIC_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time from the start of a streamed agent invocation to its first update",
+            explicit_bucket_boundaries_advisory=list(semconv.TIME_TO_FIRST_CHUNK_BUCKETS),
+        )
+        self.event_logger: Logger | None = (
+            get_logger("otel_agent_instrumentation", __version__, logger_provider=logger_provider)
+            if config.capture_content.as_event
+            else None
+        )
+
+
+# Invocations started and not yet finished; at interpreter exit the remaining ones are ended with
+# Outcome.SHUTDOWN, before the providers' own exit hooks flush them (see `end_open_invocations`).
+_open_invocations: set[AgentInvocation] = set()
+_exit_hook_lock = threading.Lock()
+_exit_hook_registered = False
+
+
+def open_invocation_count() -> int:
+    """How many invocations are started and not finished (for tests and soak checks)."""
+    return len(_open_invocations)
+
+
+def end_open_invocations() -> None:
+    """End every open invocation with Outcome.SHUTDOWN; runs at interpreter exit."""
+    for invocation in list(_open_invocations):
+        invocation.finish(Outcome.SHUTDOWN)
+
+
+def register_exit_hook() -> None:
+    """Register `end_open_invocations` with atexit once.
+
+    atexit runs hooks last-in first-out; registering at `instrument()` time, after the application
+    created its TracerProvider (whose own hook shuts it down), makes ours run first.
+    """
+    global _exit_hook_registered
+    with _exit_hook_lock:
+        if not _exit_hook_registered:
+            atexit.register(end_open_invocations)
+            _exit_hook_registered = True
+
+
+def active_invocation() -> AgentInvocation | None:
+    """The invocation whose code is running in the current context, if any."""
+    value = otel_context.get_value(_ACTIVE_INVOCATION_KEY)
+    return value if isinstance(value, AgentInvocation) else None
+
+
+def _messages_json(messages: Sequence[Mapping[str, Any]]) -> str:
+    return json.dumps(list(messages), ensure_ascii=False, default=str)
+
+
+class AgentInvocation:
+    """One agent run. `finish()` is the only way to end its span, and it acts once."""
+
+    __slots__ = (
+        "__weakref__",
+        "_finished",
+        "_first_chunk_at",
+        "_start",
+        "_telemetry",
+        "context",
+        "owner",
+        "request",
+        "span",
+    )
+
+    def __init__(self, telemetry: Telemetry, request: RequestFacts, owner: object) -> None:
+        self._telemetry = telemetry
+        self.request = request
+        # The object whose run this is; the re-entry guard compares it.
+        self.owner = owner
+        self._finished = False
+        self._first_chunk_at: float | None = None
+        attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
+        # Sampling-relevant attributes go in at start.
+        if request.agent_name:
+            attributes[semconv.GEN_AI_AGENT_NAME] = request.agent_name
+        if request.request_model:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
+        parent = otel_context.get_current()
+        self.span = telemetry.tracer.start_span(
+            semconv.span_name(request.agent_name),
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+        self.context: Context = otel_context.set_value(
+            _ACTIVE_INVOCATION_KEY, self, trace.set_span_in_context(self.span, parent)
+        )
+        self._start = time.perf_counter()
+        _open_invocations.add(self)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def attach(self) -> object:
+        """Make this run's span current; pair with `detach` in the same frame."""
+        return otel_context.attach(self.context)
+
+    @staticmethod
+    def detach(token: object) -> None:
+        otel_context.detach(token)  # type: ignore[arg-type]  # token came from attach()
+
+    def mark_first_chunk(self) -> None:
+        if self._first_chunk_at is None:
+            self._first_chunk_at = time.perf_counter()
+
+    def finish(
+        self,
+        outcome: Outcome,
+        error: BaseException | None = None,
+        result: ResultFacts | None = None,
+    ) -> None:
+        """End the span and record metrics, once. Never raises."""
+        if self._finished:
+            return
+        self._finished = True
+        _open_invocations.discard(self)
+        span = self.span
+        try:
+            duration = time.perf_counter() - self._start
+            error_type = self._apply(outcome, error, result)
+            self._record_metrics(duration, error_type, result)
+        except Exception:
+            report_failure("finishing the agent span")
+        finally:
+            try:
+                span.end()
+            except Exception:
+                report_failure("ending the agent span")
+
+    def _apply(self, outcome: Outcome, error: BaseException | None, result: ResultFacts | None) -> str | None:
+        """Set the span's attributes and status; return error.type for the metrics."""
+        span = self.span
+        error_type: str | None = None
+        description: str | None = None
+        if error is not None:
+            error_type = semconv.error_type(error)
+            description = str(error) or None
+        elif result is not None and result.error_type:
+            error_type = result.error_type
+            description = result.error_message
+        recording = span.is_recording()
+        if recording:
+            request = self.request
+            attributes: dict[str, AttributeValue] = dict(request.attributes)
+            if request.agent_description:
+                attributes[semconv.GEN_AI_AGENT_DESCRIPTION] = request.agent_description
+            conversation_id = (result.conversation_id if result else None) or request.conversation_id
+            if conversation_id:
+                attributes[semconv.GEN_AI_CONVERSATION_ID] = conversation_id
+            if outcome is not Outcome.COMPLETED or self._first_chunk_at is not None:
+                attributes[semconv.OUTCOME] = outcome.value
+            if result is not None:
+                self._result_attributes(result, attributes)
+            capture = self._telemetry.config.capture_content
+            if capture.on_span:
+                self._content_attributes(result, attributes)
+            if error_type:
+                attributes[semconv.ERROR_TYPE] = error_type
+            span.set_attributes(attributes)
+            if error is not None:
+                span.record_exception(error)
+        if error_type:
+            span.set_status(Status(StatusCode.ERROR, description))
+        if self._telemetry.event_logger is not None:
+            self._emit_content_event(result)
+        return error_type
+
+    @staticmethod
+    def _result_attributes(result: ResultFacts, attributes: dict[str, AttributeValue]) -> None:
+        optional: tuple[tuple[str, AttributeValue | None], ...] = (
+            (semconv.GEN_AI_USAGE_INPUT_TOKENS, result.input_tokens),
+            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, result.output_tokens),
+            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, result.cache_read_input_tokens),
+            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, result.cache_creation_input_tokens),
+            (semconv.GEN_AI_RESPONSE_ID, result.response_id),
+            (semconv.GEN_AI_RESPONSE_FINISH_REASONS, result.finish_reasons or None),
+        )
+        attributes.update({key: value for key, value in optional if value is not None})
+
+    def _content_attributes(self, result: ResultFacts | None, attributes: dict[str, AttributeValue]) -> None:
+        request = self.request
+        if request.input_messages:
+            attributes[semconv.GEN_AI_INPUT_MESSAGES] = _messages_json(request.input_messages)
+        if request.system_instructions:
+            attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = _messages_json(request.system_instructions)
+        if result is not None and result.output_messages:
+            attributes[semconv.GEN_AI_OUTPUT_MESSAGES] = _messages_json(result.output_messages)
+
+    def _emit_content_event(self, result: ResultFacts | None = None) -> None:
+        logger = self._telemetry.event_logger
+        if logger is None:
+            return
+        request = self.request
+        attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
+        if request.agent_name:
+            attributes[semconv.GEN_AI_AGENT_NAME] = request.agent_name
+        self._content_attributes(result, attributes)
+        logger.emit(
+            event_name=semconv.EVENT_OPERATION_DETAILS,
+            attributes=attributes,
+            context=self.context,
+        )
+
+    def _record_metrics(self, duration: float, error_type: str | None, result: ResultFacts | None) -> None:
+        telemetry = self._telemetry
+        attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
+        if self.request.agent_name:
+            attributes[semconv.GEN_AI_AGENT_NAME] = self.request.agent_name
+        if self.request.request_model:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = self.request.request_model
+        if self._first_chunk_at is not None:
+            telemetry.time_to_first_chunk.record(self._first_chunk_at - self._start, attributes)
+        if result is not None:
+            for token_type, count in (
+                (semconv.TOKEN_TYPE_INPUT, result.input_tokens),
+                (semconv.TOKEN_TYPE_OUTPUT, result.output_tokens),
+            ):
+                if count is not None:
+                    telemetry.token_usage.record(count, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})
+        if error_type:
+            attributes[semconv.ERROR_TYPE] = error_type
+        telemetry.duration.record(duration, attributes)

@@ -1,0 +1,63 @@
+"""The wrapper placed on every agent run method: one check when disabled, one span per user-level run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from ._guard import report_failure
+from ._patching import WrapperFunction
+from .adapters._base import RunTarget
+from .invocation import AgentInvocation, Outcome, Telemetry, active_invocation
+from .stream import finish_with_error, trace_result
+
+
+def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction:
+    """Build the wrapt wrapper for `target`, with its readers and telemetry bound once."""
+    read_request = target.read_request
+    read_result = target.read_result
+    stream_methods = target.stream_methods
+    should_trace = target.should_trace
+    config = telemetry.config
+
+    def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AgentInvocation | None:
+        try:
+            if should_trace is not None and not should_trace(instance, args, kwargs):
+                return None
+            return AgentInvocation(telemetry, read_request(instance, args, kwargs, config), instance)
+        except Exception:
+            report_failure(f"starting the agent span for {target.module}:{target.attribute}")
+            return None
+
+    def run_wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        # One span per user-level run: an entry point calling another on the same object (a layer's
+        # super().run(), run_sync -> run, a team's run -> run_stream) is the same run.
+        running = active_invocation()
+        if running is not None and running.owner is instance and not running.finished:
+            return wrapped(*args, **kwargs)
+        invocation = start(instance, args, kwargs)
+        if invocation is None:
+            return wrapped(*args, **kwargs)
+        token = invocation.attach()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            invocation.detach(token)
+            finish_with_error(invocation, error)
+            raise
+        invocation.detach(token)
+        try:
+            return trace_result(result, invocation, read_result, stream_methods)
+        except Exception:
+            report_failure("tracing the agent result")
+            # The result goes back unobserved; end the span now rather than leak it.
+            invocation.finish(Outcome.ABANDONED)
+            return result
+
+    return run_wrapper

@@ -1,0 +1,80 @@
+"""GenAI semantic-convention names used by this package, and the rules built on them.
+
+The `opentelemetry-semantic-conventions` package marks its GenAI constants deprecated since the
+conventions moved to the semantic-conventions-genai repository, so the names live here (values as in
+that repository, schema gen-ai-dev/1.42.0-dev). Standard library only.
+"""
+
+from __future__ import annotations
+
+# Span and operation.
+INVOKE_AGENT = "invoke_agent"
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+
+# Agent identity.
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+
+# Request.
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
+
+# Response.
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+
+# Opt-in content.
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+
+# Errors.
+ERROR_TYPE = "error.type"
+ERROR_TYPE_OTHER = "_OTHER"
+
+# Metrics.
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+TOKEN_TYPE_INPUT = "input"
+TOKEN_TYPE_OUTPUT = "output"
+METRIC_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+METRIC_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
+# The conventions define time-to-first-chunk for streaming client operations; we record it for
+# streamed agent runs under the same name with gen_ai.operation.name=invoke_agent.
+METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+
+DURATION_BUCKETS: tuple[float, ...] = tuple(0.1 * 2**i for i in range(13))  # 0.1 .. 409.6 s
+TOKEN_BUCKETS: tuple[int, ...] = tuple(4**i for i in range(14))  # 1 .. 67108864
+TIME_TO_FIRST_CHUNK_BUCKETS: tuple[float, ...] = tuple(0.01 * 2**i for i in range(14))  # 0.01 .. 81.92 s
+
+# Event emitted for content capture in EVENT_ONLY / SPAN_AND_EVENT modes.
+EVENT_OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
+
+# Ours, not the conventions': how a streamed run ended (see README "Outcomes").
+OUTCOME = "otel_agent_instrumentation.outcome"
+
+
+def span_name(agent_name: str | None) -> str:
+    """`invoke_agent {gen_ai.agent.name}`, or `invoke_agent` when the agent has no name."""
+    return f"{INVOKE_AGENT} {agent_name}" if agent_name else INVOKE_AGENT
+
+
+def error_type(exc: BaseException) -> str:
+    """Low-cardinality `error.type`: the qualified class name, builtins bare."""
+    cls = type(exc)
+    module = cls.__module__
+    if module == "builtins":
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"

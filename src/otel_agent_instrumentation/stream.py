@@ -1,0 +1,428 @@
+"""Stream proxies and the state-aware finalizer.
+
+A proxied stream follows what the consumer does to it and nothing else:
+
+| consumer observes                         | outcome        | span status                   |
+| ----------------------------------------- | -------------- | ----------------------------- |
+| end of iteration                          | COMPLETED      | UNSET                         |
+| an exception from a pull                  | FAILED         | ERROR, error.type = its class |
+| asyncio.CancelledError from a pull        | CANCELLED      | ERROR                         |
+| close()/aclose()/context exit before end  | CLOSED_EARLY   | UNSET                         |
+| proxy garbage-collected while still open  | ABANDONED      | UNSET                         |
+| interpreter exit while still open         | SHUTDOWN       | UNSET                         |
+
+The finalizer uses only what was already observed: it never iterates, closes, awaits or asks the
+stream for a final response, because that runs the framework's finalizer and result hooks (e.g.
+Agent Framework's `after_run` context providers) on paths where the application never asked for them.
+
+The span is current only while the wrapped object runs one step (a pull, a close, an enter/exit), so
+contexts are attached and detached in the same frame, whichever task or thread consumes the stream.
+
+Proxy classes are built per wrapped type and cached: each has exactly the protocol methods the wrapped
+type has (`aclose` for async generators, an awaitable `close` for Agent Framework streams, `send` and
+`throw` for generators), so duck-typing callers see the same shape with or without us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import wrapt
+
+from ._guard import report_failure
+from .invocation import AgentInvocation, Outcome, ResultFacts
+
+logger = logging.getLogger("otel_agent_instrumentation")
+
+_T = TypeVar("_T")
+
+# Reads facts (usage, finish reasons, ...) from the wrapped object or a returned value. It must only
+# read state the framework already built: never drive, finalize or close anything.
+ResultReader = Callable[[Any, Outcome], "ResultFacts | None"]
+
+
+def _end_abandoned(invocation: AgentInvocation) -> None:
+    # Runs from the garbage collector, on whatever thread collects: no context operations, no
+    # framework calls, no warnings (a GC-time warning breaks apps that run with -W error).
+    if not invocation.finished:
+        logger.debug("otel-agent-instrumentation: agent stream collected before it ended")
+        invocation.finish(Outcome.ABANDONED)
+
+
+def _outcome_of(error: BaseException) -> Outcome:
+    if isinstance(error, asyncio.CancelledError):
+        return Outcome.CANCELLED
+    if isinstance(error, GeneratorExit):
+        return Outcome.CLOSED_EARLY
+    return Outcome.FAILED
+
+
+def read_facts(reader: ResultReader | None, value: Any, outcome: Outcome) -> ResultFacts | None:
+    """Run an adapter's reader under the guard."""
+    if reader is None:
+        return None
+    try:
+        return reader(value, outcome)
+    except Exception:
+        report_failure("reading the agent result")
+        return None
+
+
+def finish_with_error(invocation: AgentInvocation, error: BaseException, facts: ResultFacts | None = None) -> None:
+    outcome = _outcome_of(error)
+    invocation.finish(outcome, None if outcome is Outcome.CLOSED_EARLY else error, facts)
+
+
+class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]  # wrapt's proxy is untyped
+    """State shared by every proxy: the invocation, the reader and the GC finalizer."""
+
+    _self_invocation: AgentInvocation
+    _self_reader: ResultReader | None
+    _self_finalizer: weakref.finalize[Any, Any]
+    _self_methods: type | None
+    if TYPE_CHECKING:
+        __wrapped__: Any
+
+    def __init__(
+        self,
+        wrapped: Any,
+        invocation: AgentInvocation,
+        reader: ResultReader | None = None,
+        methods: type | None = None,
+    ) -> None:
+        super().__init__(wrapped)
+        self._self_invocation = invocation
+        self._self_reader = reader
+        self._self_methods = methods
+        self._self_finalizer = weakref.finalize(self, _end_abandoned, invocation)
+        # Interpreter exit is handled by invocation.end_open_invocations (Outcome.SHUTDOWN).
+        self._self_finalizer.atexit = False
+
+    # -- terminal transitions -------------------------------------------------------------------
+    def _self_end(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        invocation = self._self_invocation
+        if invocation.finished:
+            return
+        try:
+            self._self_finalizer.detach()
+        except Exception:
+            report_failure("detaching the stream finalizer")
+        facts = read_facts(self._self_reader, self.__wrapped__, outcome)
+        if error is not None:
+            finish_with_error(invocation, error, facts)
+        else:
+            invocation.finish(outcome, None, facts)
+
+    def _self_rebind(self, result: Any) -> Any:
+        """Keep chaining methods on the proxy: `stream.with_x(...)` returns the proxy, and a new stream
+        built on top of this one (map, with_finalizer) takes the run over."""
+        if result is self.__wrapped__:
+            return self
+        if type(result) is type(self.__wrapped__) and not self._self_invocation.finished:
+            self._self_finalizer.detach()
+            return trace_stream(result, self._self_invocation, self._self_reader, self._self_methods)
+        return result
+
+    # -- one step of the wrapped object, with the span current ----------------------------------
+    def _self_step(self, method: Callable[..., _T], *args: Any) -> _T:
+        invocation = self._self_invocation
+        if invocation.finished:
+            return method(*args)
+        token = invocation.attach()
+        try:
+            value = method(*args)
+        except StopIteration:
+            invocation.detach(token)
+            self._self_end(Outcome.COMPLETED)
+            raise
+        except BaseException as error:
+            invocation.detach(token)
+            self._self_end(_outcome_of(error), error)
+            raise
+        invocation.detach(token)
+        invocation.mark_first_chunk()
+        return value
+
+    async def _self_astep(self, awaitable: Awaitable[_T]) -> _T:
+        invocation = self._self_invocation
+        if invocation.finished:
+            return await awaitable
+        token = invocation.attach()
+        try:
+            value = await awaitable
+        except StopAsyncIteration:
+            invocation.detach(token)
+            self._self_end(Outcome.COMPLETED)
+            raise
+        except BaseException as error:
+            invocation.detach(token)
+            self._self_end(_outcome_of(error), error)
+            raise
+        invocation.detach(token)
+        return value
+
+    async def _self_aclosing(self, awaitable: Awaitable[_T]) -> _T:
+        value = await self._self_astep(awaitable)
+        self._self_end(Outcome.CLOSED_EARLY)
+        return value
+
+
+# The protocol methods, installed on a proxy class only when the wrapped type has them. --------------
+
+
+def _aiter(self: StreamProxy) -> Any:
+    return self._self_rebind(self.__wrapped__.__aiter__())
+
+
+async def _anext(self: StreamProxy) -> Any:
+    # The hot path: written out rather than through _self_astep to save a coroutine frame per update.
+    invocation = self._self_invocation
+    if invocation.finished:
+        return await self.__wrapped__.__anext__()
+    token = invocation.attach()
+    try:
+        value = await self.__wrapped__.__anext__()
+    except StopAsyncIteration:
+        invocation.detach(token)
+        self._self_end(Outcome.COMPLETED)
+        raise
+    except BaseException as error:
+        invocation.detach(token)
+        self._self_end(_outcome_of(error), error)
+        raise
+    invocation.detach(token)
+    invocation.mark_first_chunk()
+    return value
+
+
+async def _asend(self: StreamProxy, value: Any) -> Any:
+    result = await self._self_astep(self.__wrapped__.asend(value))
+    self._self_invocation.mark_first_chunk()
+    return result
+
+
+async def _athrow(self: StreamProxy, *args: Any) -> Any:
+    return await self._self_astep(self.__wrapped__.athrow(*args))
+
+
+def _aclose(self: StreamProxy) -> Awaitable[Any]:
+    return self._self_aclosing(self.__wrapped__.aclose())
+
+
+def _iter(self: StreamProxy) -> Any:
+    return self._self_rebind(self.__wrapped__.__iter__())
+
+
+def _next(self: StreamProxy) -> Any:
+    invocation = self._self_invocation
+    if invocation.finished:
+        return self.__wrapped__.__next__()
+    token = invocation.attach()
+    try:
+        value = self.__wrapped__.__next__()
+    except StopIteration:
+        invocation.detach(token)
+        self._self_end(Outcome.COMPLETED)
+        raise
+    except BaseException as error:
+        invocation.detach(token)
+        self._self_end(_outcome_of(error), error)
+        raise
+    invocation.detach(token)
+    invocation.mark_first_chunk()
+    return value
+
+
+def _send(self: StreamProxy, value: Any) -> Any:
+    return self._self_step(self.__wrapped__.send, value)
+
+
+def _throw(self: StreamProxy, *args: Any) -> Any:
+    return self._self_step(self.__wrapped__.throw, *args)
+
+
+def _close(self: StreamProxy, *args: Any, **kwargs: Any) -> Any:
+    # Serves both a sync close (generators) and an awaitable one (Agent Framework's ResponseStream).
+    invocation = self._self_invocation
+    if invocation.finished:
+        return self.__wrapped__.close(*args, **kwargs)
+    token = invocation.attach()
+    try:
+        result = self.__wrapped__.close(*args, **kwargs)
+    except BaseException as error:
+        invocation.detach(token)
+        self._self_end(_outcome_of(error), error)
+        raise
+    invocation.detach(token)
+    if inspect.isawaitable(result):
+        return self._self_aclosing(result)
+    self._self_end(Outcome.CLOSED_EARLY)
+    return result
+
+
+def _exit_outcome(self: StreamProxy, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
+    """Leaving a `with` block with the run still open.
+
+    A stream we iterate has already recorded its own failures, so any other exception here is the
+    consumer's and the run was closed early. For a plain context manager (a run whose results are read
+    inside the block) the block's exception is the run's.
+    """
+    if error is None or isinstance(error, GeneratorExit):
+        iterable = hasattr(self.__wrapped__, "__anext__") or hasattr(self.__wrapped__, "__next__")
+        return (Outcome.CLOSED_EARLY if iterable else Outcome.COMPLETED), None
+    if isinstance(error, asyncio.CancelledError):
+        return Outcome.CANCELLED, error
+    if hasattr(self.__wrapped__, "__anext__") or hasattr(self.__wrapped__, "__next__"):
+        return Outcome.CLOSED_EARLY, None
+    return Outcome.FAILED, error
+
+
+async def _aenter(self: StreamProxy) -> Any:
+    entered = await self._self_astep(self.__wrapped__.__aenter__())
+    return self._self_rebind(entered)
+
+
+async def _aexit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
+    suppress = await self._self_astep(self.__wrapped__.__aexit__(exc_type, error, traceback))
+    outcome, recorded = _exit_outcome(self, error)
+    self._self_end(outcome, recorded)
+    return suppress
+
+
+def _enter(self: StreamProxy) -> Any:
+    return self._self_rebind(self._self_step(self.__wrapped__.__enter__))
+
+
+def _exit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
+    suppress = self._self_step(self.__wrapped__.__exit__, exc_type, error, traceback)
+    outcome, recorded = _exit_outcome(self, error)
+    self._self_end(outcome, recorded)
+    return suppress
+
+
+def _await(self: StreamProxy) -> Generator[Any, None, Any]:
+    async def resolve() -> Any:
+        return self._self_rebind(await self._self_astep(_as_awaitable(self.__wrapped__)))
+
+    return resolve().__await__()
+
+
+async def _as_awaitable(awaitable: Any) -> Any:
+    return await awaitable
+
+
+_PROTOCOL_METHODS: dict[str, Callable[..., Any]] = {
+    "__aiter__": _aiter,
+    "__anext__": _anext,
+    "asend": _asend,
+    "athrow": _athrow,
+    "aclose": _aclose,
+    "__iter__": _iter,
+    "__next__": _next,
+    "send": _send,
+    "throw": _throw,
+    "close": _close,
+    "__aenter__": _aenter,
+    "__aexit__": _aexit,
+    "__enter__": _enter,
+    "__exit__": _exit,
+    "__await__": _await,
+}
+
+_proxy_classes: dict[tuple[type, type | None], type[StreamProxy]] = {}
+
+
+def proxy_class(wrapped_type: type, methods: type | None = None) -> type[StreamProxy]:
+    """The proxy class for `wrapped_type`, with an adapter's extra `methods` mixed in first."""
+    key = (wrapped_type, methods)
+    cls = _proxy_classes.get(key)
+    if cls is None:
+        namespace = {
+            name: function for name, function in _PROTOCOL_METHODS.items() if hasattr(wrapped_type, name)
+        }
+        bases: tuple[type, ...] = (methods, StreamProxy) if methods is not None else (StreamProxy,)
+        cls = type(f"Traced{wrapped_type.__name__}", bases, namespace)
+        _proxy_classes[key] = cls
+    return cls
+
+
+def trace_stream(
+    stream: Any,
+    invocation: AgentInvocation,
+    reader: ResultReader | None = None,
+    methods: type | None = None,
+) -> Any:
+    """Return `stream` behind a proxy that ends `invocation` when the consumer is done with it."""
+    return proxy_class(type(stream), methods)(stream, invocation, reader, methods)
+
+
+async def _traced_coroutine(
+    coroutine: Awaitable[_T], invocation: AgentInvocation, reader: ResultReader | None
+) -> _T:
+    token = invocation.attach()
+    try:
+        value = await coroutine
+    except BaseException as error:
+        invocation.detach(token)
+        finish_with_error(invocation, error, read_facts(reader, None, _outcome_of(error)))
+        raise
+    invocation.detach(token)
+    invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+    return value
+
+
+def trace_coroutine(coroutine: Awaitable[_T], invocation: AgentInvocation, reader: ResultReader | None) -> Any:
+    """A coroutine that awaits `coroutine` with the span current and ends the invocation with it.
+
+    A coroutine nobody awaits never runs its `finally`, so a finalizer ends the span when it is collected.
+    """
+    traced = _traced_coroutine(coroutine, invocation, reader)
+    finalizer = weakref.finalize(traced, _end_abandoned, invocation)
+    finalizer.atexit = False
+    return traced
+
+
+def _future_done(invocation: AgentInvocation, reader: ResultReader | None, future: asyncio.Future[Any]) -> None:
+    if future.cancelled():
+        invocation.finish(Outcome.CANCELLED, asyncio.CancelledError())
+        return
+    error = future.exception()
+    if error is not None:
+        finish_with_error(invocation, error)
+        return
+    value = future.result()
+    invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+
+
+def trace_result(
+    result: Any,
+    invocation: AgentInvocation,
+    reader: ResultReader | None = None,
+    methods: type | None = None,
+) -> Any:
+    """Hand `result` back to the caller, arranging for `invocation` to end when the run does.
+
+    Streams (async or sync iterators, context managers) come back proxied; a coroutine comes back as a
+    coroutine; a future gets a done callback (a public hook, nothing wrapped); a plain value ends the run.
+    """
+    if inspect.iscoroutine(result):
+        return trace_coroutine(result, invocation, reader)
+    if isinstance(result, asyncio.Future):
+        result.add_done_callback(lambda future: _future_done(invocation, reader, future))
+        return result
+    kind = type(result)
+    if (
+        hasattr(kind, "__anext__")
+        or hasattr(kind, "__aiter__")
+        or hasattr(kind, "__next__")
+        or hasattr(kind, "__aenter__")
+        or hasattr(kind, "__enter__")
+    ):
+        return trace_stream(result, invocation, reader, methods)
+    invocation.finish(Outcome.COMPLETED, None, read_facts(reader, result, Outcome.COMPLETED))
+    return result
