@@ -262,8 +262,7 @@ class AgentInvocation:
             conversation_id = (result.conversation_id if result else None) or request.conversation_id
             if conversation_id:
                 attributes[semconv.GEN_AI_CONVERSATION_ID] = conversation_id
-            if outcome is not Outcome.COMPLETED or self._first_chunk_at is not None:
-                attributes[semconv.OUTCOME] = outcome.value
+            attributes[semconv.OUTCOME] = outcome.value
             if result is not None:
                 self._result_attributes(result, attributes)
             capture = self._telemetry.config.capture_content

@@ -20,6 +20,7 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
     read_result = target.read_result
     stream_methods = target.stream_methods
     should_trace = target.should_trace
+    handle_result = target.handle_result
     config = telemetry.config
 
     def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AgentInvocation | None:
@@ -53,6 +54,8 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
             raise
         invocation.detach(token)
         try:
+            if handle_result is not None:
+                return handle_result(result, invocation)
             return trace_result(result, invocation, read_result, stream_methods)
         except Exception:
             report_failure("tracing the agent result")

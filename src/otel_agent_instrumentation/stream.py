@@ -128,6 +128,22 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]  # wrapt's proxy
             return trace_stream(result, self._self_invocation, self._self_reader, self._self_methods)
         return result
 
+    def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
+        """Leaving a `with` block with the run still open. Adapters may override (stream_methods).
+
+        A stream we iterate has already recorded its own failures, so any other exception here is the
+        consumer's and the run was closed early. For a plain context manager (a run whose results are
+        read inside the block) the block's exception is the run's, and a clean exit completes it.
+        """
+        iterable = hasattr(self.__wrapped__, "__anext__") or hasattr(self.__wrapped__, "__next__")
+        if error is None or isinstance(error, GeneratorExit):
+            return (Outcome.CLOSED_EARLY if iterable else Outcome.COMPLETED), None
+        if isinstance(error, asyncio.CancelledError):
+            return Outcome.CANCELLED, error
+        if iterable:
+            return Outcome.CLOSED_EARLY, None
+        return Outcome.FAILED, error
+
     # -- one step of the wrapped object, with the span current ----------------------------------
     def _self_step(self, method: Callable[..., _T], *args: Any) -> _T:
         invocation = self._self_invocation
@@ -265,23 +281,6 @@ def _close(self: StreamProxy, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-def _exit_outcome(self: StreamProxy, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
-    """Leaving a `with` block with the run still open.
-
-    A stream we iterate has already recorded its own failures, so any other exception here is the
-    consumer's and the run was closed early. For a plain context manager (a run whose results are read
-    inside the block) the block's exception is the run's.
-    """
-    if error is None or isinstance(error, GeneratorExit):
-        iterable = hasattr(self.__wrapped__, "__anext__") or hasattr(self.__wrapped__, "__next__")
-        return (Outcome.CLOSED_EARLY if iterable else Outcome.COMPLETED), None
-    if isinstance(error, asyncio.CancelledError):
-        return Outcome.CANCELLED, error
-    if hasattr(self.__wrapped__, "__anext__") or hasattr(self.__wrapped__, "__next__"):
-        return Outcome.CLOSED_EARLY, None
-    return Outcome.FAILED, error
-
-
 async def _aenter(self: StreamProxy) -> Any:
     entered = await self._self_astep(self.__wrapped__.__aenter__())
     return self._self_rebind(entered)
@@ -289,7 +288,7 @@ async def _aenter(self: StreamProxy) -> Any:
 
 async def _aexit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
     suppress = await self._self_astep(self.__wrapped__.__aexit__(exc_type, error, traceback))
-    outcome, recorded = _exit_outcome(self, error)
+    outcome, recorded = self._self_exit_outcome(error)
     self._self_end(outcome, recorded)
     return suppress
 
@@ -300,7 +299,7 @@ def _enter(self: StreamProxy) -> Any:
 
 def _exit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
     suppress = self._self_step(self.__wrapped__.__exit__, exc_type, error, traceback)
-    outcome, recorded = _exit_outcome(self, error)
+    outcome, recorded = self._self_exit_outcome(error)
     self._self_end(outcome, recorded)
     return suppress
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..config import Config
-from ..invocation import RequestFacts, ResultFacts
+from ..invocation import AgentInvocation, RequestFacts, ResultFacts
 
 if TYPE_CHECKING:
     from .._patching import WrapperFunction
@@ -34,8 +34,12 @@ class RunTarget:
     read_result: ResultReader | None = None
     # Extra methods for the proxy of a returned stream (e.g. get_final_response); see stream.py.
     stream_methods: type | None = None
-    # How to tell a framework-reported failure from an instance (args, kwargs) -> whether to trace.
+    # (instance, args, kwargs) -> whether this call is a user-level run to trace at all.
     should_trace: Callable[[Any, tuple[Any, ...], dict[str, Any]], bool] | None = None
+    # Replaces the core's default handling of the returned value (stream.trace_result) for results
+    # whose end is not visible through their own protocol, e.g. a run that continues in a background
+    # task. (result, invocation) -> what the caller gets. Build it from stream.py's pieces.
+    handle_result: Callable[[Any, AgentInvocation], Any] | None = None
 
 
 @dataclass(frozen=True)

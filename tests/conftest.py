@@ -1,0 +1,102 @@
+"""Per-test telemetry: in-memory span exporter and metric reader, passed to instrument()."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_agent_instrumentation import AgentInstrumentor
+from otel_agent_instrumentation.invocation import open_invocation_count
+
+
+@dataclass
+class Telemetry:
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+    def finished(self) -> list[ReadableSpan]:
+        return list(self.spans.get_finished_spans())
+
+    def agent_spans(self) -> list[ReadableSpan]:
+        return [span for span in self.finished() if span.name.startswith("invoke_agent")]
+
+    def metric_points(self, name: str) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        points: list[Any] = []
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == name:
+                        points.extend(metric.data.data_points)
+        return points
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    metrics = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[metrics])
+    yield Telemetry(spans, metrics, tracer_provider, meter_provider)
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+
+class Instrumentation:
+    """Turns the instrumentor on and off within one test, checking that off restores everything."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        self.instrumentor = AgentInstrumentor()
+
+    def on(self, **kwargs: Any) -> AgentInstrumentor:
+        self.instrumentor.instrument(
+            tracer_provider=self.telemetry.tracer_provider,
+            meter_provider=self.telemetry.meter_provider,
+            **kwargs,
+        )
+        self._patched = [(p.owner, p.name, p.original, p.was_own_attribute) for p in self.instrumentor._patches]
+        return self.instrumentor
+
+    def off(self) -> None:
+        if not self.instrumentor.is_instrumented_by_opentelemetry:
+            return
+        patched = self._patched
+        self.instrumentor.uninstrument()
+        for owner, name, original, own in patched:
+            if own:
+                assert vars(owner)[name] is original, f"{owner.__name__}.{name} not restored"
+            else:
+                assert name not in vars(owner), f"{owner.__name__}.{name} left a copy on the subclass"
+
+
+@pytest.fixture
+def instrumentation(telemetry: Telemetry) -> Iterator[Instrumentation]:
+    control = Instrumentation(telemetry)
+    yield control
+    control.off()
+
+
+@pytest.fixture(autouse=True)
+def no_detach_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """No test may make OpenTelemetry log "Failed to detach context", and no invocation may stay open."""
+    caplog.set_level(logging.DEBUG)
+    before = open_invocation_count()
+    yield
+    gc.collect()
+    failures = [r for r in caplog.records if "Failed to detach context" in r.getMessage()]
+    assert not failures, failures
+    assert open_invocation_count() <= before, "an invocation was left open"
