@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_framework import observability
+from opentelemetry import trace
 from agent_framework import (
     Agent,
     BaseChatClient,
@@ -43,6 +44,17 @@ class ScriptedChatClient(BaseChatClient):
     def __init__(self, script: Script) -> None:
         super().__init__()
         self.script = script
+        self.raised: list[BaseException] = []
+        # The span current at each model step: children of the agent span must see it.
+        self.current_spans: list[int] = []
+
+    def _step(self) -> None:
+        self.current_spans.append(trace.get_current_span().get_span_context().span_id)
+
+    def _fail(self, message: str) -> ModelFailure:
+        error = ModelFailure(message)
+        self.raised.append(error)
+        return error
 
     def _inner_get_response(self, *, messages: Any, stream: bool, options: Any, **kwargs: Any) -> Any:
         script = self.script
@@ -52,8 +64,9 @@ class ScriptedChatClient(BaseChatClient):
 
     async def _updates(self, script: Script) -> AsyncIterator[ChatResponseUpdate]:
         for index in range(script.chunks):
+            self._step()
             if script.fail_at == index:
-                raise ModelFailure(f"model failed after {index} chunks")
+                raise self._fail(f"model failed after {index} chunks")
             if script.block_at == index:
                 await asyncio.Event().wait()
             yield ChatResponseUpdate(
@@ -67,8 +80,9 @@ class ScriptedChatClient(BaseChatClient):
         )
 
     async def _response(self, script: Script) -> ChatResponse:
+        self._step()
         if script.fail_at is not None:
-            raise ModelFailure("model failed")
+            raise self._fail("model failed")
         if script.block_at is not None:
             await asyncio.Event().wait()
         return ChatResponse(

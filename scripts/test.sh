@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: creates .venv, installs the test extras, runs pytest on 2 workers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-venv.sh test
+exec .venv/bin/python -m pytest -p xdist -n 2 "$@"

@@ -1,0 +1,152 @@
+"""smolagents (PyPI `smolagents`), checked against 1.26.0.
+
+Target: `MultiStepAgent.run` (smolagents/agents.py:436), the only `run` in the package;
+`ToolCallingAgent` and `CodeAgent` inherit it. A managed agent is called by its parent's tool step
+through `MultiStepAgent.__call__`, which calls `run` on the child instance on the same thread inside
+the parent's step, so it gets its own span, a child of the parent's.
+
+`run(stream=False)` returns the final answer (or a `RunResult`), which may be any object (a PIL image
+is a context manager), so the result is classified by the call, not by its shape: only the generator
+of `MultiStepAgent._run_stream` comes back proxied; any other value ends the run.
+
+Facts come from the agent's memory, which the run has already built: the steps after the run's
+`TaskStep` carry `token_usage`; `agent.model.model_id` is the request model. There is no conversation
+id. A run that hits `max_steps` returns the answer of `provide_final_answer()` and stores
+`AgentMaxStepsError` on its last step (`RunResult.state == "max_steps_error"`): a failure returned as a
+value, so the span ends ERROR with that class. Model errors raise `AgentGenerationError` (original as
+`__cause__`): that is what the app sees, so that is `error.type`.
+
+smolagents has no OpenTelemetry tracing of its own, so there is nothing to stand down.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import Config
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts
+from ..stream import read_facts, trace_stream
+from ._base import RunTarget, Target
+
+name = "smolagents"
+distribution = "smolagents"
+supported = ">=1.26,<2"
+
+# The run's request arguments, by position after `self` (agents.py:436).
+_TASK_POSITION = 0
+_STREAM_METHOD_NAME = "_run_stream"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    # `agent` is a smolagents MultiStepAgent, read through getattr (Any at the adapter boundary).
+    model = getattr(agent, "model", None)
+    facts = RequestFacts(
+        agent_name=_text(getattr(agent, "name", None)),
+        agent_description=_text(getattr(agent, "description", None)),
+        request_model=_text(getattr(model, "model_id", None)),
+    )
+    if config.capture_content.enabled:
+        task = args[_TASK_POSITION] if len(args) > _TASK_POSITION else kwargs.get("task")
+        if isinstance(task, str):
+            facts.input_messages = [{"role": "user", "parts": [{"type": "text", "content": task}]}]
+        # `agent.system_prompt` re-renders the prompt template on every access; read only the
+        # user-supplied instructions.
+        instructions = _text(getattr(agent, "instructions", None))
+        if instructions:
+            facts.system_instructions = [{"type": "text", "content": instructions}]
+    return facts
+
+
+def _run_steps(agent: Any) -> list[Any]:
+    """The memory steps of the agent's latest run: those after its last TaskStep."""
+    from smolagents.memory import TaskStep
+
+    steps = list(getattr(getattr(agent, "memory", None), "steps", None) or ())
+    for index in range(len(steps) - 1, -1, -1):
+        if isinstance(steps[index], TaskStep):
+            return steps[index + 1 :]
+    return steps
+
+
+def _facts_from_agent(agent: Any, outcome: Outcome) -> ResultFacts:
+    from smolagents.utils import AgentMaxStepsError
+
+    facts = ResultFacts()
+    steps = _run_steps(agent)
+    for step in steps:
+        usage = getattr(step, "token_usage", None)
+        if usage is None:
+            continue
+        for field, attribute in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
+            count = getattr(usage, attribute, None)
+            if isinstance(count, int):
+                setattr(facts, field, (getattr(facts, field) or 0) + count)
+    if outcome is Outcome.COMPLETED and steps:
+        error = getattr(steps[-1], "error", None)
+        if isinstance(error, AgentMaxStepsError):
+            cls = type(error)
+            facts.error_type = f"{cls.__module__}.{cls.__qualname__}"
+            facts.error_message = str(error) or None
+    return facts
+
+
+def _output_messages(value: Any) -> list[dict[str, Any]]:
+    from smolagents.agents import RunResult
+
+    output = value.output if isinstance(value, RunResult) else value
+    if output is None:
+        return []
+    return [{"role": "assistant", "parts": [{"type": "text", "content": str(output)}], "finish_reason": "stop"}]
+
+
+def _is_run_stream(result: Any) -> bool:
+    return isinstance(result, types.GeneratorType) and result.gi_code.co_name == _STREAM_METHOD_NAME
+
+
+def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        agent = invocation.owner
+
+        def read_stream(stream: Any, outcome: Outcome) -> ResultFacts | None:
+            # The generator holds nothing we may read without driving it; the agent's memory does.
+            return _facts_from_agent(agent, outcome)
+
+        if _is_run_stream(result):
+            return trace_stream(result, invocation, read_stream)
+
+        def read_value(value: Any, outcome: Outcome) -> ResultFacts | None:
+            facts = _facts_from_agent(agent, outcome)
+            if capture:
+                facts.output_messages = _output_messages(value)
+            return facts
+
+        invocation.finish(Outcome.COMPLETED, None, read_facts(read_value, result, Outcome.COMPLETED))
+        return result
+
+    return handle_result
+
+
+def targets(config: Config) -> Sequence[Target]:
+    return [
+        RunTarget("smolagents.agents", "MultiStepAgent.run", read_request, handle_result=make_result_handler(config))
+    ]
+
+
+class _SmolagentsAdapter:
+    name = name
+    distribution = distribution
+    supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        return targets(config)
+
+
+ADAPTER = _SmolagentsAdapter()

@@ -1,0 +1,261 @@
+"""Microsoft Agent Framework specifics: the after_run bug, the ResponseStream shape, attributes,
+context propagation, content capture, metrics, and the framework's own agent span."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from agent_framework import AgentSession, ResponseStream
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import StatusCode
+
+from otel_agent_instrumentation import semconv
+from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks.agent_framework_driver import ModelFailure, Script, ScriptedChatClient, make_agent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def client_of(agent: object) -> ScriptedChatClient:
+    client = agent.client  # type: ignore[attr-defined]
+    assert isinstance(client, ScriptedChatClient)
+    return client
+
+
+async def test_stream_failing_mid_way_fires_no_after_run_and_ends_span_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    hooks: list[str] = []
+    agent = make_agent(Script(fail_at=1), hooks)
+    stream = agent.run("hello", stream=True)
+    with pytest.raises(ModelFailure) as raised:
+        async for _ in stream:
+            pass
+    assert raised.value is client_of(agent).raised[0]
+    assert hooks == ["before_run"]
+    (span,) = telemetry.agent_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "model failed after 1 chunks"
+    assert span.attributes[semconv.ERROR_TYPE] == "tests.frameworks.agent_framework_driver.ModelFailure"
+    assert [event.name for event in span.events] == ["exception"]
+
+
+async def test_early_close_fires_no_after_run(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    hooks: list[str] = []
+    stream = make_agent(Script(), hooks).run("hello", stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    assert hooks == ["before_run"]
+    assert telemetry.agent_spans()[0].attributes[semconv.OUTCOME] == "closed_early"
+
+
+async def test_async_with_exit_ends_span_closed_early(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    hooks: list[str] = []
+    async with make_agent(Script(), hooks).run("hello", stream=True) as stream:
+        async for _ in stream:
+            break
+    assert hooks == ["before_run"]
+    assert telemetry.agent_spans()[0].attributes[semconv.OUTCOME] == "closed_early"
+
+
+async def test_abandoned_stream_fires_no_after_run_and_ends_once(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    hooks: list[str] = []
+    stream = make_agent(Script(), hooks).run("hello", stream=True)
+    async for _ in stream:
+        break
+    del stream
+    gc.collect()
+    assert hooks == ["before_run"]
+    (span,) = telemetry.agent_spans()
+    assert span.attributes[semconv.OUTCOME] == "abandoned"
+    assert span.status.status_code is StatusCode.UNSET
+
+
+async def test_builtin_telemetry_alone_fires_after_run_on_early_close(telemetry: Telemetry) -> None:
+    # The upstream behaviour this package exists to avoid (agent-framework-core 1.23.0): without us,
+    # the framework's own telemetry asks for the final response when a stream is closed early.
+    hooks: list[str] = []
+    stream = make_agent(Script(), hooks).run("hello", stream=True)
+    async for _ in stream:
+        break
+    await stream.close()
+    assert hooks == ["before_run", "after_run:'chunk0 '"]
+
+
+async def test_stream_stays_a_response_stream(instrumentation: Instrumentation) -> None:
+    instrumentation.on()
+    stream = make_agent(Script(), []).run("hello", stream=True)
+    assert isinstance(stream, ResponseStream)
+    assert await stream is stream
+    async for _ in stream:
+        pass
+
+
+async def test_chained_result_hook_keeps_the_span_and_runs(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    seen: list[str] = []
+    stream = make_agent(Script(), []).run("hello", stream=True)
+    chained = stream.with_result_hook(lambda response: seen.append(response.text))
+    assert chained is stream
+    async for _ in chained:
+        pass
+    assert seen == ["chunk0 chunk1 chunk2 "]
+    assert telemetry.agent_spans()[0].attributes[semconv.OUTCOME] == "completed"
+
+
+async def test_mapped_stream_takes_the_run_over(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    stream = make_agent(Script(), []).run("hello", stream=True)
+    mapped = stream.map(lambda update: update.text.upper(), lambda updates: "".join(updates))
+    assert [text async for text in mapped] == ["CHUNK0 ", "CHUNK1 ", "CHUNK2 ", ""]
+    assert await mapped.get_final_response() == "CHUNK0 CHUNK1 CHUNK2 "
+    (span,) = telemetry.agent_spans()
+    assert span.attributes[semconv.OUTCOME] == "completed"
+
+
+async def test_model_steps_run_under_the_agent_span_in_another_task(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_agent(Script(), [])
+    stream = agent.run("hello", stream=True)
+
+    async def consume() -> None:
+        async for _ in stream:
+            pass
+
+    await asyncio.create_task(consume())
+    (span,) = telemetry.agent_spans()
+    assert set(client_of(agent).current_spans) == {span.context.span_id}
+
+
+async def test_attributes_come_from_the_agent_and_response(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_agent(Script(), [])
+    session = AgentSession(service_session_id="thread-42")
+    async for _ in agent.run("hello", stream=True, session=session):
+        pass
+    attributes = telemetry.agent_spans()[0].attributes
+    assert attributes[semconv.GEN_AI_AGENT_NAME] == "scripted"
+    assert attributes[semconv.GEN_AI_AGENT_DESCRIPTION] == "An offline scripted agent"
+    assert attributes[semconv.GEN_AI_REQUEST_MODEL] == "fake-1"
+    assert attributes[semconv.GEN_AI_REQUEST_TEMPERATURE] == 0.0
+    assert attributes[semconv.GEN_AI_CONVERSATION_ID] == "thread-42"
+    assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 7
+    assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 3
+    assert attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert attributes[semconv.GEN_AI_RESPONSE_ID] == "resp-1"
+
+
+async def test_content_is_not_captured_by_default(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    await make_agent(Script(), []).run("secret question")
+    attributes = telemetry.agent_spans()[0].attributes
+    assert semconv.GEN_AI_INPUT_MESSAGES not in attributes
+    assert semconv.GEN_AI_OUTPUT_MESSAGES not in attributes
+
+
+async def test_span_only_capture_records_messages_as_convention_json(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(capture_content="SPAN_ONLY")
+    await make_agent(Script(), []).run("secret question")
+    attributes = telemetry.agent_spans()[0].attributes
+    assert json.loads(attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "secret question"}]}
+    ]
+    assert json.loads(attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "chunk0 chunk1 chunk2 "}], "name": "scripted",
+         "finish_reason": "stop"}
+    ]
+
+
+async def test_metrics_record_duration_with_error_type_and_token_usage(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await make_agent(Script(), []).run("hello")
+    with pytest.raises(ModelFailure):
+        await make_agent(Script(fail_at=0), []).run("hello")
+    durations = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert sorted(str(p.attributes.get(semconv.ERROR_TYPE)) for p in durations) == [
+        "None", "tests.frameworks.agent_framework_driver.ModelFailure"]
+    tokens = {p.attributes[semconv.GEN_AI_TOKEN_TYPE]: p.sum
+              for p in telemetry.metric_points(semconv.METRIC_CLIENT_TOKEN_USAGE)}
+    assert tokens == {"input": 7, "output": 3}
+
+
+async def test_stream_records_time_to_first_chunk(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    async for _ in make_agent(Script(), []).run("hello", stream=True):
+        pass
+    (point,) = telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)
+    assert point.count == 1
+
+
+async def test_suppressed_run_makes_no_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    with suppress_instrumentation():
+        await make_agent(Script(), []).run("hello")
+    assert telemetry.agent_spans() == []
+
+
+def _run_example_under_opentelemetry_instrument(extra_env: dict[str, str]) -> list[dict[str, object]]:
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none", **extra_env}
+    instrument = Path(sys.executable).with_name("opentelemetry-instrument")
+    completed = subprocess.run(
+        [str(instrument), sys.executable, str(ROOT / "examples" / "offline_agent.py")],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )
+    decoder = json.JSONDecoder()
+    spans: list[dict[str, object]] = []
+    text = completed.stdout
+    index = text.find("{")
+    while index != -1:
+        span, end = decoder.raw_decode(text, index)
+        spans.append(span)
+        index = text.find("{", end)
+    return spans
+
+
+def test_opentelemetry_instrument_makes_one_agent_span_per_run_with_chat_children() -> None:
+    spans = _run_example_under_opentelemetry_instrument({})
+    agents = [s for s in spans if str(s["name"]).startswith("invoke_agent")]
+    chats = [s for s in spans if str(s["name"]).startswith("chat")]
+    assert [s["name"] for s in agents] == ["invoke_agent geographer"] * 3
+    agent_ids = {s["context"]["span_id"] for s in agents}  # type: ignore[index]
+    assert len(chats) == 3
+    assert {s["parent_id"] for s in chats} == agent_ids
+
+
+def test_keep_framework_spans_keeps_the_framework_agent_span_too() -> None:
+    spans = _run_example_under_opentelemetry_instrument({"OTEL_PYTHON_AGENTS_KEEP_FRAMEWORK_SPANS": "true"})
+    agents = [s for s in spans if str(s["name"]).startswith("invoke_agent")]
+    assert len(agents) == 6
+
+
+def test_disabled_instrumentations_env_turns_us_off() -> None:
+    spans = _run_example_under_opentelemetry_instrument({"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "agents"})
+    agents = [s for s in spans if str(s["name"]).startswith("invoke_agent")]
+    # Only the framework's own agent spans remain, and they carry no outcome of ours.
+    assert len(agents) == 3
+    assert all("otel_agent_instrumentation.outcome" not in s["attributes"] for s in agents)  # type: ignore[operator]
