@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import _patching
 from .adapters._base import Adapter, HookTarget, RunTarget
+from .adapters.generic import GenericAdapter
 from .config import Config, resolve
 from .invocation import Telemetry, register_exit_hook
 from .package import _instruments
@@ -98,11 +99,13 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
             meter_provider=kwargs.get("meter_provider"),
             logger_provider=kwargs.get("logger_provider"),
         )
-        adapters = kwargs.get("adapters")
+        adapters: list[Adapter] = list(kwargs.get("adapters") or discover_adapters())
+        if config.targets:
+            adapters.append(GenericAdapter(config.targets))
         with self._lock:
             self._telemetry = telemetry
             self._patches = []
-            for adapter in discover_adapters() if adapters is None else adapters:
+            for adapter in adapters:
                 if adapter.name in config.disabled_adapters or not framework_supported(adapter):
                     continue
                 self._apply_adapter(adapter, telemetry, config)

@@ -123,10 +123,16 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]  # wrapt's proxy
         built on top of this one (map, with_finalizer) takes the run over."""
         if result is self.__wrapped__:
             return self
-        if type(result) is type(self.__wrapped__) and not self._self_invocation.finished:
-            self._self_finalizer.detach()
-            return trace_stream(result, self._self_invocation, self._self_reader, self._self_methods)
+        if type(result) is type(self.__wrapped__):
+            return self._self_adopt(result)
         return result
+
+    def _self_adopt(self, stream: Any) -> Any:
+        """Hand the run over to a proxy of `stream`, which the caller consumes from now on."""
+        if self._self_invocation.finished:
+            return stream
+        self._self_finalizer.detach()
+        return trace_stream(stream, self._self_invocation, self._self_reader, self._self_methods)
 
     def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
         """Leaving a `with` block with the run still open. Adapters may override (stream_methods).
@@ -192,7 +198,9 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]  # wrapt's proxy
 
 
 def _aiter(self: StreamProxy) -> Any:
-    return self._self_rebind(self.__wrapped__.__aiter__())
+    # An async iterable whose __aiter__ returns another object: that object is what gets consumed.
+    iterator = self.__wrapped__.__aiter__()
+    return self if iterator is self.__wrapped__ else self._self_adopt(iterator)
 
 
 async def _anext(self: StreamProxy) -> Any:
@@ -231,7 +239,8 @@ def _aclose(self: StreamProxy) -> Awaitable[Any]:
 
 
 def _iter(self: StreamProxy) -> Any:
-    return self._self_rebind(self.__wrapped__.__iter__())
+    iterator = self.__wrapped__.__iter__()
+    return self if iterator is self.__wrapped__ else self._self_adopt(iterator)
 
 
 def _next(self: StreamProxy) -> Any:

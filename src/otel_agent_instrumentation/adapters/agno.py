@@ -1,0 +1,175 @@
+"""Agno (PyPI `agno`), checked against 3.1.10.
+
+Targets: `Agent.run`, `Agent.arun`, `Team.run`, `Team.arun`. All four are plain `def`s (agno
+agent/agent.py, team/team.py) returning, by `stream=`, a `RunOutput`/`TeamRunOutput`, a sync
+generator, a coroutine or an async generator; the core handles each shape. Team members run through
+the public `member.run()`/`member.arun()` (team/_default_tools.py), so a member's run is a child span.
+`arun(background=True)` is not traced: it returns a PENDING output while the run goes on in a task.
+
+Agno returns failures instead of raising them: non-stream runs return `status == ERROR`, streams yield
+a `RunErrorEvent` and end normally (agent/_run.py:727-755, 1240-1278). The span is still ERROR:
+`error.type` is the error event's `error_type` (agno's `error_type_of`: a slug such as
+`input_check_error`, or the exception's class name), or `_OTHER` for a non-stream Agent run, whose
+output keeps no error event and no error type. For streams we read the `RunOutput` agno itself holds
+for the run: the dispatcher builds it before the generator starts and hands it to the generator as its
+`run_response` argument, and agno appends the error event and sets the status on it. The reference is
+taken when the stream is returned (the generator's frame is gone once it finishes); nothing is iterated.
+
+`gen_ai.conversation.id` is the agno session id the run ran under. When the caller gives none agno
+makes one and keeps it on the agent for its later runs (agent/_session.py:53-59), so it is agno's
+conversation identity, not an id we invent. Agno core creates no spans of its own (its opt-in
+`setup_tracing` loads OpenInference), so there is nothing to stand down.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import semconv
+from ..config import Config
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts
+from ._base import RunTarget, Target
+
+name = "agno"
+distribution = "agno"
+supported = ">=3.1,<4"
+
+_ERROR_STATUS = "ERROR"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _model_id(model: Any) -> str | None:
+    if isinstance(model, str):  # "provider:model_id", resolved by agno at initialisation
+        return _text(model.partition(":")[2] or model)
+    return _text(getattr(model, "id", None))
+
+
+def _instructions(instructions: Any) -> list[dict[str, Any]] | None:
+    if isinstance(instructions, str):
+        instructions = [instructions]
+    if not isinstance(instructions, (list, tuple)):
+        return None  # a callable: resolved by agno inside the run
+    parts = [{"type": "text", "content": item} for item in instructions if isinstance(item, str)]
+    return parts or None
+
+
+def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    session_id = kwargs.get("session_id") or getattr(owner, "session_id", None)
+    facts = RequestFacts(
+        agent_name=_text(getattr(owner, "name", None)),
+        agent_description=_text(getattr(owner, "description", None)),
+        request_model=_model_id(getattr(owner, "model", None)),
+        conversation_id=_text(session_id),
+    )
+    if config.capture_content.enabled:
+        message = args[0] if args else kwargs.get("input")
+        if isinstance(message, str):
+            facts.input_messages = [{"role": "user", "parts": [{"type": "text", "content": message}]}]
+        facts.system_instructions = _instructions(getattr(owner, "instructions", None))
+    return facts
+
+
+def _error_event(output: Any) -> Any:
+    for event in reversed(getattr(output, "events", None) or ()):
+        if _text(getattr(event, "error_type", None)):
+            return event
+    return None
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def facts_from_output(output: Any, capture: bool) -> ResultFacts | None:
+    """Facts from a `RunOutput`/`TeamRunOutput`; None for anything else."""
+    if output is None or not hasattr(output, "run_id") or not hasattr(output, "status"):
+        return None
+    facts = ResultFacts(conversation_id=_text(getattr(output, "session_id", None)))
+    metrics = getattr(output, "metrics", None)
+    if metrics is not None:
+        facts.input_tokens = _positive_int(getattr(metrics, "input_tokens", None))
+        facts.output_tokens = _positive_int(getattr(metrics, "output_tokens", None))
+        facts.cache_read_input_tokens = _positive_int(getattr(metrics, "cache_read_tokens", None))
+        facts.cache_creation_input_tokens = _positive_int(getattr(metrics, "cache_write_tokens", None))
+    status = getattr(output, "status", None)
+    content = getattr(output, "content", None)
+    if getattr(status, "value", status) == _ERROR_STATUS:
+        event = _error_event(output)
+        facts.error_type = _text(getattr(event, "error_type", None)) or semconv.ERROR_TYPE_OTHER
+        facts.error_message = _text(getattr(event, "content", None)) or _text(content)
+    elif capture and isinstance(content, str):
+        facts.output_messages = [{"role": "assistant", "parts": [{"type": "text", "content": content}]}]
+    return facts
+
+
+def _held_run_output(stream: Any) -> Any:
+    """The RunOutput agno passed to its stream generator (`_run_stream(agent, run_response, ...)`)."""
+    frame = getattr(stream, "gi_frame", None) or getattr(stream, "ag_frame", None)
+    if frame is None:
+        return None
+    output = frame.f_locals.get("run_response")
+    return output if hasattr(output, "run_id") and hasattr(output, "status") else None
+
+
+def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
+    capture = config.capture_content.enabled
+
+    def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        return facts_from_output(value, capture)
+
+    return read_result
+
+
+def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    from ..stream import trace_result
+
+    capture = config.capture_content.enabled
+    read_result = make_result_reader(config)
+
+    def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+            held = _held_run_output(result)
+            if held is not None:
+
+                def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:
+                    return facts_from_output(held, capture)
+
+                return trace_result(result, invocation, read_held)
+        return trace_result(result, invocation, read_result)
+
+    return handle_result
+
+
+def _not_background(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    return not kwargs.get("background")
+
+
+_RUN_OWNERS: tuple[tuple[str, str], ...] = (("agno.agent.agent", "Agent"), ("agno.team.team", "Team"))
+
+
+def targets(config: Config) -> Sequence[Target]:
+    read_result = make_result_reader(config)
+    handle_result = make_result_handler(config)
+    return [
+        RunTarget(module, f"{owner}.{method}", read_request, read_result,
+                  should_trace=_not_background, handle_result=handle_result)
+        for module, owner in _RUN_OWNERS
+        for method in ("run", "arun")
+    ]
+
+
+class _AgnoAdapter:
+    name = name
+    distribution = distribution
+    supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        return targets(config)
+
+
+ADAPTER = _AgnoAdapter()

@@ -1,0 +1,202 @@
+"""AutoGen AgentChat (PyPI `autogen-agentchat`), checked against 0.7.5 (with autogen-core 0.7.5).
+
+Targets: `BaseChatAgent.run` / `run_stream` and `BaseGroupChat.run` / `run_stream`; no subclass in
+agentchat or autogen-ext overrides them. `run` returns a coroutine, `run_stream` an async generator
+(proxied: still an `async_generator`, `aclose` reaches the team's `finally`, which clears
+`_is_running`). A team's `run` iterates its own `run_stream`: the core's re-entry guard makes that one
+span. An agent's `run` does not call `run_stream`.
+
+Facts: agent/team `name` and `description`; the model name only where a client keeps it privately
+(`_create_args["model"]` on the OpenAI, Anthropic and Ollama clients); token usage is the sum of
+`models_usage` over the messages the app already got (the returned `TaskResult.messages`, or the items
+the consumer already pulled from `run_stream`). `TaskResult.stop_reason` is the termination
+condition's free text ("Maximum number of turns 2 reached.", None for a single agent), not a model
+finish reason, so it is not recorded as `gen_ai.response.finish_reasons`. AgentChat has no
+conversation id. Teams re-raise member failures as `RuntimeError(str(SerializableException))`
+(`_base_group_chat.py:554`): the span records what the app sees, `RuntimeError`.
+
+autogen-core opens its own `invoke_agent` span (kind CLIENT, global tracer provider) in
+`BaseChatAgent.run`/`run_stream` and around each team member turn (`ChatAgentContainer`). Both call
+sites hold their own `trace_invoke_agent_span` reference, so both module bindings are patched: while
+our invocation owns the run they get a no-op context manager (unless `keep_framework_spans`). This also
+stops autogen-core's span being attached across `run_stream`'s yields ("Failed to detach context" when
+the generator is closed from GC or another task).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import Config
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import proxy_class, trace_result
+from ._base import HookTarget, RunTarget, Target
+
+name = "autogen_agentchat"
+distribution = "autogen-agentchat"
+supported = ">=0.7.5,<0.8"
+
+
+def _text(message: Any) -> str:
+    to_text = getattr(message, "to_text", None)
+    if callable(to_text):
+        text = to_text()
+        if isinstance(text, str):
+            return text
+    content = getattr(message, "content", None)
+    return content if isinstance(content, str) else str(content)
+
+
+def _message_json(message: Any, role: str) -> dict[str, Any]:
+    if isinstance(message, str):
+        return {"role": role, "parts": [{"type": "text", "content": message}]}
+    entry: dict[str, Any] = {"role": role, "parts": [{"type": "text", "content": _text(message)}]}
+    source = getattr(message, "source", None)
+    if isinstance(source, str):
+        entry["name"] = source
+    return entry
+
+
+def _model_name(owner: Any) -> str | None:
+    # ChatCompletionClient.model_info has no model name; some clients keep it privately.
+    client = getattr(owner, "_model_client", None)
+    create_args = getattr(client, "_create_args", None)
+    model = create_args.get("model") if isinstance(create_args, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    agent_name = getattr(owner, "name", None)
+    description = getattr(owner, "description", None)
+    facts = RequestFacts(
+        agent_name=agent_name if isinstance(agent_name, str) else None,
+        agent_description=description if isinstance(description, str) else None,
+        request_model=_model_name(owner),
+    )
+    if config.capture_content.enabled:
+        task = kwargs.get("task")  # run/run_stream take keyword-only arguments
+        if task is not None:
+            tasks = task if isinstance(task, Sequence) and not isinstance(task, str) else [task]
+            facts.input_messages = [_message_json(message, "user") for message in tasks]
+    return facts
+
+
+class _Tally:
+    """Usage and the last chat message among the items the consumer already pulled."""
+
+    __slots__ = ("input_tokens", "last_message", "output_tokens")
+
+    def __init__(self) -> None:
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.last_message: Any = None
+
+    def add(self, message: Any) -> None:
+        usage = getattr(message, "models_usage", None)
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        if isinstance(prompt, int):
+            self.input_tokens = (self.input_tokens or 0) + prompt
+        if isinstance(completion, int):
+            self.output_tokens = (self.output_tokens or 0) + completion
+        if hasattr(message, "source") and hasattr(message, "to_model_text"):  # a BaseChatMessage
+            self.last_message = message
+
+    def facts(self, capture: bool) -> ResultFacts:
+        facts = ResultFacts(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
+        if capture and self.last_message is not None:
+            facts.output_messages = [_message_json(self.last_message, "assistant")]
+        return facts
+
+
+def _tally_of(task_result: Any) -> _Tally:
+    tally = _Tally()
+    for message in getattr(task_result, "messages", None) or ():
+        tally.add(message)
+    return tally
+
+
+def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+    recording_classes: dict[type, type] = {}
+
+    def read_task_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        return _tally_of(value).facts(capture) if value is not None else None
+
+    def recording_class(kind: type) -> type:
+        # The core's reader sees only the generator, which keeps nothing it yielded: this proxy
+        # subclass also folds each item the consumer receives (no extra pulls, no buffering).
+        cls = recording_classes.get(kind)
+        if cls is None:
+            base: Any = proxy_class(kind)
+            base_anext = base.__anext__
+
+            async def __anext__(self: Any) -> Any:
+                item = await base_anext(self)
+                with contextlib.suppress(Exception):
+                    self._self_tally.add(item)
+                return item
+
+            cls = recording_classes[kind] = type(base.__name__, (base,), {"__anext__": __anext__})
+        return cls
+
+    def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        if not hasattr(type(result), "__anext__"):
+            return trace_result(result, invocation, read_task_result)
+        tally = _Tally()
+        proxy = recording_class(type(result))(result, invocation, lambda _value, _outcome: tally.facts(capture))
+        proxy._self_tally = tally
+        return proxy
+
+    return handle_result
+
+
+def _stand_down_framework_span(match_owner_name: bool) -> Callable[[Telemetry], Any]:
+    """autogen-core's `trace_invoke_agent_span`, replaced by a no-op while our invocation owns the run:
+    the agent's own run (its name matches our owner's) or any member turn of a team run of ours."""
+    from opentelemetry import trace
+
+    def make_wrapper(telemetry: Telemetry) -> Any:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            running = active_invocation()
+            if running is not None:
+                agent_name = args[0] if args else kwargs.get("agent_name")
+                if not match_owner_name or getattr(running.owner, "name", None) == agent_name:
+                    return contextlib.nullcontext(trace.INVALID_SPAN)
+            return wrapped(*args, **kwargs)
+
+        return wrapper
+
+    return make_wrapper
+
+
+def targets(config: Config) -> Sequence[Target]:
+    handle_result = make_result_handler(config)
+    found: list[Target] = [
+        RunTarget(module, f"{owner}.{method}", read_request, handle_result=handle_result)
+        for module, owner in (
+            ("autogen_agentchat.agents._base_chat_agent", "BaseChatAgent"),
+            ("autogen_agentchat.teams._group_chat._base_group_chat", "BaseGroupChat"),
+        )
+        for method in ("run", "run_stream")
+    ]
+    if not config.keep_framework_spans:
+        found.append(HookTarget("autogen_agentchat.agents._base_chat_agent", "trace_invoke_agent_span",
+                                _stand_down_framework_span(match_owner_name=True)))
+        found.append(HookTarget("autogen_agentchat.teams._group_chat._chat_agent_container", "trace_invoke_agent_span",
+                                _stand_down_framework_span(match_owner_name=False)))
+    return found
+
+
+class _AutogenAgentChatAdapter:
+    name = name
+    distribution = distribution
+    supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        return targets(config)
+
+
+ADAPTER = _AutogenAgentChatAdapter()
