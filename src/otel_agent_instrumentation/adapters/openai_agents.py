@@ -1,0 +1,228 @@
+"""OpenAI Agents SDK (PyPI `openai-agents`), checked against 0.24.0.
+
+Targets: `agents.run:AgentRunner.run` and `AgentRunner.run_streamed`. `Runner.run/run_sync/run_streamed`
+are classmethods that forward to the default `AgentRunner` (run.py:349/452/552), so class-level patches
+see every call. `run_sync` is not wrapped: it always runs `self.run(...)` as a task on the thread's
+default loop (run.py:2596), so wrapping `run` gives it exactly one span; wrapping `run_sync` as well
+would make the shared default runner own the run and hide nested runs (agent-as-tool) from us.
+
+The re-entry guard compares `invocation.owner` with the runner; every run goes through the one
+module-level `DEFAULT_AGENT_RUNNER`, so each invocation is re-owned by the object it returns (the
+coroutine or the `RunResultStreaming`): a `Runner.run` inside a tool then gets a child span.
+
+`run_streamed` returns a real `RunResultStreaming` at once (no proxy: a proxy breaks `type() is`,
+`dataclasses.replace` and `copy`); the run is its `run_loop_task`, created while our span is current,
+so everything the run does is parented under it. The span ends from that task's done callback:
+- finished normally: completed (closed early if `cancel(mode="after_turn")` stopped it before a
+  final output);
+- raised: failed, with the same exception the consumer gets from `stream_events()`;
+- cancelled by `result.cancel()` (the SDK's way to stop a stream; the consumer breaks first): closed
+  early, UNSET; cancelled because the consumer's task was cancelled (stream_events calls `cancel()`
+  inside its `except CancelledError`, result.py:1082): cancelled, ERROR.
+Events nobody reads do not stop the run (unbounded queue): it completes and so does the span.
+
+The SDK's own tracing (its trace processors, not OpenTelemetry) is left alone: we neither disable
+nor replace its processors, so `keep_framework_spans` has nothing to stand down here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .. import semconv
+from ..config import Config
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry
+from ..stream import finish_with_error, read_facts, trace_result
+from ._base import HookTarget, ResultReader, RunTarget, Target
+
+name = "openai_agents"
+distribution = "openai-agents"
+supported = ">=0.24,<0.25"
+
+_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
+
+# run_loop_task -> the cancel mode the application asked for (not the SDK reacting to a cancelled
+# consumer); read by the task's done callback to tell closed early from cancelled.
+_stop_requested: weakref.WeakKeyDictionary[asyncio.Future[Any], str] = weakref.WeakKeyDictionary()
+
+
+def _get(obj: Any, key: str) -> Any:
+    # run_config may be a RunConfig or a plain dict (normalised later by the runner).
+    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+
+
+def _model_name(model: Any) -> str | None:
+    if isinstance(model, str):
+        return model
+    name_attr = getattr(model, "model", None)  # OpenAIResponsesModel, LitellmModel, ...
+    return name_attr if isinstance(name_attr, str) else None
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
+def _input_messages(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [_text_message("user", value)]
+    messages: list[dict[str, Any]] = []
+    for item in value if isinstance(value, Sequence) else ():
+        content = _get(item, "content")
+        role = _get(item, "role")
+        if isinstance(role, str) and isinstance(content, str):
+            messages.append(_text_message(role, content))
+    return messages
+
+
+def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    agent = args[0] if args else kwargs.get("starting_agent")
+    agent_name = getattr(agent, "name", None)
+    description = getattr(agent, "handoff_description", None)
+    run_config = kwargs.get("run_config")
+    # The run config's model wins over the agent's (run_internal/turn_preparation.py:134).
+    model = _model_name(_get(run_config, "model")) or _model_name(getattr(agent, "model", None))
+    if model is None and getattr(agent, "model", None) is None and _get(run_config, "model") is None:
+        from agents.models import get_default_model
+
+        model = get_default_model()
+    conversation_id = kwargs.get("conversation_id")
+    if not isinstance(conversation_id, str):
+        conversation_id = getattr(kwargs.get("session"), "session_id", None)
+    facts = RequestFacts(
+        agent_name=agent_name if isinstance(agent_name, str) else None,
+        agent_description=description if isinstance(description, str) else None,
+        request_model=model,
+        conversation_id=conversation_id if isinstance(conversation_id, str) else None,
+    )
+    agent_settings = getattr(agent, "model_settings", None)
+    run_settings = _get(run_config, "model_settings")
+    for setting, attribute in _SETTINGS:
+        value = _get(run_settings, setting) if run_settings is not None else None
+        if value is None:
+            value = getattr(agent_settings, setting, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            facts.attributes[attribute] = value
+    if config.capture_content.enabled:
+        facts.input_messages = _input_messages(args[1] if len(args) > 1 else kwargs.get("input"))
+        instructions = getattr(agent, "instructions", None)  # a callable is user code: not called
+        if isinstance(instructions, str):
+            facts.system_instructions = [{"type": "text", "content": instructions}]
+    return facts
+
+
+def make_result_reader(config: Config) -> ResultReader:
+    capture = config.capture_content.enabled
+
+    def read_result(result: Any, outcome: Outcome) -> ResultFacts | None:
+        if result is None:
+            return None
+        facts = ResultFacts()
+        usage = getattr(getattr(result, "context_wrapper", None), "usage", None)
+        if usage is not None and getattr(usage, "requests", 0):
+            facts.input_tokens = usage.input_tokens
+            facts.output_tokens = usage.output_tokens
+            cached = getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", None)
+            if isinstance(cached, int) and cached:
+                facts.cache_read_input_tokens = cached
+        raw_responses = getattr(result, "raw_responses", None)
+        if raw_responses:
+            response_id = getattr(raw_responses[-1], "response_id", None)
+            facts.response_id = response_id if isinstance(response_id, str) else None
+        final_output = getattr(result, "final_output", None)
+        if capture and final_output is not None:
+            text = final_output if isinstance(final_output, str) else str(final_output)
+            facts.output_messages = [_text_message("assistant", text)]
+        return facts
+
+    return read_result
+
+
+def _end_abandoned(invocation: AgentInvocation) -> None:
+    # The run task was collected while pending (its waiter was garbage too): nothing else ends the span.
+    if not invocation.finished:
+        invocation.finish(Outcome.ABANDONED)
+
+
+def _run_loop_done(
+    result: Any, invocation: AgentInvocation, reader: ResultReader, finalizer: weakref.finalize[Any, Any],
+    task: asyncio.Future[Any],
+) -> None:
+    finalizer.detach()
+    requested = _stop_requested.pop(task, None)
+    facts = read_facts(reader, result, Outcome.COMPLETED)
+    if task.cancelled():
+        if requested == "immediate":
+            invocation.finish(Outcome.CLOSED_EARLY, None, facts)
+        else:
+            invocation.finish(Outcome.CANCELLED, asyncio.CancelledError(), facts)
+        return
+    error = task.exception()
+    if error is not None:
+        finish_with_error(invocation, error, facts)
+    elif requested == "after_turn" and getattr(result, "final_output", None) is None:
+        invocation.finish(Outcome.CLOSED_EARLY, None, facts)
+    else:
+        invocation.finish(Outcome.COMPLETED, None, facts)
+
+
+def make_handle_result(reader: ResultReader) -> Callable[[Any, AgentInvocation], Any]:
+    def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        # Re-own the run (see the module docstring) before any of it runs.
+        invocation.owner = result
+        task = getattr(result, "run_loop_task", None)
+        if not isinstance(task, asyncio.Future):  # `run`: a coroutine, traced by the core
+            return trace_result(result, invocation, reader)
+        finalizer = weakref.finalize(task, _end_abandoned, invocation)
+        finalizer.atexit = False
+        task.add_done_callback(lambda done: _run_loop_done(result, invocation, reader, finalizer, done))
+        return result
+
+    return handle_result
+
+
+def _record_stop_request(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            mode = args[0] if args else kwargs.get("mode", "immediate")
+            task = getattr(instance, "run_loop_task", None)
+            # Inside `except CancelledError` the SDK is reacting to its consumer's cancellation.
+            reacting = isinstance(sys.exc_info()[1], asyncio.CancelledError)
+            if isinstance(task, asyncio.Future) and not task.done() and not reacting and isinstance(mode, str):
+                _stop_requested[task] = mode
+        except Exception:
+            pass  # a missed stop request only turns closed_early into cancelled
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def targets(config: Config) -> Sequence[Target]:
+    reader = make_result_reader(config)
+    handle_result = make_handle_result(reader)
+    return [
+        RunTarget("agents.run", "AgentRunner.run", read_request, reader, handle_result=handle_result),
+        RunTarget("agents.run", "AgentRunner.run_streamed", read_request, reader, handle_result=handle_result),
+        HookTarget("agents.result", "RunResultStreaming.cancel", _record_stop_request),
+    ]
+
+
+class _OpenAIAgentsAdapter:
+    name = name
+    distribution = distribution
+    supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        return targets(config)
+
+
+ADAPTER = _OpenAIAgentsAdapter()

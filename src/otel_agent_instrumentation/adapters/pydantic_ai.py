@@ -1,0 +1,290 @@
+"""Pydantic AI (PyPI `pydantic-ai-slim`), checked against 2.68.0.
+
+Targets: `AbstractAgent.run`, `run_sync`, `run_stream`, `run_stream_events` and `iter` on `Agent` and
+`WrapperAgent` (the only classes overriding it). `run_sync -> run -> iter`, `run_stream -> iter` and the
+background `run` of `run_stream_events` pass through other targets on the same agent; the core's re-entry
+guard makes each one span, and `should_trace` does the same for `WrapperAgent.iter -> wrapped.iter`.
+`run_stream_sync` goes through `run_stream`.
+
+`run_stream` and `iter` are `@asynccontextmanager`s and `run_stream_events` returns a hand-written one: the
+context manager comes back proxied; the `StreamedRunResult` it yields is returned as is (user code reads
+its private fields), while `AgentRunEvents` and `AgentRun` are proxied so that each pull runs with our span
+current (`run_stream_events` starts its background run on the first `__anext__`, copying that context).
+Leaving the `async with` ends the run COMPLETED if it finished, CLOSED_EARLY if the consumer left before
+(pydantic-ai fires neither `after_run` nor `on_run_error` then for `run_stream`).
+
+Agent names are inferred by pydantic-ai from the caller's frame on the first run (`_infer_name`), which
+would see our wrapper frames; `AbstractAgent._infer_name` is patched to skip them, so the inferred name is
+the one an uninstrumented run infers. The span's name is predicted the same way at call time.
+
+`gen_ai.conversation.id` is pydantic-ai's `conversation_id`: passed by the caller, inherited from
+`message_history`, or generated once and stored on the messages that continue the conversation, so it is
+the framework's own conversation id. `run_id` identifies one run and is not recorded.
+
+The built-in instrumentation (off by default; `Agent.instrument_all` / `agent.instrument`) opens its own
+`invoke_agent` span in `Instrumentation.wrap_run`. Unless `keep_framework_spans` is set, that method calls
+the run straight through when our span owns the run; its `chat`/`execute_tool` spans remain, as children.
+Skipped with it: its run-span baggage and aggregated-usage attributes, which belong to that span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import weakref
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+from ..config import Config
+from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import trace_stream
+from ._base import HookTarget, RunTarget, Target
+
+name = "pydantic_ai"
+distribution = "pydantic-ai-slim"
+supported = ">=2.68,<3"
+
+_OUR_MODULES = ("otel_agent_instrumentation.", "wrapt.")
+
+
+def _is_ours(frame: FrameType) -> bool:
+    module = frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and (module == "wrapt" or module.startswith(_OUR_MODULES))
+
+
+def _user_frame(frame: FrameType | None) -> FrameType | None:
+    """The innermost frame outside our package and wrapt, starting at `frame`."""
+    while frame is not None and _is_ours(frame):
+        frame = frame.f_back
+    return frame
+
+
+def _predict_name(agent: Any) -> str | None:
+    # Mirrors AbstractAgent._infer_name (pydantic_ai/agent/abstract.py:2056): the caller's locals, then globals.
+    frame = _user_frame(inspect.currentframe())
+    try:
+        if frame is None:
+            return None
+        for scope in (frame.f_locals, frame.f_globals):
+            for key, item in scope.items():
+                if item is agent:
+                    return key
+        return None
+    finally:
+        del frame
+
+
+def _model_name(model: Any) -> str | None:
+    if isinstance(model, str):
+        return model.split(":", 1)[-1] or None
+    value = getattr(model, "model_name", None)
+    return value if isinstance(value, str) else None
+
+
+def _text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
+def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    agent_name = agent.name
+    if agent_name is None and kwargs.get("infer_name", True):
+        agent_name = _predict_name(agent)
+    model = kwargs.get("model") or agent.model
+    conversation_id = kwargs.get("conversation_id")
+    description = getattr(agent, "description", None)
+    facts = RequestFacts(
+        agent_name=agent_name if isinstance(agent_name, str) else None,
+        agent_description=description if isinstance(description, str) else None,
+        request_model=_model_name(model),
+        conversation_id=conversation_id if isinstance(conversation_id, str) and conversation_id != "new" else None,
+    )
+    if config.capture_content.enabled:
+        prompt = args[0] if args else kwargs.get("user_prompt")
+        if isinstance(prompt, str):
+            facts.input_messages = [_text_message("user", prompt)]
+        instructions = kwargs.get("instructions")
+        if isinstance(instructions, str):
+            facts.system_instructions = [{"type": "text", "content": instructions}]
+    return facts
+
+
+# What each proxied context manager yielded (StreamedRunResult, AgentRunEvents, AgentRun), for the reader.
+_entered: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _settled(entered: Any) -> Any:
+    """The AgentRunResult of a finished run, else None; reads only state already built."""
+    try:
+        if hasattr(entered, "is_complete"):  # StreamedRunResult: `.result` raises UserError until complete
+            return entered.result if entered.is_complete else None
+        return getattr(entered, "result", None)  # AgentRunEvents, AgentRun: None until finished
+    except Exception:  # StreamedRunResult.result also raises when finishing the run failed
+        return None
+
+
+def _output_messages(response: Any) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for part in getattr(response, "parts", None) or ():
+        kind = getattr(part, "part_kind", None)
+        if kind == "text":
+            parts.append({"type": "text", "content": part.content})
+        elif kind == "thinking":
+            parts.append({"type": "reasoning", "content": part.content})
+        elif kind == "tool-call":
+            parts.append({"type": "tool_call", "id": part.tool_call_id, "name": part.tool_name, "arguments": part.args})
+    return [{"role": "assistant", "parts": parts}]
+
+
+def _lookup_entered(value: Any) -> Any:
+    try:
+        return _entered.get(value, value)
+    except TypeError:  # unhashable (pydantic dataclasses): not a context manager of ours
+        return value
+
+
+def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
+    capture = config.capture_content.enabled
+
+    def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        from pydantic_ai.run import AgentRunResult
+
+        source = _lookup_entered(value)
+        if source is None:
+            return None
+        settled = source if isinstance(source, AgentRunResult) else _settled(source)
+        facts = ResultFacts()
+        try:
+            # A property in 2.68 (run.py:1177, result.py:918): calling it warns PydanticAIDeprecationWarning.
+            # AgentRunEvents.usage raises UserError before the run started.
+            usage = (settled if settled is not None else source).usage
+        except Exception:
+            usage = None
+        if hasattr(usage, "input_tokens"):
+            facts.input_tokens = usage.input_tokens
+            facts.output_tokens = usage.output_tokens
+            facts.cache_read_input_tokens = usage.cache_read_tokens or None
+            facts.cache_creation_input_tokens = usage.cache_write_tokens or None
+        if settled is None:
+            return facts
+        facts.conversation_id = settled.conversation_id
+        response = settled.response
+        reason = response.finish_reason
+        if isinstance(reason, str):
+            facts.finish_reasons = [reason]
+        if capture:
+            facts.output_messages = _output_messages(response)
+            if isinstance(reason, str):
+                facts.output_messages[-1]["finish_reason"] = reason
+        return facts
+
+    return read_result
+
+
+class EntryMethods:
+    """Mixed into the proxy of `run_stream`/`iter`/`run_stream_events` context managers."""
+
+    def _self_rebind(self, result: Any) -> Any:
+        # The core's _aenter hands the entered value here.
+        proxy: Any = self
+        wrapped = proxy.__wrapped__
+        if result is wrapped:
+            return self
+        _entered[wrapped] = result
+        if hasattr(type(result), "__anext__") and not proxy._self_invocation.finished:
+            # AgentRunEvents / AgentRun: the proxy of what the consumer iterates owns the run from here.
+            proxy._self_finalizer.detach()
+            methods = AgentRunMethods if hasattr(type(result), "next") else None
+            return trace_stream(result, proxy._self_invocation, proxy._self_reader, methods)
+        return result
+
+    def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
+        if error is None or isinstance(error, GeneratorExit):
+            entered = _entered.get(getattr(self, "__wrapped__"))  # noqa: B009 - wrapt proxy attribute
+            return (Outcome.COMPLETED if _settled(entered) is not None else Outcome.CLOSED_EARLY), None
+        if isinstance(error, asyncio.CancelledError):
+            return Outcome.CANCELLED, error
+        return Outcome.FAILED, error
+
+
+class AgentRunMethods:
+    """`AgentRun.next(node)` drives one step: run it with the span current, like `__anext__`."""
+
+    async def next(self, node: Any) -> Any:
+        proxy: Any = self
+        return await proxy._self_astep(proxy.__wrapped__.next(node))
+
+
+def _same_run(owner: Any, agent: Any) -> bool:
+    return owner is agent or getattr(owner, "wrapped", None) is agent
+
+
+def should_trace(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    # WrapperAgent.iter delegates to `self.wrapped.iter` (pydantic_ai/agent/wrapper.py:329): the same run.
+    running = active_invocation()
+    return running is None or running.finished or not _same_run(running.owner, agent)
+
+
+def _skip_our_frames(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # _infer_name(function_frame) scans function_frame.f_back; step over our frames to the app's.
+        if len(args) == 1 and not kwargs and args[0] is not None:
+            frame: FrameType = args[0]
+            while frame.f_back is not None and _is_ours(frame.f_back):
+                frame = frame.f_back
+            return wrapped(frame)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+async def _call_through(handler: Callable[[], Any]) -> Any:
+    return await handler()
+
+
+def _stand_down_framework_span(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        running = active_invocation()
+        ctx = args[0] if args else kwargs.get("ctx")
+        handler = kwargs.get("handler")
+        if (
+            running is not None
+            and not running.finished
+            and callable(handler)
+            and _same_run(running.owner, getattr(ctx, "agent", None))
+        ):
+            return _call_through(handler)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def targets(config: Config) -> Sequence[Target]:
+    reader = make_result_reader(config)
+    abstract = "pydantic_ai.agent.abstract"
+    found: list[Target] = [
+        RunTarget(abstract, f"AbstractAgent.{method}", read_request, reader, EntryMethods, should_trace)
+        for method in ("run", "run_sync", "run_stream", "run_stream_events")
+    ]
+    found += [
+        RunTarget("pydantic_ai.agent", "Agent.iter", read_request, reader, EntryMethods, should_trace),
+        RunTarget("pydantic_ai.agent.wrapper", "WrapperAgent.iter", read_request, reader, EntryMethods, should_trace),
+        HookTarget(abstract, "AbstractAgent._infer_name", _skip_our_frames),
+    ]
+    if not config.keep_framework_spans:
+        found.append(
+            HookTarget("pydantic_ai.capabilities.instrumentation", "Instrumentation.wrap_run", _stand_down_framework_span)
+        )
+    return found
+
+
+class _PydanticAIAdapter:
+    name = name
+    distribution = distribution
+    supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        return targets(config)
+
+
+ADAPTER = _PydanticAIAdapter()

@@ -1,0 +1,231 @@
+"""OpenAI Agents SDK, driven offline: the SDK's own `agents.testing.ScriptedModel` and recording RunHooks.
+
+The SDK's tracing would export to api.openai.com: it is disabled for the whole test process here,
+at import, and never re-enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from typing import Any
+
+import agents
+from agents import Agent, ModelSettings, RunHooks, Runner, RunResultStreaming, Usage
+from agents.testing import ModelStep, ScriptedModel, assistant_message
+
+from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
+
+agents.set_tracing_disabled(True)
+
+
+class ModelFailure(RuntimeError):
+    """What the scripted model raises."""
+
+
+MODEL_FAILURE = f"{ModelFailure.__module__}.{ModelFailure.__qualname__}"
+AGENT_NAME = "scripted"
+
+
+class RecordingHooks(RunHooks[Any]):
+    """Records the SDK's lifecycle hooks in the order they fire."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    async def on_agent_start(self, context: Any, agent: Any) -> None:
+        self.calls.append(f"agent_start:{agent.name}")
+
+    async def on_agent_end(self, context: Any, agent: Any, output: Any) -> None:
+        self.calls.append(f"agent_end:{output}")
+
+    async def on_llm_start(self, context: Any, agent: Any, system_prompt: Any, input_items: Any) -> None:
+        self.calls.append("llm_start")
+
+    async def on_llm_end(self, context: Any, agent: Any, response: Any) -> None:
+        self.calls.append("llm_end")
+
+    async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
+        self.calls.append(f"tool_start:{tool.name}")
+
+    async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: Any) -> None:
+        self.calls.append(f"tool_end:{tool.name}")
+
+
+async def _block(call: Any) -> Any:
+    await asyncio.Event().wait()
+
+
+def answer(text: str = "hello") -> ModelStep:
+    return ModelStep(
+        output=[assistant_message(text)],
+        usage=Usage(requests=1, input_tokens=11, output_tokens=7, total_tokens=18),
+        response_id="resp-1",
+    )
+
+
+def failure() -> ModelStep:
+    return ModelStep.raise_error(ModelFailure("model failed"))
+
+
+def blocking() -> ModelStep:
+    return ModelStep.respond(_block)
+
+
+def make_agent(step: ModelStep, name: str = AGENT_NAME, **kwargs: Any) -> Agent[Any]:
+    return Agent(
+        name=name,
+        instructions="be terse",
+        model=ScriptedModel([step]),
+        model_settings=ModelSettings(temperature=0.2, max_tokens=64),
+        **kwargs,
+    )
+
+
+def _error(observed: Observed, error: BaseException) -> None:
+    observed.error = error
+    observed.error_type = type(error).__name__
+    observed.error_message = str(error)
+
+
+async def _collect(result: RunResultStreaming, observed: Observed) -> None:
+    async for event in result.stream_events():
+        observed.updates.append(event.type)
+
+
+async def _run_finished(calls: list[str], pending: int) -> None:
+    """Wait (briefly) until `pending` more runs have fired agent_end: a dropped stream still runs."""
+    for _ in range(1000):
+        if sum(call.startswith("agent_end") for call in calls) >= pending:
+            return
+        await asyncio.sleep(0.001)
+
+
+class OpenAIAgentsDriver:
+    framework = "openai_agents"
+    agent_name = AGENT_NAME
+
+    def cases(self) -> list[tuple[str, Ending]]:
+        run = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.CANCELLED,
+               Ending.DROPPED, Ending.OTHER_TASK, Ending.CONCURRENT]
+        return [("run", ending) for ending in run] + [("stream", ending) for ending in Ending]
+
+    def expected(self, mode: str, ending: Ending) -> Expected:
+        if ending is Ending.RAISES_AT_CALL:
+            return Expected(error_type="TypeError", outcome="failed")
+        if mode == "stream" and ending is Ending.DROPPED:
+            # The run lives in its own task and the event queue is unbounded: dropping the result
+            # does not stop the run, it completes.
+            return Expected(outcome="completed")
+        return default_expectation(ending, streamed=mode == "stream", error_type=MODEL_FAILURE)
+
+    async def perform(self, mode: str, ending: Ending) -> Observed:
+        observed = Observed()
+        step = answer()
+        if ending is Ending.RAISES_MID_STREAM:
+            step = failure()
+        elif ending is Ending.CANCELLED or (mode == "stream" and ending is Ending.BREAK_AND_CLOSE):
+            step = blocking()
+        agent = make_agent(step)
+        hooks = RecordingHooks(observed.hooks)
+        try:
+            if mode == "run":
+                await self._run(agent, hooks, ending, observed)
+            else:
+                await self._stream(agent, hooks, ending, observed)
+        except BaseException as error:  # noqa: BLE001 - the observation is the point
+            _error(observed, error)
+        return observed
+
+    async def perform_bare(self, mode: str, ending: Ending) -> Observed:
+        # The SDK's tracing is already off for the process (see the module docstring).
+        return await self.perform(mode, ending)
+
+    async def _run(self, agent: Agent[Any], hooks: RecordingHooks, ending: Ending, observed: Observed) -> None:
+        if ending is Ending.RAISES_AT_CALL:
+            await Runner.run(agent, "hello", hooks=object())  # type: ignore[arg-type]
+        elif ending is Ending.CANCELLED:
+            task = asyncio.ensure_future(Runner.run(agent, "hello", hooks=hooks))
+            while "llm_start" not in observed.hooks:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await task
+        elif ending is Ending.DROPPED:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine ... was never awaited"
+                pending = Runner.run(agent, "hello", hooks=hooks)
+                observed.returned = type(pending)
+                del pending
+                gc.collect()
+        elif ending is Ending.OTHER_TASK:
+            pending = Runner.run(agent, "hello", hooks=hooks)
+            result = await asyncio.create_task(_await(pending))
+            observed.result = result.final_output
+        elif ending is Ending.CONCURRENT:
+            results = await asyncio.gather(
+                *(Runner.run(make_agent(answer(f"t{i}")), "hello", hooks=hooks) for i in range(CONCURRENT_RUNS))
+            )
+            observed.result = "|".join(sorted(r.final_output for r in results))
+            observed.hooks.sort()
+        else:
+            result = await Runner.run(agent, "hello", hooks=hooks)
+            observed.result = result.final_output
+            observed.result_type = type(result).__name__
+
+    async def _stream(self, agent: Agent[Any], hooks: RecordingHooks, ending: Ending, observed: Observed) -> None:
+        if ending is Ending.RAISES_AT_CALL:
+            Runner.run_streamed(agent, "hello", hooks=object())  # type: ignore[arg-type]
+            return
+        if ending is Ending.CONCURRENT:
+            results = [Runner.run_streamed(make_agent(answer(f"t{i}")), "hello", hooks=hooks)
+                       for i in range(CONCURRENT_RUNS)]
+            await asyncio.gather(*(_collect(r, Observed()) for r in results))
+            observed.result = "|".join(sorted(str(r.final_output) for r in results))
+            observed.hooks.sort()
+            return
+        result = Runner.run_streamed(agent, "hello", hooks=hooks)
+        observed.returned = result
+        observed.result_type = type(result).__name__
+        if ending is Ending.CANCELLED:
+            task = asyncio.create_task(_collect(result, observed))
+            while "llm_start" not in observed.hooks:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await task
+        elif ending is Ending.BREAK_AND_CLOSE:
+            # The SDK's way to stop a stream: break, result.cancel(), then close the iterator.
+            events = result.stream_events()
+            async for event in events:
+                observed.updates.append(event.type)
+                break
+            while "llm_start" not in observed.hooks:
+                await asyncio.sleep(0.001)
+            result.cancel()
+            await events.aclose()
+            observed.result = str(result.final_output)
+        elif ending is Ending.DROPPED:
+            async for event in result.stream_events():
+                observed.updates.append(event.type)
+                break
+            del result
+            observed.returned = None
+            gc.collect()
+            await _run_finished(observed.hooks, 1)
+        elif ending is Ending.FINAL_WITHOUT_ITERATING:
+            # No events read: the run still completes; the application waits for it and reads the output.
+            await result.run_loop_task
+            observed.result = result.final_output
+        elif ending is Ending.OTHER_TASK:
+            await asyncio.create_task(_collect(result, observed))
+            observed.result = result.final_output
+        else:
+            await _collect(result, observed)
+            observed.result = result.final_output
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+DRIVER = OpenAIAgentsDriver()

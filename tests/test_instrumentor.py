@@ -1,0 +1,164 @@
+"""The instrumentor: discovery, version gating, patch identity, zero-code loading, and never breaking the app."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from agent_framework import Agent, AgentMiddlewareLayer, RawAgent
+from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from otel_agent_instrumentation import AgentInstrumentor, semconv
+from otel_agent_instrumentation.adapters._base import RunTarget, Target
+from otel_agent_instrumentation.config import Config
+from otel_agent_instrumentation.instrumentor import discover_adapters
+from otel_agent_instrumentation.invocation import RequestFacts
+from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks.agent_framework_driver import Script, make_agent
+from tests.sample_app.agents import UnnamedAgent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_uninstrument_restores_the_very_same_methods(instrumentation: Instrumentation) -> None:
+    originals = {cls: vars(cls)["run"] for cls in (Agent, AgentMiddlewareLayer, RawAgent)}
+    instrumentation.on()
+    assert all(vars(cls)["run"] is not original for cls, original in originals.items())
+    instrumentation.off()
+    assert all(vars(cls)["run"] is original for cls, original in originals.items())
+
+
+async def test_instrument_twice_is_harmless(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentor = instrumentation.on()
+    instrumentor.instrument(tracer_provider=telemetry.tracer_provider)
+    await make_agent(Script(), []).run("hello")
+    assert len(telemetry.agent_spans()) == 1
+
+
+async def test_instrument_after_uninstrument_works_again(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    instrumentation.off()
+    await make_agent(Script(), []).run("hello")
+    assert telemetry.agent_spans() == []
+    instrumentation.on()
+    await make_agent(Script(), []).run("hello")
+    assert len(telemetry.agent_spans()) == 1
+
+
+def test_entry_point_loads_the_instrumentor() -> None:
+    (entry_point,) = [ep for ep in metadata.entry_points(group="opentelemetry_instrumentor") if ep.name == "agents"]
+    assert entry_point.load() is AgentInstrumentor
+
+
+def test_opentelemetry_instrument_sees_no_dependency_conflict() -> None:
+    # No instruments extras: a process with any one framework (or only user targets) gets instrumented.
+    distribution = metadata.distribution("otel-agent-instrumentation")
+    assert get_dist_dependency_conflicts(distribution) is None
+
+
+def test_builtin_adapters_are_discovered_through_the_entry_point_group() -> None:
+    names = {adapter.name for adapter in discover_adapters()}
+    assert "agent_framework" in names
+
+
+class _Adapter:
+    def __init__(self, distribution: str, supported: str) -> None:
+        self.name = f"fake-{distribution}"
+        self.distribution = distribution
+        self.supported = supported
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        def read(instance: object, args: tuple[object, ...], kwargs: dict[str, object], c: Config) -> RequestFacts:
+            return RequestFacts(agent_name="x")
+
+        return [RunTarget("tests.sample_app.agents", "UnnamedAgent.run", read)]
+
+
+def test_adapter_for_missing_framework_is_skipped_with_a_debug_line(
+    instrumentation: Instrumentation, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation.on(adapters=[_Adapter("no-such-framework-xyz", ">=1")])
+    assert instrumentation.instrumentor._patches == []
+    assert any("no-such-framework-xyz is not installed" in r.getMessage() for r in caplog.records)
+
+
+def test_adapter_outside_supported_range_is_skipped_with_a_warning(
+    instrumentation: Instrumentation, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation.on(adapters=[_Adapter("wrapt", "<1")])
+    assert instrumentation.instrumentor._patches == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("outside its supported range" in m for m in warnings)
+
+
+class _RaisingProcessor(SpanProcessor):
+    def on_start(self, span: Span, parent_context: object = None) -> None:
+        raise RuntimeError("processor broke on start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        raise RuntimeError("processor broke on end")
+
+
+async def test_broken_span_processor_does_not_change_the_app(
+    instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    telemetry.tracer_provider.add_span_processor(_RaisingProcessor())
+    instrumentation.on()
+    hooks: list[str] = []
+    response = await make_agent(Script(), hooks).run("hello")
+    assert response.text == "chunk0 chunk1 chunk2 "
+    assert hooks == ["before_run", "after_run:'chunk0 chunk1 chunk2 '"]
+
+
+def test_broken_reader_is_logged_once_and_the_app_carries_on(
+    instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenAdapter(_Adapter):
+        def targets(self, config: Config) -> Sequence[Target]:
+            def read(instance: object, args: tuple[object, ...], kwargs: dict[str, object], c: Config) -> RequestFacts:
+                raise ValueError("reader broke")
+
+            return [RunTarget("tests.sample_app.agents", "UnnamedAgent.run", read)]
+
+    instrumentation.on(adapters=[BrokenAdapter("wrapt", ">=1")])
+    assert [UnnamedAgent().run() for _ in range(3)] == ["ok"] * 3
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "failed" in r.getMessage()]
+    assert len(warnings) <= 1
+
+
+def test_third_party_adapter_package_is_discovered_after_install(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+         str(ROOT / "examples" / "third_party_adapter")],
+        check=True, capture_output=True, timeout=300,
+    )
+    program = textwrap.dedent(
+        """
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from otel_agent_instrumentation import AgentInstrumentor
+        from toy_agents_otel import ToyAgent
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        AgentInstrumentor().instrument(tracer_provider=provider)
+        print(list(ToyAgent("toy", "toy-model").run("a b")))
+        (span,) = exporter.get_finished_spans()
+        print(span.name, span.attributes["gen_ai.request.model"], span.attributes["%s"])
+        """ % semconv.OUTCOME
+    )
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    completed = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
+                               timeout=120, check=True)
+    assert completed.stdout.splitlines() == ["['A', 'B']", "invoke_agent toy toy-model completed"]

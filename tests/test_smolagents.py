@@ -1,0 +1,233 @@
+"""smolagents specifics: what the span reads, managed agents, and the framework's own close hazard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+from smolagents import ToolCallingAgent
+from smolagents.agents import RunResult
+from smolagents.memory import ActionStep
+
+from otel_agent_instrumentation import semconv
+from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks.smolagents_driver import (
+    ECHO,
+    GENERATION_ERROR,
+    INPUT_TOKENS,
+    OUTPUT_TOKENS,
+    ModelFailure,
+    ScriptedModel,
+    final,
+    make_agent,
+    quiet_logger,
+)
+
+
+def only_span(telemetry: Telemetry) -> ReadableSpan:
+    spans = telemetry.agent_spans()
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0]
+
+
+def attributes(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+def test_run_span_reads_name_description_and_model_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent().run("q")
+    attrs = attributes(only_span(telemetry))
+    assert (attrs[semconv.GEN_AI_AGENT_NAME], attrs[semconv.GEN_AI_AGENT_DESCRIPTION],
+            attrs[semconv.GEN_AI_REQUEST_MODEL]) == ("calc", "Does arithmetic", "scripted-model-v1")
+
+
+def test_run_usage_sums_the_token_usage_of_the_runs_steps(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent().run("q")
+    attrs = attributes(only_span(telemetry))
+    assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
+        2 * INPUT_TOKENS, 2 * OUTPUT_TOKENS)
+
+
+def test_second_run_without_reset_counts_only_its_own_steps(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = make_agent((final(),))
+    agent.run("first")
+    instrumentation.on()
+    agent.run("second", reset=False)
+    assert attributes(only_span(telemetry))[semconv.GEN_AI_USAGE_INPUT_TOKENS] == INPUT_TOKENS
+
+
+def test_stream_usage_sums_the_token_usage_of_the_runs_steps(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    list(make_agent().run("q", stream=True))
+    attrs = attributes(only_span(telemetry))
+    assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
+        2 * INPUT_TOKENS, 2 * OUTPUT_TOKENS)
+
+
+def test_full_result_is_returned_as_the_frameworks_run_result(instrumentation: Instrumentation) -> None:
+    instrumentation.on()
+    result = make_agent().run("q", return_full_result=True)
+    assert type(result) is RunResult
+
+
+def test_final_answer_that_is_a_context_manager_is_returned_unproxied(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # A final answer may be any object from the agent's state (a PIL image is a context manager).
+    class Resource:
+        def __enter__(self) -> Resource:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+    resource = Resource()
+    instrumentation.on()
+    result = make_agent((final("resource"),)).run("q", additional_args={"resource": resource})
+    assert result is resource
+    assert attributes(only_span(telemetry))[semconv.OUTCOME] == "completed"
+
+
+def test_model_failure_error_type_is_what_the_app_sees(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is the assertion below
+        make_agent([("raise", ModelFailure("down"))]).run("q")
+    assert isinstance(raised.value.__cause__, ModelFailure)
+    assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == GENERATION_ERROR
+
+
+def test_model_failure_mid_delta_stream_ends_span_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    stream = make_agent(stream_outputs=True, fail_mid_stream=True).run("q", stream=True)
+    with pytest.raises(Exception, match="stream dropped mid-way"):
+        list(stream)
+    span = only_span(telemetry)
+    assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE]) == (StatusCode.ERROR, GENERATION_ERROR)
+
+
+def test_max_steps_reached_ends_span_error_agent_max_steps_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # smolagents returns provide_final_answer()'s text with RunResult.state == "max_steps_error".
+    instrumentation.on()
+    make_agent((ECHO,), max_steps=1).run("q")
+    span = only_span(telemetry)
+    assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE]) == (
+        StatusCode.ERROR, "smolagents.utils.AgentMaxStepsError")
+
+
+def test_managed_agent_run_is_a_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    child = make_agent((final("child-answer"),), name="helper")
+    parent = ToolCallingAgent(tools=[], managed_agents=[child], name="boss", logger=quiet_logger(),
+                              model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]))
+    parent.run("q")
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    parent_span, child_span = spans["invoke_agent boss"], spans["invoke_agent helper"]
+    assert child_span.parent is not None
+    assert child_span.parent.span_id == parent_span.context.span_id
+
+
+def test_managed_agent_in_a_streamed_run_is_a_child_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    child = make_agent((final("child-answer"),), name="helper")
+    parent = ToolCallingAgent(tools=[], managed_agents=[child], name="boss", logger=quiet_logger(),
+                              model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]))
+    list(parent.run("q", stream=True))
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    child_parent = spans["invoke_agent helper"].parent
+    assert child_parent is not None
+    assert child_parent.span_id == spans["invoke_agent boss"].context.span_id
+
+
+def test_subclass_run_calling_super_is_one_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    class Layered(ToolCallingAgent):
+        def run(self, task: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            return super().run(task, *args, **kwargs)
+
+    instrumentation.on()
+    Layered(tools=[], model=ScriptedModel([final()]), name="layered", logger=quiet_logger()).run("q")
+    assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent layered"]
+
+
+def test_step_callbacks_run_with_the_agent_span_current(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    current: list[trace.Span] = []
+    agent = make_agent()
+    agent.step_callbacks.register(ActionStep, lambda step: current.append(trace.get_current_span()))
+    instrumentation.on()
+    for _ in agent.run("q", stream=True):
+        pass
+    span_id = only_span(telemetry).context.span_id
+    assert [span.get_span_context().span_id for span in current] == [span_id, span_id]
+
+
+def _close_mid_step_error() -> BaseException:
+    stream = make_agent().run("q", stream=True)
+    next(stream)  # ToolCall: suspended inside the step's try, whose finally yields (agents.py:600-604)
+    try:
+        stream.close()
+    except RuntimeError as error:
+        return error
+    finally:
+        # The generator is now suspended in that finally; a second close ends it (else GC reports it).
+        stream.close()
+    raise AssertionError("close() mid-step did not raise")
+
+
+def test_close_mid_step_raises_the_frameworks_runtime_error_with_and_without_us(
+    instrumentation: Instrumentation,
+) -> None:
+    bare = _close_mid_step_error()
+    instrumentation.on()
+    traced = _close_mid_step_error()
+    assert (type(traced), str(traced)) == (type(bare), str(bare)) == (
+        RuntimeError, "generator ignored GeneratorExit")
+
+
+def test_close_mid_step_ends_span_with_the_runtime_error_the_app_saw(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    _close_mid_step_error()
+    assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == "RuntimeError"
+
+
+def test_capture_content_records_task_and_final_answer(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(capture_content="SPAN_ONLY")
+    make_agent().run("what is 6*7?")
+    attrs = attributes(only_span(telemetry))
+    inputs = json.loads(attrs[semconv.GEN_AI_INPUT_MESSAGES])
+    outputs = json.loads(attrs[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert (inputs[0]["parts"][0]["content"], outputs[0]["parts"][0]["content"]) == ("what is 6*7?", "42")
+
+
+def test_content_is_not_recorded_by_default(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_agent().run("what is 6*7?")
+    attrs = attributes(only_span(telemetry))
+    assert semconv.GEN_AI_INPUT_MESSAGES not in attrs
+    assert semconv.GEN_AI_OUTPUT_MESSAGES not in attrs
