@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, os.path.dirname(__file__))
-from offline_agent import main  # noqa: E402
+from offline_agent import main
 
-from otel_agent_instrumentation import AgentInstrumentor  # noqa: E402
+from otel_agent_instrumentation import AgentInstrumentor
 
 
 def run() -> None:

@@ -183,8 +183,12 @@ async def test_span_only_capture_records_messages_as_convention_json(
         {"role": "user", "parts": [{"type": "text", "content": "secret question"}]}
     ]
     assert json.loads(attributes[semconv.GEN_AI_OUTPUT_MESSAGES]) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": "chunk0 chunk1 chunk2 "}], "name": "scripted",
-         "finish_reason": "stop"}
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "chunk0 chunk1 chunk2 "}],
+            "name": "scripted",
+            "finish_reason": "stop",
+        }
     ]
 
 
@@ -197,9 +201,13 @@ async def test_metrics_record_duration_with_error_type_and_token_usage(
         await make_agent(Script(fail_at=0), []).run("hello")
     durations = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
     assert sorted(str(p.attributes.get(semconv.ERROR_TYPE)) for p in durations) == [
-        "None", "tests.frameworks.agent_framework_driver.ModelFailure"]
-    tokens = {p.attributes[semconv.GEN_AI_TOKEN_TYPE]: p.sum
-              for p in telemetry.metric_points(semconv.METRIC_CLIENT_TOKEN_USAGE)}
+        "None",
+        "tests.frameworks.agent_framework_driver.ModelFailure",
+    ]
+    tokens = {
+        p.attributes[semconv.GEN_AI_TOKEN_TYPE]: p.sum
+        for p in telemetry.metric_points(semconv.METRIC_CLIENT_TOKEN_USAGE)
+    }
     assert tokens == {"input": 7, "output": 3}
 
 
@@ -219,12 +227,21 @@ async def test_suppressed_run_makes_no_span(instrumentation: Instrumentation, te
 
 
 def _run_example_under_opentelemetry_instrument(extra_env: dict[str, str]) -> list[dict[str, object]]:
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
-           "OTEL_LOGS_EXPORTER": "none", **extra_env}
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        **extra_env,
+    }
     instrument = Path(sys.executable).with_name("opentelemetry-instrument")
     completed = subprocess.run(
         [str(instrument), sys.executable, str(ROOT / "examples" / "offline_agent.py")],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     decoder = json.JSONDecoder()
     spans: list[dict[str, object]] = []

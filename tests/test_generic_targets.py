@@ -14,8 +14,9 @@ from tests.conftest import Instrumentation, Telemetry
 from tests.sample_app import agents
 from tests.sample_app.agents import AgentFailure, NamedAgent, UnnamedAgent
 
-ALL_TARGETS = [f"tests.sample_app.agents:NamedAgent.{m}" for m in ("run", "arun", "astream", "stream",
-                                                                   "session", "events")]
+ALL_TARGETS = [
+    f"tests.sample_app.agents:NamedAgent.{m}" for m in ("run", "arun", "astream", "stream", "session", "events")
+]
 
 
 def outcome(telemetry: Telemetry) -> tuple[str, object, StatusCode]:
@@ -123,8 +124,14 @@ def test_module_function_target_uses_function_name(instrumentation: Instrumentat
 def test_bad_targets_log_one_error_each_and_good_ones_still_apply(
     instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    instrumentation.on(targets=["no-colon", "tests.sample_app.agents:Missing.run", "not_a_module_x:f",
-                                "tests.sample_app.agents:UnnamedAgent.run"])
+    instrumentation.on(
+        targets=[
+            "no-colon",
+            "tests.sample_app.agents:Missing.run",
+            "not_a_module_x:f",
+            "tests.sample_app.agents:UnnamedAgent.run",
+        ]
+    )
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 3
     assert all(any(t in m for m in errors) for t in ("no-colon", "Missing.run", "not_a_module_x:f"))

@@ -138,9 +138,20 @@ def test_broken_reader_is_logged_once_and_the_app_carries_on(
 def test_third_party_adapter_package_is_discovered_after_install(tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(ROOT / "examples" / "third_party_adapter")],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(ROOT / "examples" / "third_party_adapter"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     program = textwrap.dedent(
         """
@@ -155,10 +166,11 @@ def test_third_party_adapter_package_is_discovered_after_install(tmp_path: Path)
         AgentInstrumentor().instrument(tracer_provider=provider)
         print(list(ToyAgent("toy", "toy-model").run("a b")))
         (span,) = exporter.get_finished_spans()
-        print(span.name, span.attributes["gen_ai.request.model"], span.attributes["%s"])
-        """ % semconv.OUTCOME
+        print(span.name, span.attributes["gen_ai.request.model"], span.attributes["OUTCOME_KEY"])
+        """.replace("OUTCOME_KEY", semconv.OUTCOME)
     )
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
-    completed = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True,
-                               timeout=120, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     assert completed.stdout.splitlines() == ["['A', 'B']", "invoke_agent toy toy-model completed"]

@@ -141,9 +141,7 @@ def resolve(kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None)
 
     targets_arg = kwargs.get("targets")
     targets = (
-        _strings_from("targets", targets_arg)
-        if targets_arg is not None
-        else _split_list(env.get(ENV_TARGETS, ""))
+        _strings_from("targets", targets_arg) if targets_arg is not None else _split_list(env.get(ENV_TARGETS, ""))
     )
 
     disabled_arg = kwargs.get("disabled_adapters")

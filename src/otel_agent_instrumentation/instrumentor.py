@@ -44,7 +44,9 @@ def discover_adapters() -> list[Adapter]:
             logger.warning("adapter %r could not be loaded; skipped", entry_point.name, exc_info=True)
             continue
         if not isinstance(adapter, Adapter):
-            logger.warning("entry point %r is not an adapter (name, distribution, supported, targets)", entry_point.name)
+            logger.warning(
+                "entry point %r is not an adapter (name, distribution, supported, targets)", entry_point.name
+            )
             continue
         adapters.append(adapter)
     return adapters
@@ -63,13 +65,21 @@ def framework_supported(adapter: Adapter) -> bool:
         supported = SpecifierSet(adapter.supported)
         ok = supported.contains(Version(installed), prereleases=True)
     except (InvalidRequirement, InvalidVersion, ValueError):
-        logger.warning("adapter %s skipped: cannot compare %s %s with %r",
-                       adapter.name, adapter.distribution, installed, adapter.supported)
+        logger.warning(
+            "adapter %s skipped: cannot compare %s %s with %r",
+            adapter.name,
+            adapter.distribution,
+            installed,
+            adapter.supported,
+        )
         return False
     if not ok:
         logger.warning(
             "adapter %s skipped: %s %s is outside its supported range %s",
-            adapter.name, adapter.distribution, installed, adapter.supported,
+            adapter.name,
+            adapter.distribution,
+            installed,
+            adapter.supported,
         )
     return ok
 
@@ -125,8 +135,9 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
                     applied.append(_patching.apply(target.module, target.attribute, wrapper))
                 except (ImportError, AttributeError) as error:
                     # One missing class (moved in a release, optional extra) leaves the rest usable.
-                    logger.debug("adapter %s: %s:%s not patched (%s)",
-                                 adapter.name, target.module, target.attribute, error)
+                    logger.debug(
+                        "adapter %s: %s:%s not patched (%s)", adapter.name, target.module, target.attribute, error
+                    )
         except Exception:
             logger.warning("adapter %s failed to instrument; its patches are reverted", adapter.name, exc_info=True)
             for patch in reversed(applied):

@@ -32,9 +32,7 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
             report_failure(f"starting the agent span for {target.module}:{target.attribute}")
             return None
 
-    def run_wrapper(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+    def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         # One span per user-level run: an entry point calling another on the same object (a layer's

@@ -78,7 +78,7 @@ def finish_with_error(invocation: AgentInvocation, error: BaseException, facts: 
     invocation.finish(outcome, None if outcome is Outcome.CLOSED_EARLY else error, facts)
 
 
-class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]  # wrapt's proxy is untyped
+class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied type varies per instance
     """State shared by every proxy: the invocation, the reader and the GC finalizer."""
 
     _self_invocation: AgentInvocation
@@ -350,9 +350,7 @@ def proxy_class(wrapped_type: type, methods: type | None = None) -> type[StreamP
     key = (wrapped_type, methods)
     cls = _proxy_classes.get(key)
     if cls is None:
-        namespace = {
-            name: function for name, function in _PROTOCOL_METHODS.items() if hasattr(wrapped_type, name)
-        }
+        namespace = {name: function for name, function in _PROTOCOL_METHODS.items() if hasattr(wrapped_type, name)}
         bases: tuple[type, ...] = (methods, StreamProxy) if methods is not None else (StreamProxy,)
         cls = type(f"Traced{wrapped_type.__name__}", bases, namespace)
         _proxy_classes[key] = cls
@@ -369,9 +367,7 @@ def trace_stream(
     return proxy_class(type(stream), methods)(stream, invocation, reader, methods)
 
 
-async def _traced_coroutine(
-    coroutine: Awaitable[_T], invocation: AgentInvocation, reader: ResultReader | None
-) -> _T:
+async def _traced_coroutine(coroutine: Awaitable[_T], invocation: AgentInvocation, reader: ResultReader | None) -> _T:
     token = invocation.attach()
     try:
         value = await coroutine

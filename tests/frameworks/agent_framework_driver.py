@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_framework import observability
-from opentelemetry import trace
 from agent_framework import (
     Agent,
     BaseChatClient,
@@ -19,7 +17,9 @@ from agent_framework import (
     Content,
     ContextProvider,
     Message,
+    observability,
 )
+from opentelemetry import trace
 
 from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -129,8 +129,15 @@ class AgentFrameworkDriver:
     agent_name = "scripted"
 
     def cases(self) -> list[tuple[str, Ending]]:
-        run = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.CANCELLED,
-               Ending.DROPPED, Ending.OTHER_TASK, Ending.CONCURRENT]
+        run = [
+            Ending.COMPLETES,
+            Ending.RAISES_AT_CALL,
+            Ending.RAISES_MID_STREAM,
+            Ending.CANCELLED,
+            Ending.DROPPED,
+            Ending.OTHER_TASK,
+            Ending.CONCURRENT,
+        ]
         return [("run", ending) for ending in run] + [("stream", ending) for ending in Ending]
 
     def expected(self, mode: str, ending: Ending) -> Expected:
@@ -196,7 +203,7 @@ class AgentFrameworkDriver:
                 response = await pending
                 observed.result = response.text
                 observed.result_type = type(response).__name__
-        except BaseException as error:  # noqa: BLE001 - the observation is the point
+        except BaseException as error:
             _error(observed, error)
 
     async def _stream(self, agent: Agent, ending: Ending, observed: Observed) -> None:
@@ -205,8 +212,9 @@ class AgentFrameworkDriver:
                 _call_with_bad_middleware(agent, stream=True)
                 return
             if ending is Ending.CONCURRENT:
-                streams = [make_agent(Script(), observed.hooks).run("hello", stream=True)
-                           for _ in range(CONCURRENT_RUNS)]
+                streams = [
+                    make_agent(Script(), observed.hooks).run("hello", stream=True) for _ in range(CONCURRENT_RUNS)
+                ]
                 texts = await asyncio.gather(*(_texts(s) for s in streams))
                 observed.updates = sorted("".join(t) for t in texts)
                 observed.hooks.sort()
@@ -242,7 +250,7 @@ class AgentFrameworkDriver:
                 response = await stream.get_final_response()
                 observed.result = response.text
                 observed.result_type = type(response).__name__
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             _error(observed, error)
 
 
@@ -268,5 +276,6 @@ async def _collect(stream: Any, observed: Observed) -> None:
 
 async def _texts(stream: Any) -> list[str]:
     return [update.text async for update in stream]
+
 
 DRIVER = AgentFrameworkDriver()

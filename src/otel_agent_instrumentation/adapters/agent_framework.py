@@ -63,11 +63,22 @@ def _text_parts(contents: Any) -> list[dict[str, Any]]:
         elif kind == "text_reasoning":
             parts.append({"type": "reasoning", "content": getattr(content, "text", "")})
         elif kind == "function_call":
-            parts.append({"type": "tool_call", "id": getattr(content, "call_id", None),
-                          "name": getattr(content, "name", None), "arguments": getattr(content, "arguments", None)})
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": getattr(content, "call_id", None),
+                    "name": getattr(content, "name", None),
+                    "arguments": getattr(content, "arguments", None),
+                }
+            )
         elif kind == "function_result":
-            parts.append({"type": "tool_call_response", "id": getattr(content, "call_id", None),
-                          "response": getattr(content, "result", None)})
+            parts.append(
+                {
+                    "type": "tool_call_response",
+                    "id": getattr(content, "call_id", None),
+                    "response": getattr(content, "result", None),
+                }
+            )
         elif isinstance(kind, str) and kind != "usage":
             parts.append({"type": kind})
     return parts
@@ -77,8 +88,10 @@ def _message_json(message: Any) -> dict[str, Any]:
     if isinstance(message, str):
         return {"role": "user", "parts": [{"type": "text", "content": message}]}
     role = getattr(message, "role", None)
-    entry: dict[str, Any] = {"role": str(getattr(role, "value", role) or "user"),
-                             "parts": _text_parts(getattr(message, "contents", None))}
+    entry: dict[str, Any] = {
+        "role": str(getattr(role, "value", role) or "user"),
+        "parts": _text_parts(getattr(message, "contents", None)),
+    }
     author = getattr(message, "author_name", None)
     if isinstance(author, str):
         entry["name"] = author
@@ -229,9 +242,19 @@ def _chaining(method_name: str) -> Callable[..., Any]:
 # Methods returning the stream itself (with_* hooks) or a new stream over it (map, with_finalizer):
 # the caller keeps iterating what they return, so it must stay traced.
 for _method_name in (
-    "map", "flat_map", "with_finalizer", "with_update_gate", "with_result_gate", "with_update_transform",
-    "with_result_transform", "with_transform_hook", "with_result_hook", "buffer_updates", "with_cleanup_hook",
-    "with_pull_context_manager", "with_consumption_context_manager",
+    "map",
+    "flat_map",
+    "with_finalizer",
+    "with_update_gate",
+    "with_result_gate",
+    "with_update_transform",
+    "with_result_transform",
+    "with_transform_hook",
+    "with_result_hook",
+    "buffer_updates",
+    "with_cleanup_hook",
+    "with_pull_context_manager",
+    "with_consumption_context_manager",
 ):
     setattr(ResponseStreamMethods, _method_name, _chaining(_method_name))
 
@@ -267,11 +290,17 @@ def targets(config: Config) -> Sequence[Target]:
             continue
         for method in ("run", "run_stream"):
             if method in vars(owner):
-                found.append(RunTarget(module_name, f"{class_name}.{method}", read_request, reader,
-                                       ResponseStreamMethods))
+                found.append(
+                    RunTarget(module_name, f"{class_name}.{method}", read_request, reader, ResponseStreamMethods)
+                )
     if not config.keep_framework_spans:
-        found.append(HookTarget("agent_framework.observability", "AgentTelemetryLayer._trace_agent_invocation",
-                                _stand_down_framework_span))
+        found.append(
+            HookTarget(
+                "agent_framework.observability",
+                "AgentTelemetryLayer._trace_agent_invocation",
+                _stand_down_framework_span,
+            )
+        )
     return found
 
 

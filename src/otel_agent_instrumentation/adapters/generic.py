@@ -61,8 +61,7 @@ class GenericAdapter:
             parsed = parse(target)
             if parsed is None:
                 logger.error(
-                    "agent target %r is not of the form 'package.module:Class.method' (or 'module:function'); "
-                    "skipped",
+                    "agent target %r is not of the form 'package.module:Class.method' (or 'module:function'); skipped",
                     target,
                 )
                 continue
