@@ -38,14 +38,15 @@ def attributes(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
 
 
-def test_run_span_reads_name_description_and_model_id(
-    instrumentation: Instrumentation, telemetry: Telemetry
-) -> None:
+def test_run_span_reads_name_description_and_model_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
     make_agent().run("q")
     attrs = attributes(only_span(telemetry))
-    assert (attrs[semconv.GEN_AI_AGENT_NAME], attrs[semconv.GEN_AI_AGENT_DESCRIPTION],
-            attrs[semconv.GEN_AI_REQUEST_MODEL]) == ("calc", "Does arithmetic", "scripted-model-v1")
+    assert (
+        attrs[semconv.GEN_AI_AGENT_NAME],
+        attrs[semconv.GEN_AI_AGENT_DESCRIPTION],
+        attrs[semconv.GEN_AI_REQUEST_MODEL],
+    ) == ("calc", "Does arithmetic", "scripted-model-v1")
 
 
 def test_run_usage_sums_the_token_usage_of_the_runs_steps(
@@ -55,7 +56,9 @@ def test_run_usage_sums_the_token_usage_of_the_runs_steps(
     make_agent().run("q")
     attrs = attributes(only_span(telemetry))
     assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
-        2 * INPUT_TOKENS, 2 * OUTPUT_TOKENS)
+        2 * INPUT_TOKENS,
+        2 * OUTPUT_TOKENS,
+    )
 
 
 def test_second_run_without_reset_counts_only_its_own_steps(
@@ -75,7 +78,9 @@ def test_stream_usage_sums_the_token_usage_of_the_runs_steps(
     list(make_agent().run("q", stream=True))
     attrs = attributes(only_span(telemetry))
     assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (
-        2 * INPUT_TOKENS, 2 * OUTPUT_TOKENS)
+        2 * INPUT_TOKENS,
+        2 * OUTPUT_TOKENS,
+    )
 
 
 def test_full_result_is_returned_as_the_frameworks_run_result(instrumentation: Instrumentation) -> None:
@@ -102,19 +107,15 @@ def test_final_answer_that_is_a_context_manager_is_returned_unproxied(
     assert attributes(only_span(telemetry))[semconv.OUTCOME] == "completed"
 
 
-def test_model_failure_error_type_is_what_the_app_sees(
-    instrumentation: Instrumentation, telemetry: Telemetry
-) -> None:
+def test_model_failure_error_type_is_what_the_app_sees(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
-    with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is the assertion below
+    with pytest.raises(Exception) as raised:
         make_agent([("raise", ModelFailure("down"))]).run("q")
     assert isinstance(raised.value.__cause__, ModelFailure)
     assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == GENERATION_ERROR
 
 
-def test_model_failure_mid_delta_stream_ends_span_error(
-    instrumentation: Instrumentation, telemetry: Telemetry
-) -> None:
+def test_model_failure_mid_delta_stream_ends_span_error(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
     stream = make_agent(stream_outputs=True, fail_mid_stream=True).run("q", stream=True)
     with pytest.raises(Exception, match="stream dropped mid-way"):
@@ -131,14 +132,21 @@ def test_max_steps_reached_ends_span_error_agent_max_steps_error(
     make_agent((ECHO,), max_steps=1).run("q")
     span = only_span(telemetry)
     assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE]) == (
-        StatusCode.ERROR, "smolagents.utils.AgentMaxStepsError")
+        StatusCode.ERROR,
+        "smolagents.utils.AgentMaxStepsError",
+    )
 
 
 def test_managed_agent_run_is_a_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
     child = make_agent((final("child-answer"),), name="helper")
-    parent = ToolCallingAgent(tools=[], managed_agents=[child], name="boss", logger=quiet_logger(),
-                              model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]))
+    parent = ToolCallingAgent(
+        tools=[],
+        managed_agents=[child],
+        name="boss",
+        logger=quiet_logger(),
+        model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]),
+    )
     parent.run("q")
     spans = {span.name: span for span in telemetry.agent_spans()}
     parent_span, child_span = spans["invoke_agent boss"], spans["invoke_agent helper"]
@@ -151,8 +159,13 @@ def test_managed_agent_in_a_streamed_run_is_a_child_span(
 ) -> None:
     instrumentation.on()
     child = make_agent((final("child-answer"),), name="helper")
-    parent = ToolCallingAgent(tools=[], managed_agents=[child], name="boss", logger=quiet_logger(),
-                              model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]))
+    parent = ToolCallingAgent(
+        tools=[],
+        managed_agents=[child],
+        name="boss",
+        logger=quiet_logger(),
+        model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]),
+    )
     list(parent.run("q", stream=True))
     spans = {span.name: span for span in telemetry.agent_spans()}
     child_parent = spans["invoke_agent helper"].parent
@@ -161,8 +174,8 @@ def test_managed_agent_in_a_streamed_run_is_a_child_span(
 
 
 def test_subclass_run_calling_super_is_one_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
-    class Layered(ToolCallingAgent):
-        def run(self, task: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    class Layered(ToolCallingAgent):  # type: ignore[misc]  # smolagents ships no type information
+        def run(self, task: str, *args: Any, **kwargs: Any) -> Any:
             return super().run(task, *args, **kwargs)
 
     instrumentation.on()
@@ -170,9 +183,7 @@ def test_subclass_run_calling_super_is_one_span(instrumentation: Instrumentation
     assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent layered"]
 
 
-def test_step_callbacks_run_with_the_agent_span_current(
-    instrumentation: Instrumentation, telemetry: Telemetry
-) -> None:
+def test_step_callbacks_run_with_the_agent_span_current(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     current: list[trace.Span] = []
     agent = make_agent()
     agent.step_callbacks.register(ActionStep, lambda step: current.append(trace.get_current_span()))
@@ -202,8 +213,7 @@ def test_close_mid_step_raises_the_frameworks_runtime_error_with_and_without_us(
     bare = _close_mid_step_error()
     instrumentation.on()
     traced = _close_mid_step_error()
-    assert (type(traced), str(traced)) == (type(bare), str(bare)) == (
-        RuntimeError, "generator ignored GeneratorExit")
+    assert (type(traced), str(traced)) == (type(bare), str(bare)) == (RuntimeError, "generator ignored GeneratorExit")
 
 
 def test_close_mid_step_ends_span_with_the_runtime_error_the_app_saw(
@@ -214,9 +224,7 @@ def test_close_mid_step_ends_span_with_the_runtime_error_the_app_saw(
     assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == "RuntimeError"
 
 
-def test_capture_content_records_task_and_final_answer(
-    instrumentation: Instrumentation, telemetry: Telemetry
-) -> None:
+def test_capture_content_records_task_and_final_answer(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on(capture_content="SPAN_ONLY")
     make_agent().run("what is 6*7?")
     attrs = attributes(only_span(telemetry))

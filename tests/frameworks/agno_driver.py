@@ -13,22 +13,23 @@ from typing import Any
 # Agno posts usage telemetry to its API after every run unless told not to (agno/agent/_init.py:64).
 os.environ["AGNO_TELEMETRY"] = "false"
 
-from agno.agent import Agent  # noqa: E402
-from agno.metrics import MessageMetrics  # noqa: E402
-from agno.models.base import Model  # noqa: E402
-from agno.models.response import ModelResponse  # noqa: E402
-from agno.team import Team  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
+from agno.agent import Agent
+from agno.metrics import MessageMetrics
+from agno.models.base import Model
+from agno.models.response import ModelResponse
+from agno.team import Team
+from pydantic import BaseModel
 
-from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation  # noqa: E402
+from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
 AGENT_NAME = "scribe"
 MODEL_ID = "scripted-agno-v1"
 
 
 def usage(input_tokens: int, output_tokens: int) -> MessageMetrics:
-    return MessageMetrics(input_tokens=input_tokens, output_tokens=output_tokens,
-                          total_tokens=input_tokens + output_tokens)
+    return MessageMetrics(
+        input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens
+    )
 
 
 @dataclass
@@ -91,16 +92,28 @@ def recording_hooks(calls: list[str]) -> dict[str, Any]:
 
 
 def make_agent(calls: list[str], strict: bool = False, **model: Any) -> Agent:
-    return Agent(name=AGENT_NAME, description="writes things", instructions="Be brief.",
-                 model=ScriptedModel(**model), input_schema=StrictInput if strict else None,
-                 telemetry=False, **recording_hooks(calls))
+    return Agent(
+        name=AGENT_NAME,
+        description="writes things",
+        instructions="Be brief.",
+        model=ScriptedModel(**model),
+        input_schema=StrictInput if strict else None,
+        telemetry=False,
+        **recording_hooks(calls),
+    )
 
 
 def make_team(calls: list[str], input_schema: type[BaseModel] | None = None, **model: Any) -> Team:
     # Named like the agent: the lifecycle table checks every span's name against one agent_name.
     model.pop("strict", None)
-    return Team(name=AGENT_NAME, members=[make_agent([])], model=ScriptedModel(**model), telemetry=False,
-                input_schema=input_schema, **recording_hooks(calls))
+    return Team(
+        name=AGENT_NAME,
+        members=[make_agent([])],
+        model=ScriptedModel(**model),
+        telemetry=False,
+        input_schema=input_schema,
+        **recording_hooks(calls),
+    )
 
 
 def describe(item: Any) -> str:
@@ -131,11 +144,13 @@ class AgnoDriver:
         basic = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.CONCURRENT]
         awaited = [*basic, Ending.CANCELLED, Ending.OTHER_TASK]
         streamed = [*basic, Ending.BREAK_AND_CLOSE, Ending.DROPPED, Ending.OTHER_TASK]
-        return ([("run", ending) for ending in basic]
-                + [("arun", ending) for ending in [*awaited, Ending.DROPPED]]
-                + [("arun_stream", ending) for ending in [*streamed, Ending.CANCELLED]]
-                + [("run_stream", ending) for ending in streamed]
-                + [("team_arun", ending) for ending in awaited])
+        return (
+            [("run", ending) for ending in basic]
+            + [("arun", ending) for ending in [*awaited, Ending.DROPPED]]
+            + [("arun_stream", ending) for ending in [*streamed, Ending.CANCELLED]]
+            + [("run_stream", ending) for ending in streamed]
+            + [("team_arun", ending) for ending in awaited]
+        )
 
     def expected(self, mode: str, ending: Ending) -> Expected:
         if ending is Ending.RAISES_AT_CALL:
@@ -149,8 +164,11 @@ class AgnoDriver:
 
     async def perform(self, mode: str, ending: Ending) -> Observed:
         observed = Observed()
-        model: dict[str, Any] = {"fail": ending is Ending.RAISES_MID_STREAM, "block": ending is Ending.CANCELLED,
-                                 "strict": ending is Ending.RAISES_AT_CALL}
+        model: dict[str, Any] = {
+            "fail": ending is Ending.RAISES_MID_STREAM,
+            "block": ending is Ending.CANCELLED,
+            "strict": ending is Ending.RAISES_AT_CALL,
+        }
         try:
             if mode == "team_arun":
                 await self._team_arun(observed, ending, model)
@@ -158,7 +176,7 @@ class AgnoDriver:
                 await getattr(self, f"_{mode}")(observed, ending, model)
             else:
                 await getattr(self, f"_{mode}")(make_agent(observed.hooks, **model), observed, ending)
-        except BaseException as error:  # noqa: BLE001 - the observation is the point
+        except BaseException as error:  # the observation is the point
             _error(observed, error)
         return observed
 
@@ -172,8 +190,9 @@ class AgnoDriver:
     async def _run(self, observed: Observed, ending: Ending, model: dict[str, Any]) -> None:
         if ending is Ending.CONCURRENT:
             outputs = await asyncio.gather(
-                *(asyncio.to_thread(make_agent(observed.hooks).run, "hi") for _ in range(CONCURRENT_RUNS)))
-            observed.result = "|".join(sorted(o.content for o in outputs))
+                *(asyncio.to_thread(make_agent(observed.hooks).run, "hi") for _ in range(CONCURRENT_RUNS))
+            )
+            observed.result = "|".join(sorted(str(o.content) for o in outputs))
             observed.hooks.sort()
             return
         output = make_agent(observed.hooks, **model).run(self._input(model))
@@ -185,7 +204,7 @@ class AgnoDriver:
 
     async def _team_arun(self, observed: Observed, ending: Ending, model: dict[str, Any]) -> None:
         if ending is Ending.RAISES_AT_CALL:
-            make_team(observed.hooks, input_schema=StrictInput).arun(BAD_INPUT)
+            await make_team(observed.hooks, input_schema=StrictInput).arun(BAD_INPUT)  # raises at the call
             return
         await self._awaited(lambda: make_team(observed.hooks, **model).arun("hi"), observed, ending)
 
@@ -223,7 +242,7 @@ class AgnoDriver:
             observed.updates = sorted("".join(t) for t in texts)
             observed.hooks.sort()
             return
-        stream = agent.arun(BAD_INPUT if agent.input_schema else "hi", stream=True, stream_events=True)
+        stream: Any = agent.arun(BAD_INPUT if agent.input_schema else "hi", stream=True, stream_events=True)
         observed.returned = stream
         if ending is Ending.CANCELLED:
             task = asyncio.create_task(_acollect(stream, observed))
@@ -238,9 +257,8 @@ class AgnoDriver:
             if ending is Ending.BREAK_AND_CLOSE:
                 await stream.aclose()
             else:
-                del stream
                 observed.returned = None
-                gc.collect()
+                del stream  # the last reference: CPython finalizes it here, no gc pass needed
         elif ending is Ending.OTHER_TASK:
             await asyncio.create_task(_acollect(stream, observed))
         else:
@@ -253,7 +271,7 @@ class AgnoDriver:
             observed.updates = sorted("".join(t) for t in texts)
             observed.hooks.sort()
             return
-        stream = agent.run(BAD_INPUT if agent.input_schema else "hi", stream=True, stream_events=True)
+        stream: Any = agent.run(BAD_INPUT if agent.input_schema else "hi", stream=True, stream_events=True)
         observed.returned = stream
         if ending in (Ending.BREAK_AND_CLOSE, Ending.DROPPED):
             for item in stream:
@@ -262,9 +280,8 @@ class AgnoDriver:
             if ending is Ending.BREAK_AND_CLOSE:
                 stream.close()
             else:
-                del stream
                 observed.returned = None
-                gc.collect()
+                del stream  # the last reference: CPython finalizes it here, no gc pass needed
         elif ending is Ending.OTHER_TASK:
             observed.updates = await asyncio.to_thread(lambda: [describe(item) for item in stream])
         else:

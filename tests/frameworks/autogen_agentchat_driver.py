@@ -78,7 +78,7 @@ class ScriptedClient(ChatCompletionClient):
         tools: Sequence[Tool | ToolSchema] = (),
         tool_choice: Any = "auto",
         json_output: Any = None,
-        extra_create_args: Mapping[str, Any] = {},  # noqa: B006 - the interface's signature
+        extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         self.script.calls.append("create")
@@ -96,7 +96,7 @@ class ScriptedClient(ChatCompletionClient):
         tools: Sequence[Tool | ToolSchema] = (),
         tool_choice: Any = "auto",
         json_output: Any = None,
-        extra_create_args: Mapping[str, Any] = {},  # noqa: B006
+        extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
         max_consecutive_empty_chunk_tolerance: int = 0,
     ) -> AsyncGenerator[str | CreateResult, None]:
@@ -131,17 +131,24 @@ class ScriptedClient(ChatCompletionClient):
 
     @property
     def model_info(self) -> ModelInfo:
-        return ModelInfo(vision=False, function_calling=False, json_output=False, family=ModelFamily.UNKNOWN,
-                         structured_output=False)
+        return ModelInfo(
+            vision=False, function_calling=False, json_output=False, family=ModelFamily.UNKNOWN, structured_output=False
+        )
 
 
-def make_agent(script: Script, name: str = "solo", stream: bool = False) -> AssistantAgent:
-    return AssistantAgent(name, model_client=ScriptedClient(script), model_client_stream=stream,
-                          description="An offline scripted agent")
+def make_agent(script: Script, name: str = "scripted", stream: bool = False) -> AssistantAgent:
+    return AssistantAgent(
+        name, model_client=ScriptedClient(script), model_client_stream=stream, description="An offline scripted agent"
+    )
 
 
 def make_team(script: Script) -> RoundRobinGroupChat:
-    return RoundRobinGroupChat([make_agent(script, "a1"), make_agent(script, "a2")], max_turns=2)
+    return RoundRobinGroupChat(
+        [make_agent(script, "a1"), make_agent(script, "a2")],
+        max_turns=2,
+        name="scripted",
+        description="An offline scripted team",
+    )
 
 
 def describe(item: Any) -> str:
@@ -164,14 +171,25 @@ class _DropFrameworkDetachErrors(logging.Filter):
 
 class AutogenAgentChatDriver:
     framework = "autogen_agentchat"
-    agent_name = "solo"
+    agent_name = "scripted"
 
     def cases(self) -> list[tuple[str, Ending]]:
         no_final = [ending for ending in Ending if ending is not Ending.FINAL_WITHOUT_ITERATING]
-        run = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.CANCELLED,
-               Ending.DROPPED, Ending.OTHER_TASK, Ending.CONCURRENT]
-        return ([("run", e) for e in run] + [("stream", e) for e in no_final]
-                + [("team_run", e) for e in run] + [("team_stream", e) for e in no_final])
+        run = [
+            Ending.COMPLETES,
+            Ending.RAISES_AT_CALL,
+            Ending.RAISES_MID_STREAM,
+            Ending.CANCELLED,
+            Ending.DROPPED,
+            Ending.OTHER_TASK,
+            Ending.CONCURRENT,
+        ]
+        return (
+            [("run", e) for e in run]
+            + [("stream", e) for e in no_final]
+            + [("team_run", e) for e in run]
+            + [("team_stream", e) for e in no_final]
+        )
 
     def expected(self, mode: str, ending: Ending) -> Expected:
         if ending is Ending.RAISES_AT_CALL:  # task=[]: "Task list cannot be empty."
@@ -182,8 +200,7 @@ class AutogenAgentChatDriver:
 
     async def perform(self, mode: str, ending: Ending) -> Observed:
         observed = Observed()
-        script = Script(fail=ending is Ending.RAISES_MID_STREAM, block=ending is Ending.CANCELLED,
-                        calls=observed.hooks)
+        script = Script(fail=ending is Ending.RAISES_MID_STREAM, block=ending is Ending.CANCELLED, calls=observed.hooks)
         team = mode.startswith("team")
         runner: Any = make_team(script) if team else make_agent(script, stream=mode == "stream")
         try:
@@ -191,7 +208,7 @@ class AutogenAgentChatDriver:
                 await self._run(runner, script, ending, observed)
             else:
                 await self._stream(runner, script, ending, observed)
-        except BaseException as error:  # noqa: BLE001 - the observation is the point
+        except BaseException as error:  # the observation is the point
             _error(observed, error)
         if team:  # a closed or collected team finishes its `finally` a loop tick later
             for _ in range(1000):
@@ -234,8 +251,10 @@ class AutogenAgentChatDriver:
             pending = runner.run(task="hi")
             observed.result = describe(await asyncio.create_task(_await(pending)))
         elif ending is Ending.CONCURRENT:
-            runners = [make_team(script) if isinstance(runner, RoundRobinGroupChat) else make_agent(script)
-                       for _ in range(CONCURRENT_RUNS)]
+            runners = [
+                make_team(script) if isinstance(runner, RoundRobinGroupChat) else make_agent(script)
+                for _ in range(CONCURRENT_RUNS)
+            ]
             results = await asyncio.gather(*(r.run(task="hi") for r in runners))
             observed.result = "|".join(sorted(describe(r) for r in results))
             observed.hooks.sort()

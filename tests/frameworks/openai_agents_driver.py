@@ -94,12 +94,11 @@ async def _collect(result: RunResultStreaming, observed: Observed) -> None:
         observed.updates.append(event.type)
 
 
-async def _run_finished(calls: list[str], pending: int) -> None:
-    """Wait (briefly) until `pending` more runs have fired agent_end: a dropped stream still runs."""
-    for _ in range(1000):
-        if sum(call.startswith("agent_end") for call in calls) >= pending:
-            return
-        await asyncio.sleep(0.001)
+async def _background_work_done() -> None:
+    """Wait (briefly) for the tasks a dropped stream left running: its run still completes."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=1)
 
 
 class OpenAIAgentsDriver:
@@ -107,8 +106,15 @@ class OpenAIAgentsDriver:
     agent_name = AGENT_NAME
 
     def cases(self) -> list[tuple[str, Ending]]:
-        run = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.CANCELLED,
-               Ending.DROPPED, Ending.OTHER_TASK, Ending.CONCURRENT]
+        run = [
+            Ending.COMPLETES,
+            Ending.RAISES_AT_CALL,
+            Ending.RAISES_MID_STREAM,
+            Ending.CANCELLED,
+            Ending.DROPPED,
+            Ending.OTHER_TASK,
+            Ending.CONCURRENT,
+        ]
         return [("run", ending) for ending in run] + [("stream", ending) for ending in Ending]
 
     def expected(self, mode: str, ending: Ending) -> Expected:
@@ -118,6 +124,10 @@ class OpenAIAgentsDriver:
             # The run lives in its own task and the event queue is unbounded: dropping the result
             # does not stop the run, it completes.
             return Expected(outcome="completed")
+        if mode == "run" and ending is Ending.DROPPED:
+            # `Runner.run` is itself a coroutine function: a coroutine nobody awaits never reaches
+            # AgentRunner.run, so no run started and there is no span.
+            return Expected(spans=0)
         return default_expectation(ending, streamed=mode == "stream", error_type=MODEL_FAILURE)
 
     async def perform(self, mode: str, ending: Ending) -> Observed:
@@ -134,7 +144,7 @@ class OpenAIAgentsDriver:
                 await self._run(agent, hooks, ending, observed)
             else:
                 await self._stream(agent, hooks, ending, observed)
-        except BaseException as error:  # noqa: BLE001 - the observation is the point
+        except BaseException as error:  # the observation is the point
             _error(observed, error)
         return observed
 
@@ -178,8 +188,9 @@ class OpenAIAgentsDriver:
             Runner.run_streamed(agent, "hello", hooks=object())  # type: ignore[arg-type]
             return
         if ending is Ending.CONCURRENT:
-            results = [Runner.run_streamed(make_agent(answer(f"t{i}")), "hello", hooks=hooks)
-                       for i in range(CONCURRENT_RUNS)]
+            results = [
+                Runner.run_streamed(make_agent(answer(f"t{i}")), "hello", hooks=hooks) for i in range(CONCURRENT_RUNS)
+            ]
             await asyncio.gather(*(_collect(r, Observed()) for r in results))
             observed.result = "|".join(sorted(str(r.final_output) for r in results))
             observed.hooks.sort()
@@ -195,7 +206,7 @@ class OpenAIAgentsDriver:
             await task
         elif ending is Ending.BREAK_AND_CLOSE:
             # The SDK's way to stop a stream: break, result.cancel(), then close the iterator.
-            events = result.stream_events()
+            events: Any = result.stream_events()  # an async generator: it has aclose()
             async for event in events:
                 observed.updates.append(event.type)
                 break
@@ -211,10 +222,12 @@ class OpenAIAgentsDriver:
             del result
             observed.returned = None
             gc.collect()
-            await _run_finished(observed.hooks, 1)
+            await _background_work_done()
         elif ending is Ending.FINAL_WITHOUT_ITERATING:
             # No events read: the run still completes; the application waits for it and reads the output.
-            await result.run_loop_task
+            run_task = result.run_loop_task
+            assert run_task is not None
+            await run_task
             observed.result = result.final_output
         elif ending is Ending.OTHER_TASK:
             await asyncio.create_task(_collect(result, observed))

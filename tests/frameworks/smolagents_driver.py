@@ -47,7 +47,7 @@ class ModelFailure(RuntimeError):
     """What the scripted model raises (smolagents re-raises it as AgentGenerationError's __cause__)."""
 
 
-class ScriptedModel(Model):
+class ScriptedModel(Model):  # type: ignore[misc]  # smolagents ships no type information
     """Plays `script`, one action per model call (the last one repeats); streams two deltas per action."""
 
     def __init__(self, script: Sequence[Action], fail_mid_stream: bool = False) -> None:
@@ -63,32 +63,56 @@ class ScriptedModel(Model):
             raise action[1]
         return action
 
-    def generate(self, messages: Any, stop_sequences: Any = None, response_format: Any = None,
-                 tools_to_call_from: Any = None, **kwargs: Any) -> ChatMessage:
+    def generate(
+        self,
+        messages: Any,
+        stop_sequences: Any = None,
+        response_format: Any = None,
+        tools_to_call_from: Any = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
         _, tool, arguments = self._next()
-        call = ChatMessageToolCall(function=ChatMessageToolCallFunction(name=tool, arguments=arguments),
-                                   id=f"call_{self.calls}", type="function")
-        return ChatMessage(role=MessageRole.ASSISTANT, content="calling tool", tool_calls=[call],
-                           token_usage=TokenUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS))
+        call = ChatMessageToolCall(
+            function=ChatMessageToolCallFunction(name=tool, arguments=arguments),
+            id=f"call_{self.calls}",
+            type="function",
+        )
+        return ChatMessage(
+            role=MessageRole.ASSISTANT,
+            content="calling tool",
+            tool_calls=[call],
+            token_usage=TokenUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS),
+        )
 
-    def generate_stream(self, messages: Any, stop_sequences: Any = None, response_format: Any = None,
-                        tools_to_call_from: Any = None, **kwargs: Any) -> Iterator[ChatMessageStreamDelta]:
+    def generate_stream(
+        self,
+        messages: Any,
+        stop_sequences: Any = None,
+        response_format: Any = None,
+        tools_to_call_from: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatMessageStreamDelta]:
         _, tool, arguments = self._next()
-        yield ChatMessageStreamDelta(content="thinking ", token_usage=TokenUsage(input_tokens=INPUT_TOKENS,
-                                                                                  output_tokens=3))
+        yield ChatMessageStreamDelta(
+            content="thinking ", token_usage=TokenUsage(input_tokens=INPUT_TOKENS, output_tokens=3)
+        )
         if self.fail_mid_stream:
             raise ModelFailure("stream dropped mid-way")
-        call = ChatMessageToolCallStreamDelta(index=0, id=f"call_{self.calls}", type="function",
-                                              function=ChatMessageToolCallFunction(name=tool,
-                                                                                   arguments=json.dumps(arguments)))
-        yield ChatMessageStreamDelta(content="", tool_calls=[call],
-                                     token_usage=TokenUsage(input_tokens=0, output_tokens=OUTPUT_TOKENS - 3))
+        call = ChatMessageToolCallStreamDelta(
+            index=0,
+            id=f"call_{self.calls}",
+            type="function",
+            function=ChatMessageToolCallFunction(name=tool, arguments=json.dumps(arguments)),
+        )
+        yield ChatMessageStreamDelta(
+            content="", tool_calls=[call], token_usage=TokenUsage(input_tokens=0, output_tokens=OUTPUT_TOKENS - 3)
+        )
 
 
-class Echo(Tool):
+class Echo(Tool):  # type: ignore[misc]  # smolagents ships no type information
     name = "echo"
     description = "Echoes its text."
-    inputs = {"text": {"type": "string", "description": "the text"}}  # noqa: RUF012 - smolagents' schema
+    inputs = {"text": {"type": "string", "description": "the text"}}
     output_type = "string"
 
     def forward(self, text: str) -> str:
@@ -109,8 +133,9 @@ def describe(step: Any) -> str:
     return type(step).__name__
 
 
-def make_agent(script: Sequence[Action] = (ECHO, final()), hooks: list[str] | None = None, name: str = "calc",
-               **kwargs: Any) -> ToolCallingAgent:
+def make_agent(
+    script: Sequence[Action] = (ECHO, final()), hooks: list[str] | None = None, name: str = "calc", **kwargs: Any
+) -> ToolCallingAgent:
     """A ToolCallingAgent whose step callbacks and final-answer checks append to `hooks`."""
     calls = hooks if hooks is not None else []
 
@@ -145,10 +170,16 @@ class SmolagentsDriver:
     agent_name = "calc"
 
     def cases(self) -> list[tuple[str, Ending]]:
-        run = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.OTHER_TASK,
-               Ending.CONCURRENT]
-        stream = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.BREAK_AND_CLOSE,
-                  Ending.DROPPED, Ending.OTHER_TASK, Ending.CONCURRENT]
+        run = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.OTHER_TASK, Ending.CONCURRENT]
+        stream = [
+            Ending.COMPLETES,
+            Ending.RAISES_AT_CALL,
+            Ending.RAISES_MID_STREAM,
+            Ending.BREAK_AND_CLOSE,
+            Ending.DROPPED,
+            Ending.OTHER_TASK,
+            Ending.CONCURRENT,
+        ]
         return [("run", ending) for ending in run] + [("stream", ending) for ending in stream]
 
     def expected(self, mode: str, ending: Ending) -> Expected:
@@ -159,14 +190,15 @@ class SmolagentsDriver:
     async def perform(self, mode: str, ending: Ending) -> Observed:
         observed = Observed()
         failing = ending is Ending.RAISES_MID_STREAM
-        agent = make_agent([ECHO, ("raise", ModelFailure("model down"))] if failing else (ECHO, final()),
-                           observed.hooks)
+        agent = make_agent(
+            [ECHO, ("raise", ModelFailure("model down"))] if failing else (ECHO, final()), observed.hooks
+        )
         try:
             if mode == "run":
                 self._run(agent, ending, observed)
             else:
                 self._stream(agent, ending, observed)
-        except Exception as error:  # noqa: BLE001 - the observation is the point
+        except Exception as error:
             error_seen(observed, error)
         return observed
 
@@ -176,7 +208,7 @@ class SmolagentsDriver:
 
     def _run(self, agent: ToolCallingAgent, ending: Ending, observed: Observed) -> None:
         if ending is Ending.RAISES_AT_CALL:
-            agent.run(None)  # type: ignore[arg-type]  # run() calls task.strip() eagerly: AttributeError
+            agent.run(None)  # run() calls task.strip() eagerly: AttributeError
         elif ending is Ending.OTHER_TASK:
             results: list[Any] = []
             thread = threading.Thread(target=lambda: results.append(agent.run("what is 6*7?")))
@@ -185,8 +217,9 @@ class SmolagentsDriver:
             observed.result = str(results[0])
         elif ending is Ending.CONCURRENT:
             with ThreadPoolExecutor(CONCURRENT_RUNS) as pool:
-                answers = list(pool.map(lambda i: make_agent((final(f"a{i}"),), observed.hooks).run("q"),
-                                        range(CONCURRENT_RUNS)))
+                answers = list(
+                    pool.map(lambda i: make_agent((final(f"a{i}"),), observed.hooks).run("q"), range(CONCURRENT_RUNS))
+                )
             observed.result = "|".join(sorted(map(str, answers)))
             observed.hooks.sort()
         else:
@@ -197,11 +230,12 @@ class SmolagentsDriver:
 
     def _stream(self, agent: ToolCallingAgent, ending: Ending, observed: Observed) -> None:
         if ending is Ending.RAISES_AT_CALL:
-            agent.run(None, stream=True)  # type: ignore[arg-type]
+            agent.run(None, stream=True)
             return
         if ending is Ending.CONCURRENT:
-            streams = [make_agent((final(f"a{i}"),), observed.hooks).run("q", stream=True)
-                       for i in range(CONCURRENT_RUNS)]
+            streams = [
+                make_agent((final(f"a{i}"),), observed.hooks).run("q", stream=True) for i in range(CONCURRENT_RUNS)
+            ]
             with ThreadPoolExecutor(CONCURRENT_RUNS) as pool:
                 seen = list(pool.map(lambda s: [describe(step) for step in s], streams))
             observed.updates = sorted("|".join(steps) for steps in seen)

@@ -156,8 +156,14 @@ def targets(config: Config) -> Sequence[Target]:
     read_result = make_result_reader(config)
     handle_result = make_result_handler(config)
     return [
-        RunTarget(module, f"{owner}.{method}", read_request, read_result,
-                  should_trace=_not_background, handle_result=handle_result)
+        RunTarget(
+            module,
+            f"{owner}.{method}",
+            read_request,
+            read_result,
+            should_trace=_not_background,
+            handle_result=handle_result,
+        )
         for module, owner in _RUN_OWNERS
         for method in ("run", "arun")
     ]

@@ -183,10 +183,20 @@ def targets(config: Config) -> Sequence[Target]:
         for method in ("run", "run_stream")
     ]
     if not config.keep_framework_spans:
-        found.append(HookTarget("autogen_agentchat.agents._base_chat_agent", "trace_invoke_agent_span",
-                                _stand_down_framework_span(match_owner_name=True)))
-        found.append(HookTarget("autogen_agentchat.teams._group_chat._chat_agent_container", "trace_invoke_agent_span",
-                                _stand_down_framework_span(match_owner_name=False)))
+        found.append(
+            HookTarget(
+                "autogen_agentchat.agents._base_chat_agent",
+                "trace_invoke_agent_span",
+                _stand_down_framework_span(match_owner_name=True),
+            )
+        )
+        found.append(
+            HookTarget(
+                "autogen_agentchat.teams._group_chat._chat_agent_container",
+                "trace_invoke_agent_span",
+                _stand_down_framework_span(match_owner_name=False),
+            )
+        )
     return found
 
 

@@ -128,7 +128,8 @@ def make_result_reader(config: Config) -> ResultReader:
             return None
         facts = ResultFacts()
         usage = getattr(getattr(result, "context_wrapper", None), "usage", None)
-        if usage is not None and getattr(usage, "requests", 0):
+        requests = getattr(usage, "requests", None)
+        if usage is not None and isinstance(requests, int) and requests > 0:  # no model call: no usage
             facts.input_tokens = usage.input_tokens
             facts.output_tokens = usage.output_tokens
             cached = getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", None)
@@ -154,11 +155,17 @@ def _end_abandoned(invocation: AgentInvocation) -> None:
 
 
 def _run_loop_done(
-    result: Any, invocation: AgentInvocation, reader: ResultReader, finalizer: weakref.finalize[Any, Any],
+    result: Any,
+    invocation: AgentInvocation,
+    reader: ResultReader,
+    finalizer: weakref.finalize[Any, Any],
     task: asyncio.Future[Any],
 ) -> None:
     finalizer.detach()
-    requested = _stop_requested.pop(task, None)
+    try:
+        requested = _stop_requested.pop(task, None)
+    except Exception:  # a done callback must not raise into the loop's handler
+        requested = None
     facts = read_facts(reader, result, Outcome.COMPLETED)
     if task.cancelled():
         if requested == "immediate":

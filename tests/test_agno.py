@@ -1,0 +1,225 @@
+"""agno specifics: what the span reads, returned/yielded errors, team members, session ids."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agno.agent import Agent
+from agno.db.in_memory import InMemoryDb
+from agno.exceptions import InputCheckError
+from agno.models.response import ModelResponse
+from agno.team import Team
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from otel_agent_instrumentation import semconv
+from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks.agno_driver import AGENT_NAME, MODEL_ID, ScriptedModel, make_agent, usage
+
+
+def only_span(telemetry: Telemetry) -> ReadableSpan:
+    spans = telemetry.agent_spans()
+    assert len(spans) == 1, [s.name for s in spans]
+    return spans[0]
+
+
+def attributes(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+@dataclass
+class DelegatingModel(ScriptedModel):
+    """The team's model: first asks to delegate to the member, then answers."""
+
+    turns: int = 0
+
+    def _next_turn(self) -> ModelResponse:
+        self.turns += 1
+        if self.turns == 1:
+            call = {
+                "id": "call-1",
+                "type": "function",
+                "function": {
+                    "name": "delegate_task_to_member",
+                    "arguments": json.dumps({"member_id": AGENT_NAME, "task": "w"}),
+                },
+            }
+            return ModelResponse(role="assistant", tool_calls=[call], response_usage=usage(3, 1))
+        return ModelResponse(role="assistant", content="team done", response_usage=usage(4, 2))
+
+    def invoke(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self._next_turn()
+
+    async def ainvoke(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self._next_turn()
+
+    def invoke_stream(self, *args: Any, **kwargs: Any) -> Any:
+        yield self._next_turn()
+
+    async def ainvoke_stream(self, *args: Any, **kwargs: Any) -> Any:
+        yield self._next_turn()
+
+
+def make_crew() -> Team:
+    return Team(name="crew", members=[make_agent([])], model=DelegatingModel(), telemetry=False)
+
+
+def member_and_team(telemetry: Telemetry) -> tuple[ReadableSpan, ReadableSpan]:
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    assert sorted(spans) == sorted([f"invoke_agent {AGENT_NAME}", "invoke_agent crew"])
+    return spans[f"invoke_agent {AGENT_NAME}"], spans["invoke_agent crew"]
+
+
+def test_run_span_reads_name_description_and_model_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_agent([]).run("hi")
+    attrs = attributes(only_span(telemetry))
+    assert (
+        attrs[semconv.GEN_AI_AGENT_NAME],
+        attrs[semconv.GEN_AI_AGENT_DESCRIPTION],
+        attrs[semconv.GEN_AI_REQUEST_MODEL],
+    ) == (AGENT_NAME, "writes things", MODEL_ID)
+
+
+def test_run_usage_comes_from_the_run_output_metrics(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_agent([]).run("hi")
+    attrs = attributes(only_span(telemetry))
+    assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (10, 5)
+
+
+async def test_arun_stream_usage_comes_from_the_run_output_agno_holds(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    [item async for item in make_agent([]).arun("hi", stream=True)]
+    attrs = attributes(only_span(telemetry))
+    assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (10, 5)
+
+
+def test_session_id_argument_is_the_conversation_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_agent([]).run("hi", session_id="sess-1")
+    assert attributes(only_span(telemetry))[semconv.GEN_AI_CONVERSATION_ID] == "sess-1"
+
+
+def test_session_id_agno_generated_is_the_conversation_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    output = make_agent([]).run("hi")
+    assert attributes(only_span(telemetry))[semconv.GEN_AI_CONVERSATION_ID] == output.session_id
+
+
+def test_returned_error_ends_span_error_with_other_and_the_message(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    output = make_agent([], fail=True).run("hi")
+    span = only_span(telemetry)
+    assert output.status.value == "ERROR"
+    assert (span.status.status_code, span.status.description) == (StatusCode.ERROR, "model connection dropped")
+    assert attributes(span)[semconv.ERROR_TYPE] == semconv.ERROR_TYPE_OTHER
+
+
+def test_returned_error_records_no_token_usage(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_agent([], fail=True).run("hi")
+    assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attributes(only_span(telemetry))
+
+
+def test_sync_stream_error_event_sets_error_type_and_message(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    items = list(make_agent([], fail=True).run("hi", stream=True))
+    span = only_span(telemetry)
+    assert type(items[-1]).__name__ == "RunErrorEvent"
+    assert (span.status.status_code, span.status.description) == (StatusCode.ERROR, "stream dropped mid-way")
+    assert attributes(span)[semconv.ERROR_TYPE] == "ConnectionError"
+
+
+def test_guardrail_input_check_error_in_stream_sets_agno_slug(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    def guard(run_input: Any, **kwargs: Any) -> None:
+        raise InputCheckError("blocked by guard")
+
+    agent = Agent(name=AGENT_NAME, model=ScriptedModel(), pre_hooks=[guard], telemetry=False)
+    instrumentation.on()
+    list(agent.run("hi", stream=True))
+    assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == "input_check_error"
+
+
+def test_team_run_member_run_is_a_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_crew().run("hi")
+    member, team = member_and_team(telemetry)
+    assert member.parent is not None and member.parent.span_id == team.context.span_id
+
+
+async def test_team_arun_stream_member_run_is_a_child_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    [item async for item in make_crew().arun("hi", stream=True)]
+    member, team = member_and_team(telemetry)
+    assert member.parent is not None and member.parent.span_id == team.context.span_id
+
+
+def test_team_model_error_sets_error_type_from_team_error_event(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    Team(name="crew", members=[make_agent([])], model=ScriptedModel(fail=True), telemetry=False).run("hi")
+    assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == "ConnectionError"
+
+
+def test_sync_stream_close_leaves_the_run_unstored_as_without_us(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # agno 3.1.10's sync _run_stream does not handle GeneratorExit (agent/_run.py:1191-1304).
+    def stored_after_close(run_id: str) -> Any:
+        agent = make_agent([])
+        agent.db = InMemoryDb()  # type: ignore[no-untyped-call]  # agno does not annotate it
+        stream: Any = agent.run("hi", stream=True, stream_events=True, session_id="s", run_id=run_id)
+        next(stream)
+        stream.close()
+        return agent.get_run_output(run_id=run_id, session_id="s")
+
+    bare = stored_after_close("bare")
+    instrumentation.on()
+    assert (bare, stored_after_close("traced")) == (None, None)
+    assert attributes(only_span(telemetry))[semconv.OUTCOME] == "closed_early"
+
+
+async def test_background_arun_is_not_traced(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    agent = make_agent([])
+    agent.db = InMemoryDb()  # type: ignore[no-untyped-call]  # agno does not annotate it
+    instrumentation.on()
+    output = await agent.arun("hi", background=True)
+    assert output.status.value in ("PENDING", "RUNNING")
+    assert telemetry.agent_spans() == []
+
+
+def test_capture_content_records_input_output_and_instructions(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(capture_content="SPAN_ONLY")
+    make_agent([]).run("hi")
+    attrs = attributes(only_span(telemetry))
+    assert json.loads(str(attrs[semconv.GEN_AI_INPUT_MESSAGES])) == [
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+    ]
+    assert json.loads(str(attrs[semconv.GEN_AI_OUTPUT_MESSAGES])) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "hello world"}]}
+    ]
+    assert json.loads(str(attrs[semconv.GEN_AI_SYSTEM_INSTRUCTIONS])) == [{"type": "text", "content": "Be brief."}]
+
+
+def test_content_is_not_recorded_by_default(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    make_agent([]).run("hi")
+    assert semconv.GEN_AI_INPUT_MESSAGES not in attributes(only_span(telemetry))

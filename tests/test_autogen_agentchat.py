@@ -1,0 +1,220 @@
+"""AutoGen AgentChat specifics: one span for a team's run -> run_stream, team reuse after an early
+close, nesting, attributes read, and autogen-core's own invoke_agent span stood down or kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from autogen_core.models import CreateResult, LLMMessage
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otel_agent_instrumentation import semconv
+from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks.autogen_agentchat_driver import MODEL, Script, ScriptedClient, make_agent, make_team
+
+
+@pytest.fixture
+def framework_tracing(monkeypatch: pytest.MonkeyPatch, telemetry: Telemetry) -> None:
+    """autogen-core takes its tracer from the global provider at each span: point it at ours."""
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: telemetry.tracer_provider)
+
+
+def attributes_of(telemetry: Telemetry) -> dict[str, Any]:
+    (span,) = telemetry.agent_spans()
+    return dict(span.attributes or {})
+
+
+async def test_team_run_through_run_stream_makes_one_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await make_team(Script()).run(task="hi")
+    assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent scripted"]
+
+
+async def test_team_break_then_aclose_runs_again(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    team = make_team(Script())
+    stream = team.run_stream(task="hi")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    result = await asyncio.wait_for(team.run(task="again"), timeout=2)
+    assert result.stop_reason == "Maximum number of turns 2 reached."
+
+
+async def test_team_break_then_aclose_ends_both_spans(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    team = make_team(Script())
+    stream = team.run_stream(task="hi")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    await asyncio.wait_for(team.run(task="again"), timeout=2)
+    outcomes = [(span.attributes or {}).get(semconv.OUTCOME) for span in telemetry.agent_spans()]
+    assert outcomes == ["closed_early", "completed"]
+
+
+async def test_same_team_run_while_running_ends_span_value_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    team = make_team(Script())
+    results = await asyncio.gather(team.run(task="one"), team.run(task="two"), return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    errors = sorted(str((span.attributes or {}).get(semconv.ERROR_TYPE)) for span in telemetry.agent_spans())
+    assert errors == ["None", "ValueError"]
+
+
+async def test_team_member_failure_raises_the_frameworks_runtime_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    with pytest.raises(RuntimeError, match=r"^ModelFailure: model failed"):
+        await make_team(Script(fail=True)).run(task="hi")
+    (span,) = telemetry.agent_spans()
+    assert span.status.status_code is StatusCode.ERROR
+
+
+async def test_agent_run_inside_another_agents_run_is_child_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    inner = make_agent(Script(), name="inner")
+
+    class DelegatingClient(ScriptedClient):
+        async def create(self, messages: Sequence[LLMMessage], **kwargs: Any) -> CreateResult:
+            await inner.run(task="sub-task")
+            return await super().create(messages, **kwargs)
+
+    outer = make_agent(Script(), name="outer")
+    outer._model_client = DelegatingClient(Script())
+    await outer.run(task="hi")
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    inner_parent = spans["invoke_agent inner"].parent
+    assert inner_parent is not None
+    assert inner_parent.span_id == spans["invoke_agent outer"].context.span_id
+
+
+async def test_agent_run_reads_name_description_and_model(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await make_agent(Script()).run(task="hi")
+    attributes = attributes_of(telemetry)
+    assert (
+        attributes[semconv.GEN_AI_AGENT_NAME],
+        attributes[semconv.GEN_AI_AGENT_DESCRIPTION],
+        attributes[semconv.GEN_AI_REQUEST_MODEL],
+    ) == ("scripted", "An offline scripted agent", MODEL)
+
+
+async def test_agent_run_sums_models_usage(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    await make_agent(Script(text="hello world")).run(task="hi")
+    attributes = attributes_of(telemetry)
+    assert (attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (3, 2)
+
+
+async def test_team_run_sums_models_usage_of_every_turn(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    await make_team(Script(text="hello world")).run(task="hi")
+    attributes = attributes_of(telemetry)
+    assert (attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (6, 4)
+
+
+async def test_streamed_run_sums_usage_once_not_again_from_task_result(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    async for _ in make_agent(Script(text="hello world"), stream=True).run_stream(task="hi"):
+        pass
+    attributes = attributes_of(telemetry)
+    assert (attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (3, 2)
+
+
+async def test_stream_closed_before_the_reply_records_no_usage(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    stream = make_agent(Script(), stream=True).run_stream(task="hi")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in attributes_of(telemetry)
+
+
+async def test_team_stop_reason_is_not_a_finish_reason(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    await make_team(Script()).run(task="hi")
+    assert semconv.GEN_AI_RESPONSE_FINISH_REASONS not in attributes_of(telemetry)
+
+
+async def test_capture_content_records_task_and_last_reply(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(capture_content=True)
+    await make_agent(Script(text="hello world")).run(task="hi")
+    attributes = attributes_of(telemetry)
+    assert (
+        json.loads(str(attributes[semconv.GEN_AI_INPUT_MESSAGES]))[0]["parts"][0]["content"],
+        json.loads(str(attributes[semconv.GEN_AI_OUTPUT_MESSAGES]))[0]["parts"][0]["content"],
+    ) == ("hi", "hello world")
+
+
+async def test_stream_consumer_runs_in_the_callers_context(
+    instrumentation: Instrumentation, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    caller = trace.get_current_span()
+    seen = [trace.get_current_span() async for _ in make_agent(Script(), stream=True).run_stream(task="hi")]
+    assert all(span is caller for span in seen)
+
+
+async def test_framework_agent_span_stood_down_by_default(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    await make_agent(Script()).run(task="hi")
+    assert [span.kind for span in telemetry.agent_spans()] == [SpanKind.INTERNAL]
+
+
+async def test_framework_member_spans_stood_down_by_default(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    await make_team(Script()).run(task="hi")
+    assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent scripted"]
+
+
+async def test_framework_agent_span_kept_as_child_with_keep_framework_spans(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on(keep_framework_spans=True)
+    await make_agent(Script()).run(task="hi")
+    spans = {span.kind: span for span in telemetry.agent_spans()}
+    parent = spans[SpanKind.CLIENT].parent
+    assert parent is not None
+    assert parent.span_id == spans[SpanKind.INTERNAL].context.span_id
+
+
+async def test_framework_member_spans_kept_with_keep_framework_spans(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on(keep_framework_spans=True)
+    await make_team(Script()).run(task="hi")
+    assert sorted(span.name for span in telemetry.agent_spans()) == [
+        "invoke_agent a1",
+        "invoke_agent a2",
+        "invoke_agent scripted",
+    ]
+
+
+async def test_framework_spans_unchanged_when_uninstrumented(telemetry: Telemetry, framework_tracing: None) -> None:
+    await make_agent(Script()).run(task="hi")
+    assert [span.kind for span in telemetry.agent_spans()] == [SpanKind.CLIENT]
