@@ -36,6 +36,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+import wrapt
+
 from ..config import Config
 from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_stream
@@ -157,7 +159,7 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
         try:
             # A property in 2.68 (run.py:1177, result.py:918): calling it warns PydanticAIDeprecationWarning.
             # AgentRunEvents.usage raises UserError before the run started.
-            usage = (settled if settled is not None else source).usage
+            usage: Any = (settled if settled is not None else source).usage
         except Exception:
             usage = None
         if hasattr(usage, "input_tokens"):
@@ -191,7 +193,17 @@ class EntryMethods:
         if result is wrapped:
             return self
         _entered[wrapped] = result
-        if hasattr(type(result), "__anext__") and not proxy._self_invocation.finished:
+        if proxy._self_invocation.finished:
+            return result
+        if hasattr(result, "is_complete"):
+            # StreamedRunResult: pydantic-ai re-attaches the OTel context captured when a model stream
+            # segment opened (during __aenter__, under our span) when it closes (during a pull), see
+            # pydantic_ai/_instrumentation.py:1129. Pulls therefore run with our span current too, or it
+            # would leak into the consumer's context. The context manager's proxy keeps owning the run.
+            traced = trace_stream(result, proxy._self_invocation, proxy._self_reader, StreamedRunResultMethods)
+            traced._self_finalizer.detach()
+            return traced
+        if hasattr(type(result), "__anext__"):
             # AgentRunEvents / AgentRun: the proxy of what the consumer iterates owns the run from here.
             proxy._self_finalizer.detach()
             methods = AgentRunMethods if hasattr(type(result), "next") else None
@@ -205,6 +217,51 @@ class EntryMethods:
         if isinstance(error, asyncio.CancelledError):
             return Outcome.CANCELLED, error
         return Outcome.FAILED, error
+
+
+class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
+    """An async generator of a StreamedRunResult: each pull runs through its owner's `_self_astep`."""
+
+    _self_owner: Any
+
+    def __init__(self, wrapped: Any, owner: Any) -> None:
+        super().__init__(wrapped)
+        self._self_owner = owner
+
+    def __aiter__(self) -> Any:
+        return self
+
+    def __anext__(self) -> Any:
+        return self._self_owner._self_astep(self.__wrapped__.__anext__())
+
+    def aclose(self) -> Any:
+        return self._self_owner._self_astep(self.__wrapped__.aclose())
+
+
+def _pulled_with_span(method_name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _PulledWithSpan(getattr(self.__wrapped__, method_name)(*args, **kwargs), self)
+
+    method.__name__ = method_name
+    return method
+
+
+def _awaited_with_span(method_name: str) -> Callable[..., Any]:
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self._self_astep(getattr(self.__wrapped__, method_name)(*args, **kwargs))
+
+    method.__name__ = method_name
+    return method
+
+
+class StreamedRunResultMethods:
+    """Mixed into the proxy of the StreamedRunResult that `run_stream` yields."""
+
+
+for _name in ("stream_output", "stream_text", "stream_response"):
+    setattr(StreamedRunResultMethods, _name, _pulled_with_span(_name))
+for _name in ("get_output", "validate_response_output", "cancel"):
+    setattr(StreamedRunResultMethods, _name, _awaited_with_span(_name))
 
 
 class AgentRunMethods:
@@ -273,7 +330,9 @@ def targets(config: Config) -> Sequence[Target]:
     ]
     if not config.keep_framework_spans:
         found.append(
-            HookTarget("pydantic_ai.capabilities.instrumentation", "Instrumentation.wrap_run", _stand_down_framework_span)
+            HookTarget(
+                "pydantic_ai.capabilities.instrumentation", "Instrumentation.wrap_run", _stand_down_framework_span
+            )
         )
     return found
 

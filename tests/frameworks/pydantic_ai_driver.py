@@ -1,0 +1,306 @@
+"""Pydantic AI, driven offline: a FunctionModel scripted by the prompt and a capability recording the run hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai import Agent
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
+
+
+class ModelFailure(RuntimeError):
+    """What the scripted model raises."""
+
+
+MODEL_FAILURE = f"{ModelFailure.__module__}.{ModelFailure.__qualname__}"
+USER_ERROR = "pydantic_ai.exceptions.UserError"
+CHUNKS = ("c0 ", "c1 ", "c2 ")
+
+
+def _prompt(messages: list[ModelMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                    return part.content
+    return ""
+
+
+async def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    prompt = _prompt(messages)
+    if prompt == "fail":
+        raise ModelFailure("model failed")
+    if prompt == "block":
+        await asyncio.Event().wait()
+    return ModelResponse(parts=[TextPart("".join(CHUNKS))])
+
+
+async def _stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+    prompt = _prompt(messages)
+    for index, chunk in enumerate(CHUNKS):
+        if prompt == "fail" and index == 1:
+            raise ModelFailure(f"model failed after {index} chunks")
+        if prompt == "block" and index == 1:
+            await asyncio.Event().wait()
+        yield chunk
+        await asyncio.sleep(0)
+
+
+@dataclass
+class Recorder(AbstractCapability[Any]):
+    """Records the run hooks in the order pydantic-ai fires them."""
+
+    calls: list[str] = field(default_factory=list)
+
+    async def before_run(self, ctx: Any) -> None:
+        self.calls.append("before_run")
+
+    async def after_run(self, ctx: Any, *, result: Any) -> Any:
+        self.calls.append("after_run")
+        return result
+
+    async def on_run_error(self, ctx: Any, *, error: BaseException) -> Any:
+        self.calls.append(f"on_run_error({type(error).__name__})")
+        raise error
+
+    async def wrap_run(self, ctx: Any, *, handler: Any) -> Any:
+        self.calls.append("wrap_run:enter")
+        try:
+            result = await handler()
+        except BaseException as error:
+            self.calls.append(f"wrap_run:raised({type(error).__name__})")
+            raise
+        self.calls.append("wrap_run:return")
+        return result
+
+
+def make_agent(calls: list[str], name: str | None = "scripted") -> Agent[None, str]:
+    model = FunctionModel(_respond, stream_function=_stream, model_name="fn-model")
+    return Agent(model, name=name, instructions="Be terse.", capabilities=[Recorder(calls)])
+
+
+def _error(observed: Observed, error: BaseException) -> None:
+    observed.error = error
+    observed.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
+    observed.error_message = str(error)
+
+
+def _prompt_for(ending: Ending) -> str:
+    return {Ending.RAISES_MID_STREAM: "fail", Ending.CANCELLED: "block"}.get(ending, "ok")
+
+
+class PydanticAIDriver:
+    framework = "pydantic_ai"
+    agent_name = "scripted"
+
+    def cases(self) -> list[tuple[str, Ending]]:
+        common = [
+            Ending.COMPLETES,
+            Ending.RAISES_AT_CALL,
+            Ending.RAISES_MID_STREAM,
+            Ending.CANCELLED,
+            Ending.OTHER_TASK,
+            Ending.CONCURRENT,
+        ]
+        stream = [*common, Ending.BREAK_AND_CLOSE, Ending.FINAL_WITHOUT_ITERATING]
+        events = [*common, Ending.BREAK_AND_CLOSE, Ending.DROPPED]
+        iterate = [
+            Ending.COMPLETES,
+            Ending.RAISES_AT_CALL,
+            Ending.RAISES_MID_STREAM,
+            Ending.BREAK_AND_CLOSE,
+            Ending.CONCURRENT,
+        ]
+        # run_stream dropped without __aexit__ is left out: pydantic-ai 2.68.0 itself then fails in the
+        # asyncgen finalizer task and re-cancels the entering task (notes/pydantic_ai.md, section 6.2).
+        return (
+            [("run", e) for e in [*common, Ending.DROPPED]]
+            + [("stream", e) for e in stream]
+            + [("events", e) for e in events]
+            + [("iter", e) for e in iterate]
+        )
+
+    def expected(self, mode: str, ending: Ending) -> Expected:
+        if ending is Ending.RAISES_AT_CALL:
+            return Expected(error_type=USER_ERROR, outcome="failed")
+        return default_expectation(ending, streamed=mode != "run", error_type=MODEL_FAILURE)
+
+    async def perform(self, mode: str, ending: Ending) -> Observed:
+        observed = Observed()
+        agent = make_agent(observed.hooks)
+        try:
+            if ending is Ending.CONCURRENT:
+                await self._concurrent(mode, observed)
+            else:
+                await getattr(self, f"_{mode}")(agent, ending, observed)
+        except BaseException as error:
+            _error(observed, error)
+        return observed
+
+    async def perform_bare(self, mode: str, ending: Ending) -> Observed:
+        # pydantic-ai's own instrumentation is off by default: nothing to turn off.
+        return await self.perform(mode, ending)
+
+    async def _run(self, agent: Agent[None, str], ending: Ending, observed: Observed) -> None:
+        kwargs: dict[str, Any] = {"run_id": ""} if ending is Ending.RAISES_AT_CALL else {}
+        if ending is Ending.CANCELLED:
+            task = asyncio.ensure_future(agent.run("block"))
+            while "before_run" not in observed.hooks:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await task
+        elif ending is Ending.DROPPED:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine ... was never awaited"
+                pending = agent.run("ok")
+                observed.returned = type(pending)
+                del pending
+                gc.collect()
+        elif ending is Ending.OTHER_TASK:
+            pending = agent.run("ok")
+            result = await asyncio.create_task(_await(pending))
+            observed.result = result.output
+        else:
+            pending = agent.run(_prompt_for(ending), **kwargs)
+            observed.returned = pending
+            result = await pending
+            observed.result = result.output
+            observed.result_type = type(result).__name__
+
+    async def _stream(self, agent: Agent[None, str], ending: Ending, observed: Observed) -> None:
+        kwargs: dict[str, Any] = {"run_id": ""} if ending is Ending.RAISES_AT_CALL else {}
+        manager = agent.run_stream(_prompt_for(ending), **kwargs)
+        observed.returned = manager
+        if ending is Ending.CANCELLED:
+            task = asyncio.create_task(_stream_text(manager, observed))
+            while not observed.updates:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await task
+        elif ending is Ending.OTHER_TASK:
+            await asyncio.create_task(_stream_text(manager, observed))
+        elif ending is Ending.BREAK_AND_CLOSE:
+            async with manager as result:
+                async for text in result.stream_text(delta=True, debounce_by=None):
+                    observed.updates.append(text)
+                    break
+        elif ending is Ending.FINAL_WITHOUT_ITERATING:
+            async with manager as result:
+                observed.result = await result.get_output()
+        else:
+            await _stream_text(manager, observed)
+
+    async def _events(self, agent: Agent[None, str], ending: Ending, observed: Observed) -> None:
+        kwargs: dict[str, Any] = {"run_id": ""} if ending is Ending.RAISES_AT_CALL else {}
+        manager = agent.run_stream_events(_prompt_for(ending), **kwargs)
+        observed.returned = manager
+        if ending is Ending.CANCELLED:
+            task = asyncio.create_task(_events(manager, observed))
+            while not observed.updates:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await task
+        elif ending is Ending.OTHER_TASK:
+            # Entered, iterated and exited in three different tasks (works uninstrumented too).
+            events = await asyncio.create_task(manager.__aenter__())
+            observed.updates = await asyncio.create_task(_names(events))
+            await asyncio.create_task(manager.__aexit__(None, None, None))
+        elif ending is Ending.BREAK_AND_CLOSE:
+            async with manager as events:
+                async for event in events:
+                    observed.updates.append(type(event).__name__)
+                    break
+        elif ending is Ending.DROPPED:
+            events = await manager.__aenter__()
+            observed.updates.append(type(await events.__anext__()).__name__)
+            # Kept by the harness only, to close it after the test: pydantic-ai otherwise warns
+            # "Unclosed <MemoryObjectReceiveStream>" at collection, with or without us.
+            receive_stream = events._receive_stream
+            del manager, events
+            observed.returned = None
+            gc.collect()
+            await _cancel_orphaned_runs()
+            receive_stream.close()
+        else:
+            await _events(manager, observed)
+
+    async def _iter(self, agent: Agent[None, str], ending: Ending, observed: Observed) -> None:
+        kwargs: dict[str, Any] = {"run_id": ""} if ending is Ending.RAISES_AT_CALL else {}
+        manager = agent.iter(_prompt_for(ending), **kwargs)
+        observed.returned = manager
+        async with manager as run:
+            async for node in run:
+                observed.updates.append(type(node).__name__)
+                if ending is Ending.BREAK_AND_CLOSE:
+                    break
+            if run.result is not None:
+                observed.result = run.result.output
+
+    async def _concurrent(self, mode: str, observed: Observed) -> None:
+        agents = [make_agent(observed.hooks) for _ in range(CONCURRENT_RUNS)]
+        if mode == "run":
+            results = await asyncio.gather(*(a.run("ok") for a in agents))
+            outputs = [r.output for r in results]
+        else:
+            per_run = [Observed() for _ in agents]
+            runners = {"stream": _stream_text, "events": _events, "iter": _iterate}
+            managers = [
+                getattr(a, {"stream": "run_stream", "events": "run_stream_events", "iter": "iter"}[mode])("ok")
+                for a in agents
+            ]
+            await asyncio.gather(*(runners[mode](m, o) for m, o in zip(managers, per_run, strict=True)))
+            outputs = ["".join(o.updates) for o in per_run]
+        observed.result = "|".join(sorted(outputs))
+        observed.hooks.sort()
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+async def _stream_text(manager: Any, observed: Observed) -> None:
+    async with manager as result:
+        async for text in result.stream_text(delta=True, debounce_by=None):
+            observed.updates.append(text)
+        observed.result = await result.get_output()
+        observed.result_type = result.__class__.__name__  # a proxy: type() differs, __class__ does not
+
+
+async def _events(manager: Any, observed: Observed) -> None:
+    async with manager as events:
+        async for event in events:
+            observed.updates.append(type(event).__name__)
+        observed.result = events.result.output if events.result is not None else None
+        observed.result_type = events.__class__.__name__  # a proxy: type() differs, __class__ does not
+
+
+async def _iterate(manager: Any, observed: Observed) -> None:
+    async with manager as run:
+        async for node in run:
+            observed.updates.append(type(node).__name__)
+
+
+async def _names(events: Any) -> list[str]:
+    return [type(event).__name__ async for event in events]
+
+
+async def _cancel_orphaned_runs() -> None:
+    """An `AgentRunEvents` dropped without `__aexit__` leaves its run task blocked forever (pydantic-ai
+    2.68.0, agent/abstract.py:318); the test ends it so the loop closes cleanly, as it would at shutdown."""
+    orphans = [t for t in asyncio.all_tasks() if "AgentRunEvents" in t.get_coro().__qualname__]  # type: ignore[union-attr]
+    for task in orphans:
+        task.cancel()
+    await asyncio.gather(*orphans, return_exceptions=True)
+    gc.collect()
+
+
+DRIVER = PydanticAIDriver()

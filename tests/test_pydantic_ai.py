@@ -1,0 +1,159 @@
+"""Pydantic AI specifics: one span per run, inferred names unchanged, facts read, built-in span stood down."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.instrumented import InstrumentationSettings
+
+from otel_agent_instrumentation import semconv
+from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks.pydantic_ai_driver import make_agent
+
+
+def _in_thread(function: Any) -> Any:
+    """run_sync drives a loop of its own; run it off the test's loop and close that loop after."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = function()
+        finally:
+            loop = asyncio.get_event_loop()
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    return box["value"]
+
+
+async def _inferred(entry: str) -> str | None:
+    unnamed_agent = make_agent([], name=None)
+    if entry == "run":
+        await unnamed_agent.run("ok")
+    elif entry == "run_stream":
+        await _stream_inline(unnamed_agent)
+    elif entry == "run_stream_events":
+        await _events_inline(unnamed_agent)
+    else:
+        _in_thread(lambda: unnamed_agent.run_sync("ok"))
+    return unnamed_agent.name
+
+
+async def _stream_inline(local_agent: Agent[None, str]) -> None:
+    async with local_agent.run_stream("ok") as result:
+        await result.get_output()
+
+
+async def _events_inline(local_agent: Agent[None, str]) -> None:
+    async with local_agent.run_stream_events("ok") as events:
+        async for _ in events:
+            pass
+
+
+async def test_run_sync_emits_one_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    agent = make_agent([])
+    _in_thread(lambda: agent.run_sync("ok"))
+    assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent scripted"]
+
+
+async def test_run_records_model_usage_and_conversation_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = await make_agent([]).run("ok", conversation_id="conv-1")
+    (span,) = telemetry.agent_spans()
+    attributes = span.attributes or {}
+    assert attributes[semconv.GEN_AI_REQUEST_MODEL] == "fn-model"
+    assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == result.usage.input_tokens
+    assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == result.usage.output_tokens
+    assert attributes[semconv.GEN_AI_CONVERSATION_ID] == "conv-1"
+
+
+async def test_run_stream_records_usage_of_the_finished_stream(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_agent([])
+    async with agent.run_stream("ok") as result:
+        await result.get_output()
+    (span,) = telemetry.agent_spans()
+    assert (span.attributes or {})[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == result.usage.output_tokens
+
+
+async def test_inferred_agent_name_is_unchanged_by_instrumentation(instrumentation: Instrumentation) -> None:
+    entries = ("run", "run_sync", "run_stream", "run_stream_events")
+    bare = {entry: await _inferred(entry) for entry in entries}
+    instrumentation.on()
+    traced = {entry: await _inferred(entry) for entry in entries}
+    assert traced == bare
+    assert bare["run"] == "unnamed_agent"
+
+
+async def test_span_is_named_after_the_inferred_agent_name(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await _inferred("run")
+    assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent unnamed_agent"]
+
+
+async def test_nested_agent_run_is_a_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    inner = make_agent([], name="inner")
+
+    async def outer_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        answer = await inner.run("ok")
+        return ModelResponse(parts=[TextPart(answer.output)])
+
+    outer = Agent(FunctionModel(outer_model), name="outer")
+    instrumentation.on()
+    await outer.run("ok")
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    assert spans["invoke_agent inner"].parent is not None
+    assert spans["invoke_agent inner"].parent.span_id == spans["invoke_agent outer"].context.span_id
+
+
+async def test_builtin_agent_span_is_stood_down_by_default(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = make_agent([])
+    agent.instrument = InstrumentationSettings(tracer_provider=telemetry.tracer_provider)
+    instrumentation.on()
+    await agent.run("ok")
+    (ours,) = telemetry.agent_spans()
+    chat = [span for span in telemetry.finished() if span.name.startswith("chat ")]
+    assert chat and all(span.parent is not None and span.parent.span_id == ours.context.span_id for span in chat)
+
+
+async def test_builtin_agent_span_is_kept_with_keep_framework_spans(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = make_agent([])
+    agent.instrument = InstrumentationSettings(tracer_provider=telemetry.tracer_provider)
+    instrumentation.on(keep_framework_spans=True)
+    await agent.run("ok")
+    assert len(telemetry.agent_spans()) == 2
+
+
+async def test_run_stream_with_builtin_instrumentation_leaves_caller_context_alone(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    from opentelemetry import trace
+
+    agent = make_agent([])
+    agent.instrument = InstrumentationSettings(tracer_provider=telemetry.tracer_provider)
+    instrumentation.on()
+    caller = trace.get_current_span()
+    async with agent.run_stream("ok") as result:
+        async for _ in result.stream_text(delta=True, debounce_by=None):
+            assert trace.get_current_span() is caller
+    assert trace.get_current_span() is caller
+    assert len(telemetry.agent_spans()) == 1
