@@ -11,4 +11,11 @@ _instruments: tuple[str, ...] = ()
 
 # The adapters' supported ranges, for documentation and for `instrumentation_dependencies` callers
 # that want to know what can be instrumented; each adapter module holds its own range.
-_supported_frameworks: tuple[str, ...] = ("agent-framework-core >= 1.23, < 2",)
+_supported_frameworks: tuple[str, ...] = (
+    "agent-framework-core >= 1.23, < 2",
+    "autogen-agentchat >= 0.7.5, < 0.8",
+    "pydantic-ai-slim >= 2.68",
+    "openai-agents >= 0.24, < 0.25",
+    "smolagents >= 1.26, < 2",
+    "agno >= 3.1, < 4",
+)
