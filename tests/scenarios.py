@@ -43,6 +43,13 @@ class Observed:
     # Not compared: the type of the object the run call returned (checked by isinstance tests).
     returned: Any = field(default=None, compare=False, repr=False)
 
+    def record_error(self, error: BaseException) -> None:
+        """The exception the application caught: its class name and message (drivers whose
+        frameworks put volatile text in messages keep their own variant)."""
+        self.error = error
+        self.error_type = type(error).__name__
+        self.error_message = str(error)
+
 
 @dataclass(frozen=True)
 class Expected:

@@ -244,23 +244,7 @@ def _iter(self: StreamProxy) -> Any:
 
 
 def _next(self: StreamProxy) -> Any:
-    invocation = self._self_invocation
-    if invocation.finished:
-        return self.__wrapped__.__next__()
-    token = invocation.attach()
-    try:
-        value = self.__wrapped__.__next__()
-    except StopIteration:
-        invocation.detach(token)
-        self._self_end(Outcome.COMPLETED)
-        raise
-    except BaseException as error:
-        invocation.detach(token)
-        self._self_end(_outcome_of(error), error)
-        raise
-    invocation.detach(token)
-    invocation.mark_first_chunk()
-    return value
+    return self._self_step(self.__wrapped__.__next__)
 
 
 def _send(self: StreamProxy, value: Any) -> Any:

@@ -118,12 +118,6 @@ def make_agent(script: Script, calls: list[str], name: str = "scripted") -> Agen
     )
 
 
-def _error(observed: Observed, error: BaseException) -> None:
-    observed.error = error
-    observed.error_type = type(error).__name__
-    observed.error_message = str(error)
-
-
 class AgentFrameworkDriver:
     framework = "agent_framework"
     agent_name = "scripted"
@@ -204,7 +198,7 @@ class AgentFrameworkDriver:
                 observed.result = response.text
                 observed.result_type = type(response).__name__
         except BaseException as error:
-            _error(observed, error)
+            observed.record_error(error)
 
     async def _stream(self, agent: Agent, ending: Ending, observed: Observed) -> None:
         try:
@@ -251,7 +245,7 @@ class AgentFrameworkDriver:
                 observed.result = response.text
                 observed.result_type = type(response).__name__
         except BaseException as error:
-            _error(observed, error)
+            observed.record_error(error)
 
 
 def _call_with_bad_middleware(agent: Agent, stream: bool) -> None:

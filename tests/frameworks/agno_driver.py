@@ -125,12 +125,6 @@ def describe(item: Any) -> str:
     return f"{text}({content})" if isinstance(content, str) else text
 
 
-def _error(observed: Observed, error: BaseException) -> None:
-    observed.error = error
-    observed.error_type = type(error).__name__
-    observed.error_message = str(error)
-
-
 def _result(observed: Observed, output: Any) -> None:
     observed.result = f"{output.status.value}:{output.content}"
     observed.result_type = type(output).__name__
@@ -177,7 +171,7 @@ class AgnoDriver:
             else:
                 await getattr(self, f"_{mode}")(make_agent(observed.hooks, **model), observed, ending)
         except BaseException as error:  # the observation is the point
-            _error(observed, error)
+            observed.record_error(error)
         return observed
 
     async def perform_bare(self, mode: str, ending: Ending) -> Observed:

@@ -83,12 +83,6 @@ def make_agent(step: ModelStep, name: str = AGENT_NAME, **kwargs: Any) -> Agent[
     )
 
 
-def _error(observed: Observed, error: BaseException) -> None:
-    observed.error = error
-    observed.error_type = type(error).__name__
-    observed.error_message = str(error)
-
-
 async def _collect(result: RunResultStreaming, observed: Observed) -> None:
     async for event in result.stream_events():
         observed.updates.append(event.type)
@@ -145,7 +139,7 @@ class OpenAIAgentsDriver:
             else:
                 await self._stream(agent, hooks, ending, observed)
         except BaseException as error:  # the observation is the point
-            _error(observed, error)
+            observed.record_error(error)
         return observed
 
     async def perform_bare(self, mode: str, ending: Ending) -> Observed:

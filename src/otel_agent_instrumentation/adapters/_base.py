@@ -68,3 +68,13 @@ class Adapter(Protocol):
     def targets(self, config: Config) -> Sequence[Target]:
         """The patches to apply; import the framework here, not at module import."""
         ...
+
+
+@dataclass(frozen=True)
+class FrameworkAdapter:
+    """An `Adapter` assembled from an adapter module's name, range and `targets` function."""
+
+    name: str
+    distribution: str | None
+    supported: str
+    targets: Callable[[Config], Sequence[Target]]

@@ -24,7 +24,7 @@ from typing import Any
 from .. import semconv
 from ..config import Config
 from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ._base import HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "agent_framework"
 distribution = "agent-framework-core"
@@ -304,13 +304,4 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-class _AgentFrameworkAdapter:
-    name = name
-    distribution = distribution
-    supported = supported
-
-    def targets(self, config: Config) -> Sequence[Target]:
-        return targets(config)
-
-
-ADAPTER = _AgentFrameworkAdapter()
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)

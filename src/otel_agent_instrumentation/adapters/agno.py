@@ -30,7 +30,7 @@ from typing import Any
 from .. import semconv
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts
-from ._base import RunTarget, Target
+from ._base import FrameworkAdapter, RunTarget, Target
 
 name = "agno"
 distribution = "agno"
@@ -169,13 +169,4 @@ def targets(config: Config) -> Sequence[Target]:
     ]
 
 
-class _AgnoAdapter:
-    name = name
-    distribution = distribution
-    supported = supported
-
-    def targets(self, config: Config) -> Sequence[Target]:
-        return targets(config)
-
-
-ADAPTER = _AgnoAdapter()
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)

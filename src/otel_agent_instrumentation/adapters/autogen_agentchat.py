@@ -32,7 +32,7 @@ from typing import Any
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import proxy_class, trace_result
-from ._base import HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "autogen_agentchat"
 distribution = "autogen-agentchat"
@@ -200,13 +200,4 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-class _AutogenAgentChatAdapter:
-    name = name
-    distribution = distribution
-    supported = supported
-
-    def targets(self, config: Config) -> Sequence[Target]:
-        return targets(config)
-
-
-ADAPTER = _AutogenAgentChatAdapter()
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)

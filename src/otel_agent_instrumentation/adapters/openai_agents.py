@@ -37,7 +37,7 @@ from .. import semconv
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry
 from ..stream import finish_with_error, read_facts, trace_result
-from ._base import HookTarget, ResultReader, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target
 
 name = "openai_agents"
 distribution = "openai-agents"
@@ -223,13 +223,4 @@ def targets(config: Config) -> Sequence[Target]:
     ]
 
 
-class _OpenAIAgentsAdapter:
-    name = name
-    distribution = distribution
-    supported = supported
-
-    def targets(self, config: Config) -> Sequence[Target]:
-        return targets(config)
-
-
-ADAPTER = _OpenAIAgentsAdapter()
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)

@@ -41,7 +41,7 @@ import wrapt
 from ..config import Config
 from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_stream
-from ._base import HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "pydantic_ai"
 distribution = "pydantic-ai-slim"
@@ -337,13 +337,4 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-class _PydanticAIAdapter:
-    name = name
-    distribution = distribution
-    supported = supported
-
-    def targets(self, config: Config) -> Sequence[Target]:
-        return targets(config)
-
-
-ADAPTER = _PydanticAIAdapter()
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)

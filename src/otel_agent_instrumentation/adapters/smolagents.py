@@ -28,7 +28,7 @@ from typing import Any
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts
 from ..stream import read_facts, trace_stream
-from ._base import RunTarget, Target
+from ._base import FrameworkAdapter, RunTarget, Target
 
 name = "smolagents"
 distribution = "smolagents"
@@ -140,13 +140,4 @@ def targets(config: Config) -> Sequence[Target]:
     ]
 
 
-class _SmolagentsAdapter:
-    name = name
-    distribution = distribution
-    supported = supported
-
-    def targets(self, config: Config) -> Sequence[Target]:
-        return targets(config)
-
-
-ADAPTER = _SmolagentsAdapter()
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
