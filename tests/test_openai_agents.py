@@ -259,6 +259,40 @@ async def test_stream_failure_error_matches_consumer_exception(
     assert _only_span(telemetry).status.description == "model failed"
 
 
+# -- time to first chunk --------------------------------------------------------------------------
+
+
+async def test_streamed_run_records_one_time_to_first_chunk(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = Runner.run_streamed(make_agent(answer()), "hello")
+    async for _ in result.stream_events():
+        pass
+    (point,) = telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)
+    assert (point.count, dict(point.attributes)) == (
+        1,
+        {
+            semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT,
+            semconv.GEN_AI_AGENT_NAME: "scripted",
+        },
+    )
+
+
+async def test_run_records_no_time_to_first_chunk(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    await Runner.run(make_agent(answer()), "hello")
+    assert telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK) == []
+
+
+async def test_streamed_run_leaves_event_queue_unshadowed(instrumentation: Instrumentation) -> None:
+    instrumentation.on()
+    result = Runner.run_streamed(make_agent(answer()), "hello")
+    async for _ in result.stream_events():
+        pass
+    assert "put_nowait" not in vars(result._event_queue)
+
+
 # -- the SDK's own tracing ----------------------------------------------------------------------
 
 

@@ -14,9 +14,11 @@ from typing import Any
 os.environ["AGNO_TELEMETRY"] = "false"
 
 from agno.agent import Agent
+from agno.db.in_memory import InMemoryDb
 from agno.metrics import MessageMetrics
 from agno.models.base import Model
 from agno.models.response import ModelResponse
+from agno.run.background import await_background_runs
 from agno.team import Team
 from pydantic import BaseModel
 
@@ -144,6 +146,7 @@ class AgnoDriver:
             + [("arun_stream", ending) for ending in [*streamed, Ending.CANCELLED]]
             + [("run_stream", ending) for ending in streamed]
             + [("team_arun", ending) for ending in awaited]
+            + [("arun_background", ending) for ending in [Ending.COMPLETES, Ending.RAISES_MID_STREAM, Ending.DROPPED]]
         )
 
     def expected(self, mode: str, ending: Ending) -> Expected:
@@ -152,8 +155,9 @@ class AgnoDriver:
         if ending is Ending.RAISES_MID_STREAM:
             # Returned, not raised: the run call completes and the span is ERROR. A non-stream Agent
             # run keeps no error type (_OTHER); streams and teams carry agno's error event.
-            error_type = "_OTHER" if mode in ("run", "arun") else "ConnectionError"
-            return Expected(error_type=error_type, outcome="completed")
+            error_type = "_OTHER" if mode in ("run", "arun", "arun_background") else "ConnectionError"
+            # A background run's span ends with its task, from the status agno left: failed.
+            return Expected(error_type=error_type, outcome="failed" if mode == "arun_background" else "completed")
         return default_expectation(ending, streamed="stream" in mode, error_type="ValueError")
 
     async def perform(self, mode: str, ending: Ending) -> Observed:
@@ -166,7 +170,7 @@ class AgnoDriver:
         try:
             if mode == "team_arun":
                 await self._team_arun(observed, ending, model)
-            elif mode in ("run", "arun"):
+            elif mode in ("run", "arun", "arun_background"):
                 await getattr(self, f"_{mode}")(observed, ending, model)
             else:
                 await getattr(self, f"_{mode}")(make_agent(observed.hooks, **model), observed, ending)
@@ -195,6 +199,17 @@ class AgnoDriver:
 
     async def _arun(self, observed: Observed, ending: Ending, model: dict[str, Any]) -> None:
         await self._awaited(lambda: make_agent(observed.hooks, **model).arun(self._input(model)), observed, ending)
+
+    async def _arun_background(self, observed: Observed, ending: Ending, model: dict[str, Any]) -> None:
+        agent = make_agent(observed.hooks, **model)
+        agent.db = InMemoryDb()  # type: ignore[no-untyped-call]  # background runs need one; agno leaves it untyped
+        if ending is Ending.DROPPED:
+            await self._awaited(lambda: agent.arun("hi", background=True), observed, ending)
+            return
+        output = await agent.arun("hi", background=True)
+        observed.updates.append(output.status.value)  # what the call returned: PENDING, the run goes on
+        await await_background_runs()
+        _result(observed, output)
 
     async def _team_arun(self, observed: Observed, ending: Ending, model: dict[str, Any]) -> None:
         if ending is Ending.RAISES_AT_CALL:

@@ -4,7 +4,22 @@ Targets: `Agent.run`, `Agent.arun`, `Team.run`, `Team.arun`. All four are plain 
 agent/agent.py, team/team.py) returning, by `stream=`, a `RunOutput`/`TeamRunOutput`, a sync
 generator, a coroutine or an async generator; the core handles each shape. Team members run through
 the public `member.run()`/`member.arun()` (team/_default_tools.py), so a member's run is a child span.
-`arun(background=True)` is not traced: it returns a PENDING output while the run goes on in a task.
+
+`arun(background=True)` returns a coroutine (`_arun_background`, agent/_run.py:1957, team/_run.py:3452)
+that stores a PENDING `RunOutput`, starts the run as an asyncio task and returns that same output at
+once; the task (`_execute_background`, run/background.py:36) moves it to RUNNING and then COMPLETED,
+ERROR or CANCELLED. Its span starts at the call and ends when that task is done: we await the
+coroutine with the span current (so the task, created then, inherits it and the run's model and
+tool spans are its children), learn the task from `agno.run.background._spawn_background` (patched
+to pass through, then to pick out the task it just created by `Task.get_coro()`; agno imports the
+function at each call, agent/_run.py:1999), and end the span from the task's done callback with the
+status agno left on the output: COMPLETED (and PAUSED) completed; ERROR failed, typed as for other
+returned errors; CANCELLED (`cancel_run`, which agno raises inside the run as `RunCancelledException`)
+cancelled with that error type; the task cancelled (e.g. at loop shutdown) cancelled with
+`CancelledError`. A coroutine nobody awaits starts no task and ends abandoned.
+`arun(background=True, stream=True)` is not traced: what it returns (agent/_run.py:2025-2121) is an SSE
+transport of a run the task goes on with after the client leaves, and the task is only created at
+its first pull, so the core's stream proxy would end the span with the transport, not the run.
 
 Agno returns failures instead of raising them: non-stream runs return `status == ERROR`, streams yield
 a `RunErrorEvent` and end normally (agent/_run.py:727-755, 1240-1278). The span is still ERROR:
@@ -23,20 +38,34 @@ conversation identity, not an id we invent. Agno core creates no spans of its ow
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Callable, Sequence
-from typing import Any
+import weakref
+from collections.abc import Callable, Coroutine, Sequence
+from types import CodeType
+from typing import TYPE_CHECKING, Any
 
 from .. import semconv
+from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts
-from ._base import FrameworkAdapter, RunTarget, Target
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..stream import finish_with_error
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+
+if TYPE_CHECKING:
+    from .._patching import WrapperFunction
+    from ..invocation import Telemetry
 
 name = "agno"
 distribution = "agno"
 supported = ">=3.1,<4"
 
 _ERROR_STATUS = "ERROR"
+_CANCELLED_STATUS = "CANCELLED"
+_RUN_CANCELLED = "agno.exceptions.RunCancelledException"  # what agno raises inside a cancelled run
+
+# A background run's invocation -> the task its run was spawned as (None until it is spawned).
+_spawned: weakref.WeakKeyDictionary[AgentInvocation, asyncio.Task[Any] | None] = weakref.WeakKeyDictionary()
 
 
 def _text(value: Any) -> str | None:
@@ -125,13 +154,108 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
     return read_result
 
 
+# -- background runs (see the module docstring) ---------------------------------------------------
+
+
+def _end_abandoned(invocation: AgentInvocation) -> None:
+    # The background coroutine was collected before it started the run: nothing else ends the span.
+    if not invocation.finished:
+        invocation.finish(Outcome.ABANDONED)
+
+
+def _background_done(invocation: AgentInvocation, output: Any, capture: bool, task: asyncio.Task[Any]) -> None:
+    facts = facts_from_output(output, capture)
+    if task.cancelled():
+        invocation.finish(Outcome.CANCELLED, asyncio.CancelledError(), facts)
+        return
+    error = task.exception()
+    if error is not None:  # raised from agno's own bookkeeping after the run
+        finish_with_error(invocation, error, facts)
+        return
+    status = getattr(output, "status", None)
+    status = getattr(status, "value", status)
+    if status == _ERROR_STATUS:
+        invocation.finish(Outcome.FAILED, None, facts)
+    elif status == _CANCELLED_STATUS:
+        facts = facts or ResultFacts()
+        facts.error_type = _RUN_CANCELLED
+        facts.error_message = _text(getattr(output, "content", None))
+        invocation.finish(Outcome.CANCELLED, None, facts)
+    else:
+        invocation.finish(Outcome.COMPLETED, None, facts)
+
+
+async def _traced_background(
+    coroutine: Coroutine[Any, Any, Any],
+    invocation: AgentInvocation,
+    capture: bool,
+    dropped: list[weakref.finalize[Any, Any]],
+) -> Any:
+    _spawned[invocation] = None
+    token = invocation.attach()
+    try:
+        output = await coroutine
+    except BaseException as error:
+        invocation.detach(token)
+        _spawned.pop(invocation, None)
+        finish_with_error(invocation, error)
+        raise
+    invocation.detach(token)
+    for finalizer in dropped:
+        finalizer.detach()  # from here on the task, not this coroutine, carries the run
+    task = _spawned.pop(invocation, None)
+    if task is None:
+        invocation.finish(Outcome.ABANDONED)  # no task seen: the run's end cannot be observed
+    else:
+        task.add_done_callback(lambda done: _background_done(invocation, output, capture, done))
+    return output
+
+
+def trace_background(coroutine: Coroutine[Any, Any, Any], invocation: AgentInvocation, capture: bool) -> Any:
+    dropped: list[weakref.finalize[Any, Any]] = []
+    traced = _traced_background(coroutine, invocation, capture, dropped)
+    finalizer = weakref.finalize(traced, _end_abandoned, invocation)
+    finalizer.atexit = False
+    dropped.append(finalizer)
+    return traced
+
+
+def _note_spawned_task(telemetry: Telemetry) -> WrapperFunction:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value = wrapped(*args, **kwargs)
+        try:
+            invocation = active_invocation()
+            if invocation is not None and invocation in _spawned and _spawned[invocation] is None:
+                from agno.run import background
+
+                coroutine = args[0] if args else kwargs.get("coro")
+                for task in list(background._background_tasks):
+                    if task.get_coro() is coroutine:
+                        _spawned[invocation] = task
+        except Exception:
+            report_failure("finding the agno background task")
+        return value
+
+    return wrapper
+
+
+def _background_codes() -> frozenset[CodeType]:
+    from agno.agent import _run as agent_run
+    from agno.team import _run as team_run
+
+    return frozenset({agent_run._arun_background.__code__, team_run._arun_background.__code__})
+
+
 def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
     from ..stream import trace_result
 
     capture = config.capture_content.enabled
     read_result = make_result_reader(config)
+    background_codes = _background_codes()
 
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        if inspect.iscoroutine(result) and result.cr_code in background_codes:
+            return trace_background(result, invocation, capture)
         if inspect.isgenerator(result) or inspect.isasyncgen(result):
             held = _held_run_output(result)
             if held is not None:
@@ -145,8 +269,11 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
     return handle_result
 
 
-def _not_background(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    return not kwargs.get("background")
+def _not_background_stream(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    if not kwargs.get("background"):
+        return True
+    stream = kwargs.get("stream")  # agno: call site > owner's `stream` > False (agent/_run_options.py:107)
+    return not (stream if stream is not None else getattr(owner, "stream", None))
 
 
 _RUN_OWNERS: tuple[tuple[str, str], ...] = (("agno.agent.agent", "Agent"), ("agno.team.team", "Team"))
@@ -155,18 +282,19 @@ _RUN_OWNERS: tuple[tuple[str, str], ...] = (("agno.agent.agent", "Agent"), ("agn
 def targets(config: Config) -> Sequence[Target]:
     read_result = make_result_reader(config)
     handle_result = make_result_handler(config)
-    return [
+    runs: list[Target] = [
         RunTarget(
             module,
             f"{owner}.{method}",
             read_request,
             read_result,
-            should_trace=_not_background,
+            should_trace=_not_background_stream,
             handle_result=handle_result,
         )
         for module, owner in _RUN_OWNERS
         for method in ("run", "arun")
     ]
+    return [*runs, HookTarget("agno.run.background", "_spawn_background", _note_spawned_task)]
 
 
 ADAPTER = FrameworkAdapter(name, distribution, supported, targets)

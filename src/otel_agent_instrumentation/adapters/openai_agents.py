@@ -21,6 +21,15 @@ so everything the run does is parented under it. The span ends from that task's 
   inside its `except CancelledError`, result.py:1082): cancelled, ERROR.
 Events nobody reads do not stop the run (unbounded queue): it completes and so does the span.
 
+Time to first chunk: every event the consumer can get passes through the result's `_event_queue`,
+written by the run task with `put_nowait` (run_internal/run_loop.py, run_internal/streaming.py:65;
+`Queue.put` ends in `self.put_nowait`). Until the run's first event we shadow that one method on the
+queue instance (not the class, not the result): the event is put first, then the chunk is marked and
+the shadow removed, so the queue is its plain self from then on. The SDK's end-of-stream sentinel is
+not an event and does not count. Nothing is put before `run_streamed` returns (the run task is only
+created, run.py:2922), so the first event cannot be missed. The mark is when the event becomes
+available, not when the consumer pulls it; a run that ends with no event records no point.
+
 The SDK's own tracing (its trace processors, not OpenTelemetry) is left alone: we neither disable
 nor replace its processors, so `keep_framework_spans` has nothing to stand down here.
 """
@@ -34,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import semconv
+from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry
 from ..stream import finish_with_error, read_facts, trace_result
@@ -154,14 +164,41 @@ def _end_abandoned(invocation: AgentInvocation) -> None:
         invocation.finish(Outcome.ABANDONED)
 
 
+def _mark_first_event(queue: asyncio.Queue[Any], invocation: AgentInvocation, end_marker: type) -> Callable[[], None]:
+    """Mark the first chunk at the first event put on `queue`; returns the function that unshadows it."""
+    put_nowait = queue.put_nowait
+
+    def restore() -> None:
+        if vars(queue).get("put_nowait") is first_put:
+            del queue.put_nowait
+
+    def first_put(item: Any) -> None:
+        put_nowait(item)  # the SDK's own call, unchanged; an error from it is the SDK's
+        if not isinstance(item, end_marker):
+            invocation.mark_first_chunk()
+            restore()
+
+    queue.put_nowait = first_put  # type: ignore[method-assign]  # this instance only, until its first event
+    return restore
+
+
+def _noop() -> None:
+    pass
+
+
 def _run_loop_done(
     result: Any,
     invocation: AgentInvocation,
     reader: ResultReader,
     finalizer: weakref.finalize[Any, Any],
+    unmark: Callable[[], None],
     task: asyncio.Future[Any],
 ) -> None:
     finalizer.detach()
+    try:
+        unmark()  # a run that ended before its first event
+    except Exception:
+        report_failure("restoring the openai-agents event queue")
     try:
         requested = _stop_requested.pop(task, None)
     except Exception:  # a done callback must not raise into the loop's handler
@@ -182,7 +219,17 @@ def _run_loop_done(
         invocation.finish(Outcome.COMPLETED, None, facts)
 
 
-def make_handle_result(reader: ResultReader) -> Callable[[Any, AgentInvocation], Any]:
+def _watch_first_event(result: Any, invocation: AgentInvocation, end_marker: type) -> Callable[[], None]:
+    try:
+        queue = getattr(result, "_event_queue", None)
+        if isinstance(queue, asyncio.Queue):
+            return _mark_first_event(queue, invocation, end_marker)
+    except Exception:
+        report_failure("watching the openai-agents event queue")
+    return _noop
+
+
+def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any, AgentInvocation], Any]:
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
         # Re-own the run (see the module docstring) before any of it runs.
         invocation.owner = result
@@ -191,7 +238,8 @@ def make_handle_result(reader: ResultReader) -> Callable[[Any, AgentInvocation],
             return trace_result(result, invocation, reader)
         finalizer = weakref.finalize(task, _end_abandoned, invocation)
         finalizer.atexit = False
-        task.add_done_callback(lambda done: _run_loop_done(result, invocation, reader, finalizer, done))
+        unmark = _watch_first_event(result, invocation, end_marker)
+        task.add_done_callback(lambda done: _run_loop_done(result, invocation, reader, finalizer, unmark, done))
         return result
 
     return handle_result
@@ -214,8 +262,10 @@ def _record_stop_request(telemetry: Telemetry) -> Any:
 
 
 def targets(config: Config) -> Sequence[Target]:
+    from agents.run_internal.run_steps import QueueCompleteSentinel  # end of stream, not an event
+
     reader = make_result_reader(config)
-    handle_result = make_handle_result(reader)
+    handle_result = make_handle_result(reader, QueueCompleteSentinel)
     return [
         RunTarget("agents.run", "AgentRunner.run", read_request, reader, handle_result=handle_result),
         RunTarget("agents.run", "AgentRunner.run_streamed", read_request, reader, handle_result=handle_result),
