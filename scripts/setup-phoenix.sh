@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Creates .venv-phoenix (Python 3.11+) with the trace backend of the end-to-end test: the `phoenix` extra's
+# pin from pyproject.toml, nothing else. Kept apart from .venv: arize-phoenix brings a pytest plugin and
+# openinference's openai instrumentor, which would leak into the suite and into opentelemetry-instrument.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv-phoenix/bin/python ]; then
+  python="${PYTHON:-}"
+  if [ -z "$python" ]; then
+    for candidate in python3.13 python3.12 python3.11 python3; do
+      if command -v "$candidate" >/dev/null 2>&1 &&
+         "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        python="$candidate"; break
+      fi
+    done
+  fi
+  [ -n "$python" ] || { echo "Python 3.11+ is required" >&2; exit 1; }
+  "$python" -m venv .venv-phoenix
+  echo '*' > .venv-phoenix/.gitignore
+  .venv-phoenix/bin/python -m pip install --quiet --upgrade pip
+fi
+stamp=".venv-phoenix/.installed"
+[ -f "$stamp" ] && [ ! pyproject.toml -nt "$stamp" ] && exit 0
+# One source of truth for the pin: [project.optional-dependencies] phoenix in pyproject.toml.
+requirements="$(.venv-phoenix/bin/python -c '
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["project"]["optional-dependencies"]["phoenix"]))
+')"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$requirements" ]; then
+  mapfile -t pins <<< "$requirements"
+  .venv-phoenix/bin/python -m pip install --quiet "${pins[@]}"
+fi
+printf '%s\n' "$requirements" > "$stamp"
