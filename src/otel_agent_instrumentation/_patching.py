@@ -41,13 +41,21 @@ def resolve(module_name: str, attribute_path: str) -> tuple[Any, str, Any, bool]
         owner = getattr(owner, part)
     own = vars(owner) if hasattr(owner, "__dict__") else {}
     if name in own:
-        return owner, name, own[name], True
+        return owner, name, _callable(own[name], module_name, attribute_path), True
     if isinstance(owner, type):
         # Inherited: find the raw descriptor along the MRO without binding it.
         for klass in owner.__mro__[1:]:
             if name in vars(klass):
-                return owner, name, vars(klass)[name], False
+                return owner, name, _callable(vars(klass)[name], module_name, attribute_path), False
     raise AttributeError(f"{module_name}:{attribute_path} does not exist")
+
+
+def _callable(raw: Any, module_name: str, attribute_path: str) -> Any:
+    # A FunctionWrapper around a constant (a target like "os:sep") would silently replace the
+    # application's value with a proxy; only functions and methods can be run targets.
+    if callable(raw) or isinstance(raw, (classmethod, staticmethod)):
+        return raw
+    raise TypeError(f"{module_name}:{attribute_path} is a {type(raw).__name__}, not a function or method")
 
 
 def apply(module_name: str, attribute_path: str, wrapper: WrapperFunction) -> Patch:

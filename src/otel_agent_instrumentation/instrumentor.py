@@ -96,10 +96,21 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
     # in __init__; it lives on the instance, created in _instrument and cleared in _uninstrument.
     _patches: list[_patching.Patch]
     _telemetry: Telemetry | None
-    _lock = threading.Lock()
+    # BaseInstrumentor checks and sets its instrumented flag without a lock: two threads calling
+    # instrument() at once would both patch (double wrapping, the first layer never reverted).
+    # Re-entrant because _instrument/_uninstrument take it again.
+    _lock = threading.RLock()
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
+
+    def instrument(self, **kwargs: Any) -> Any:
+        with self._lock:
+            return super().instrument(**kwargs)
+
+    def uninstrument(self, **kwargs: Any) -> Any:
+        with self._lock:
+            return super().uninstrument(**kwargs)
 
     def _instrument(self, **kwargs: Any) -> None:
         config = resolve(kwargs)
@@ -112,6 +123,13 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
         adapters: list[Adapter] = list(kwargs.get("adapters") or discover_adapters())
         if config.targets:
             adapters.append(GenericAdapter(config.targets))
+        unknown = config.disabled_adapters - {adapter.name for adapter in adapters}
+        if unknown:
+            logger.warning(
+                "disabled adapters %s match no adapter (known: %s); ignored",
+                ", ".join(repr(name) for name in sorted(unknown)),
+                ", ".join(sorted(adapter.name for adapter in adapters)),
+            )
         with self._lock:
             self._telemetry = telemetry
             self._patches = []

@@ -157,6 +157,12 @@ def active_invocation() -> AgentInvocation | None:
     return value if isinstance(value, AgentInvocation) else None
 
 
+def _token_count(value: object) -> int | None:
+    """An adapter's token count if it is one: a str or None from an odd usage object must not cost
+    the duration metric (the SDK histogram raises TypeError on a str) or put a str on the span."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _messages_json(messages: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(list(messages), ensure_ascii=False, default=str)
 
@@ -282,10 +288,10 @@ class AgentInvocation:
     @staticmethod
     def _result_attributes(result: ResultFacts, attributes: dict[str, AttributeValue]) -> None:
         optional: tuple[tuple[str, AttributeValue | None], ...] = (
-            (semconv.GEN_AI_USAGE_INPUT_TOKENS, result.input_tokens),
-            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, result.output_tokens),
-            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, result.cache_read_input_tokens),
-            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, result.cache_creation_input_tokens),
+            (semconv.GEN_AI_USAGE_INPUT_TOKENS, _token_count(result.input_tokens)),
+            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, _token_count(result.output_tokens)),
+            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, _token_count(result.cache_read_input_tokens)),
+            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, _token_count(result.cache_creation_input_tokens)),
             (semconv.GEN_AI_RESPONSE_ID, result.response_id),
             (semconv.GEN_AI_RESPONSE_FINISH_REASONS, result.finish_reasons or None),
         )
@@ -326,8 +332,8 @@ class AgentInvocation:
             telemetry.time_to_first_chunk.record(self._first_chunk_at - self._start, attributes)
         if result is not None:
             for token_type, count in (
-                (semconv.TOKEN_TYPE_INPUT, result.input_tokens),
-                (semconv.TOKEN_TYPE_OUTPUT, result.output_tokens),
+                (semconv.TOKEN_TYPE_INPUT, _token_count(result.input_tokens)),
+                (semconv.TOKEN_TYPE_OUTPUT, _token_count(result.output_tokens)),
             ):
                 if count is not None:
                     telemetry.token_usage.record(count, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})

@@ -10,7 +10,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from ._guard import report_failure
 from ._patching import WrapperFunction
 from .adapters._base import RunTarget
-from .invocation import AgentInvocation, Outcome, Telemetry, active_invocation
+from .invocation import AgentInvocation, Outcome, RequestFacts, Telemetry, active_invocation
 from .stream import finish_with_error, trace_result
 
 
@@ -24,12 +24,24 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
     config = telemetry.config
 
     def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AgentInvocation | None:
+        # Sites name the failure, not the target: a run passes several wrapped layers (Agent.run ->
+        # RawAgent.run), and one broken tracer failing at each of them is one failure, logged once.
         try:
             if should_trace is not None and not should_trace(instance, args, kwargs):
                 return None
-            return AgentInvocation(telemetry, read_request(instance, args, kwargs, config), instance)
         except Exception:
-            report_failure(f"starting the agent span for {target.module}:{target.attribute}")
+            report_failure("deciding whether to trace the agent run")
+            return None
+        try:
+            request = read_request(instance, args, kwargs, config)
+        except Exception:
+            # An odd framework object (a property that raises) costs the request facts, not the span.
+            report_failure("reading the agent request")
+            request = RequestFacts()
+        try:
+            return AgentInvocation(telemetry, request, instance)
+        except Exception:
+            report_failure("starting the agent span")
             return None
 
     def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
