@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import Logger, LoggerProvider, get_logger
 from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram, MeterProvider, get_meter
+from opentelemetry.metrics import Histogram, Meter, MeterProvider, NoOpMeter, get_meter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
@@ -94,7 +94,20 @@ class Telemetry:
         self.tracer: Tracer = trace.get_tracer(
             "otel_agent_instrumentation", __version__, tracer_provider=tracer_provider
         )
-        meter = get_meter("otel_agent_instrumentation", __version__, meter_provider=meter_provider)
+        try:
+            meter = get_meter("otel_agent_instrumentation", __version__, meter_provider=meter_provider)
+            self._create_instruments(meter)
+        except Exception:
+            # A broken meter provider costs the metrics, not the spans, and never fails instrument().
+            report_failure("creating the agent metrics")
+            self._create_instruments(NoOpMeter("otel_agent_instrumentation"))
+        self.event_logger: Logger | None = (
+            get_logger("otel_agent_instrumentation", __version__, logger_provider=logger_provider)
+            if config.capture_content.as_event
+            else None
+        )
+
+    def _create_instruments(self, meter: Meter) -> None:
         self.duration: Histogram = meter.create_histogram(
             semconv.METRIC_INVOKE_AGENT_DURATION,
             unit="s",
@@ -113,11 +126,6 @@ class Telemetry:
             description="Time from the start of a streamed agent invocation to its first update",
             explicit_bucket_boundaries_advisory=list(semconv.TIME_TO_FIRST_CHUNK_BUCKETS),
         )
-        self.event_logger: Logger | None = (
-            get_logger("otel_agent_instrumentation", __version__, logger_provider=logger_provider)
-            if config.capture_content.as_event
-            else None
-        )
 
 
 # Invocations started and not yet finished; at interpreter exit the remaining ones are ended with
@@ -125,6 +133,8 @@ class Telemetry:
 _open_invocations: set[AgentInvocation] = set()
 _exit_hook_lock = threading.Lock()
 _exit_hook_registered = False
+# False from instrument() until the first run moves the hook behind providers created in between.
+_exit_hook_settled = True
 
 
 def open_invocation_count() -> int:
@@ -144,11 +154,28 @@ def register_exit_hook() -> None:
     atexit runs hooks last-in first-out; registering at `instrument()` time, after the application
     created its TracerProvider (whose own hook shuts it down), makes ours run first.
     """
-    global _exit_hook_registered
+    global _exit_hook_registered, _exit_hook_settled
     with _exit_hook_lock:
         if not _exit_hook_registered:
             atexit.register(end_open_invocations)
             _exit_hook_registered = True
+        _exit_hook_settled = False
+
+
+def _settle_exit_hook() -> None:
+    """Register the exit hook again at the first run after `instrument()`.
+
+    An application that builds its TracerProvider after `instrument()` registers the provider's
+    shutdown after our hook, so it would run first and a BatchSpanProcessor would drop the spans we
+    end at exit (opentelemetry-sdk 1.45 `BatchProcessor.emit`, "Shutdown called, ignoring span").
+    By the first run the provider exists in practice; registering again puts our hook before it.
+    """
+    global _exit_hook_settled
+    with _exit_hook_lock:
+        if not _exit_hook_settled:
+            atexit.unregister(end_open_invocations)
+            atexit.register(end_open_invocations)
+            _exit_hook_settled = True
 
 
 def active_invocation() -> AgentInvocation | None:
@@ -172,23 +199,25 @@ class AgentInvocation:
 
     __slots__ = (
         "__weakref__",
-        "_finished",
-        "_first_chunk_at",
         "_start",
         "_telemetry",
         "context",
+        "finished",
+        "first_chunk_at",
         "owner",
         "request",
         "span",
     )
 
     def __init__(self, telemetry: Telemetry, request: RequestFacts, owner: object) -> None:
+        if not _exit_hook_settled:
+            _settle_exit_hook()
         self._telemetry = telemetry
         self.request = request
         # The object whose run this is; the re-entry guard compares it.
         self.owner = owner
-        self._finished = False
-        self._first_chunk_at: float | None = None
+        self.finished = False  # set only by finish()
+        self.first_chunk_at: float | None = None
         attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
         # Sampling-relevant attributes go in at start.
         if request.agent_name:
@@ -208,10 +237,6 @@ class AgentInvocation:
         self._start = time.perf_counter()
         _open_invocations.add(self)
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
     def attach(self) -> object:
         """Make this run's span current; pair with `detach` in the same frame."""
         return otel_context.attach(self.context)
@@ -221,8 +246,8 @@ class AgentInvocation:
         otel_context.detach(token)  # type: ignore[arg-type]  # token came from attach()
 
     def mark_first_chunk(self) -> None:
-        if self._first_chunk_at is None:
-            self._first_chunk_at = time.perf_counter()
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.perf_counter()
 
     def finish(
         self,
@@ -231,9 +256,9 @@ class AgentInvocation:
         result: ResultFacts | None = None,
     ) -> None:
         """End the span and record metrics, once. Never raises."""
-        if self._finished:
+        if self.finished:
             return
-        self._finished = True
+        self.finished = True
         _open_invocations.discard(self)
         span = self.span
         try:
@@ -259,6 +284,8 @@ class AgentInvocation:
         elif result is not None and result.error_type:
             error_type = result.error_type
             description = result.error_message
+            if outcome is Outcome.COMPLETED:
+                outcome = Outcome.FAILED  # the run ended, with a failure the framework returned as a value
         recording = span.is_recording()
         if recording:
             request = self.request
@@ -328,8 +355,8 @@ class AgentInvocation:
             attributes[semconv.GEN_AI_AGENT_NAME] = self.request.agent_name
         if self.request.request_model:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = self.request.request_model
-        if self._first_chunk_at is not None:
-            telemetry.time_to_first_chunk.record(self._first_chunk_at - self._start, attributes)
+        if self.first_chunk_at is not None:
+            telemetry.time_to_first_chunk.record(self.first_chunk_at - self._start, attributes)
         if result is not None:
             for token_type, count in (
                 (semconv.TOKEN_TYPE_INPUT, _token_count(result.input_tokens)),

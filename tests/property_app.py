@@ -1,0 +1,158 @@
+"""A small app for the property-based lifecycle specs: one agent class per stream shape, each
+counting the side effects its consumer can see (a result hook that fires only when the stream
+completes, a cleanup that fires in `finally`), plus an offline Agent Framework chat client.
+
+Every stream can be told to fail at update k (chosen when it is created) and can be held at its next
+pull (so the consumer's task can be cancelled while it awaits). The span current at each pull is
+recorded, so the specs can check that the agent's code runs under the agent span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_framework import Agent, BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
+from opentelemetry import trace
+
+from tests.frameworks.agent_framework_driver import RecordingProvider
+
+UPDATES = 3
+
+
+class AppFailure(RuntimeError):
+    """What an app stream raises at its failure step."""
+
+
+@dataclass
+class Script:
+    """What one stream does: `fail_at` raises AppFailure before that update; `held` makes the next
+    pull wait (and set `waiting`) until it is cancelled."""
+
+    fail_at: int | None = None
+    held: bool = False
+    waiting: asyncio.Event | None = None
+
+
+@dataclass
+class Effects:
+    """The app-visible side effects of one run, compared between bare and instrumented runs."""
+
+    completed: int = 0  # result hook: the stream ran to its end
+    cleanups: int = 0  # `finally` of the stream body
+    sessions_closed: int = 0  # `finally` of the session (context manager) body
+    raised: int = 0  # AppFailures the app raised
+    # The last one, to check the consumer caught that very object (the spec clears it after each step,
+    # since its traceback keeps the stream alive).
+    last_raised: BaseException | None = None
+    # (current span id, time.time_ns()) at each pull, read inside the agent's code.
+    pull_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def record(self, error: AppFailure) -> AppFailure:
+        self.raised += 1
+        self.last_raised = error
+        return error
+
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.completed, self.cleanups, self.sessions_closed, self.raised
+
+
+def _current_span() -> tuple[int, int]:
+    return trace.get_current_span().get_span_context().span_id, time.time_ns()
+
+
+async def _hold(script: Script) -> None:
+    if script.held:
+        script.waiting = script.waiting or asyncio.Event()
+        script.waiting.set()
+        await asyncio.Event().wait()  # until the consumer's task is cancelled
+
+
+class PropertyAgent:
+    """A user's agent with the three generic result shapes (targets in the specs)."""
+
+    name = "property"
+
+    def __init__(self, script: Script, effects: Effects) -> None:
+        self.script = script
+        self.effects = effects
+
+    def _fail(self, index: int) -> AppFailure:
+        return self.effects.record(AppFailure(f"failed at {index}"))
+
+    async def astream(self) -> AsyncIterator[str]:
+        try:
+            for index in range(UPDATES):
+                self.effects.pull_spans.append(_current_span())
+                await _hold(self.script)
+                if index == self.script.fail_at:
+                    raise self._fail(index)
+                yield f"u{index}"
+            self.effects.completed += 1
+        finally:
+            self.effects.cleanups += 1
+
+    def stream(self) -> Iterator[str]:
+        try:
+            for index in range(UPDATES):
+                self.effects.pull_spans.append(_current_span())
+                if index == self.script.fail_at:
+                    raise self._fail(index)
+                yield f"u{index}"
+            self.effects.completed += 1
+        finally:
+            self.effects.cleanups += 1
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncIterator[str]]:
+        try:
+            yield self.astream()
+        finally:
+            self.effects.sessions_closed += 1
+
+
+class HoldingChatClient(BaseChatClient):
+    """An offline chat client streaming UPDATES text chunks then usage; fails or holds per its script."""
+
+    def __init__(self, script: Script, effects: Effects) -> None:
+        super().__init__()
+        self.script = script
+        self.effects = effects
+
+    def _inner_get_response(self, *, messages: Any, stream: bool, options: Any, **kwargs: Any) -> Any:
+        if stream:
+            return self._build_response_stream(self._updates())
+        return self._response()
+
+    async def _updates(self) -> AsyncIterator[ChatResponseUpdate]:
+        for index in range(UPDATES):
+            self.effects.pull_spans.append(_current_span())
+            await _hold(self.script)
+            if index == self.script.fail_at:
+                raise self.effects.record(AppFailure(f"failed at {index}"))
+            yield ChatResponseUpdate(
+                role="assistant", contents=[Content.from_text(f"u{index} ")], response_id="r1", model="fake-1"
+            )
+        yield ChatResponseUpdate(
+            role="assistant",
+            contents=[Content.from_usage({"input_token_count": 5, "output_token_count": UPDATES})],
+            response_id="r1",
+            finish_reason="stop",
+        )
+
+    async def _response(self) -> ChatResponse:
+        return ChatResponse(messages=[Message(role="assistant", contents=["unused"])], response_id="r1")
+
+
+def make_agent(script: Script, effects: Effects, hooks: list[str]) -> Agent:
+    """An Agent Framework agent on the holding client; `hooks` records before_run/after_run calls."""
+    return Agent(
+        HoldingChatClient(script, effects),
+        name="property",
+        default_options={"model": "fake-1"},
+        context_providers=[RecordingProvider(hooks)],
+    )
