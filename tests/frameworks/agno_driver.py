@@ -157,7 +157,7 @@ class AgnoDriver:
             # run keeps no error type (_OTHER); streams and teams carry agno's error event.
             error_type = "_OTHER" if mode in ("run", "arun", "arun_background") else "ConnectionError"
             # A background run's span ends with its task, from the status agno left: failed.
-            return Expected(error_type=error_type, outcome="failed" if mode == "arun_background" else "completed")
+            return Expected(error_type=error_type, outcome="failed")
         return default_expectation(ending, streamed="stream" in mode, error_type="ValueError")
 
     async def perform(self, mode: str, ending: Ending) -> Observed:

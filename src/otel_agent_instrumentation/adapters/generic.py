@@ -24,7 +24,10 @@ logger = logging.getLogger("otel_agent_instrumentation")
 def _agent_name(instance: Any, function_name: str) -> str:
     if instance is None:
         return function_name
-    name = getattr(instance, "name", None)
+    try:
+        name = getattr(instance, "name", None)
+    except Exception:  # a user property that raises: the class name still identifies the agent
+        name = None
     if isinstance(name, str) and name:
         return name
     return type(instance).__name__ if not isinstance(instance, type) else instance.__name__
