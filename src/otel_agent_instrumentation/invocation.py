@@ -13,7 +13,7 @@ import enum
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +204,7 @@ class AgentInvocation:
         "context",
         "finished",
         "first_chunk_at",
+        "observe_update",
         "owner",
         "request",
         "span",
@@ -218,6 +219,9 @@ class AgentInvocation:
         self.owner = owner
         self.finished = False  # set only by finish()
         self.first_chunk_at: float | None = None
+        # An adapter's fold of each update the consumer receives, for frameworks whose streams keep
+        # nothing they yielded (called after the pull, with the span no longer current).
+        self.observe_update: Callable[[Any], None] | None = None
         attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
         # Sampling-relevant attributes go in at start.
         if request.agent_name:

@@ -230,6 +230,13 @@ def _aiter(self: StreamProxy) -> Any:
     return self if iterator is self.__wrapped__ else self._self_adopt(iterator)
 
 
+def _observe_update(invocation: AgentInvocation, value: Any) -> None:
+    try:
+        invocation.observe_update(value)  # type: ignore[misc]  # checked non-None by the caller
+    except Exception:
+        report_failure("reading a stream update")
+
+
 async def _anext(self: StreamProxy) -> Any:
     # The hot path: written out rather than through _self_astep to save a coroutine frame per update.
     invocation = self._self_invocation
@@ -249,6 +256,8 @@ async def _anext(self: StreamProxy) -> Any:
     _detach(token)
     if invocation.first_chunk_at is None:
         invocation.mark_first_chunk()
+    if invocation.observe_update is not None:
+        _observe_update(invocation, value)
     return value
 
 
@@ -290,6 +299,8 @@ def _next(self: StreamProxy) -> Any:
     _detach(token)
     if invocation.first_chunk_at is None:
         invocation.mark_first_chunk()
+    if invocation.observe_update is not None:
+        _observe_update(invocation, value)
     return value
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import proxy_class, trace_result
+from ..stream import trace_result
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "autogen_agentchat"
@@ -83,6 +83,22 @@ def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     return facts
 
 
+# Per message class: (has `models_usage`, is a BaseChatMessage). Items are pydantic models whose fields
+# are fixed by their class; asking a model for a field it lacks raises inside pydantic's __getattr__,
+# which per streamed chunk cost more than the rest of our per-update work together.
+_TRAITS: dict[type, tuple[bool, bool]] = {}
+
+
+def _traits(kind: type, message: Any) -> tuple[bool, bool]:
+    traits = _TRAITS.get(kind)
+    if traits is None:
+        traits = _TRAITS[kind] = (
+            hasattr(message, "models_usage"),
+            hasattr(message, "source") and hasattr(message, "to_model_text"),
+        )
+    return traits
+
+
 class _Tally:
     """Usage and the last chat message among the items the consumer already pulled."""
 
@@ -94,14 +110,17 @@ class _Tally:
         self.last_message: Any = None
 
     def add(self, message: Any) -> None:
-        usage = getattr(message, "models_usage", None)
-        prompt = getattr(usage, "prompt_tokens", None)
-        completion = getattr(usage, "completion_tokens", None)
-        if isinstance(prompt, int):
-            self.input_tokens = (self.input_tokens or 0) + prompt
-        if isinstance(completion, int):
-            self.output_tokens = (self.output_tokens or 0) + completion
-        if hasattr(message, "source") and hasattr(message, "to_model_text"):  # a BaseChatMessage
+        has_usage, is_chat_message = _traits(type(message), message)
+        if has_usage:
+            usage = message.models_usage
+            if usage is not None:
+                prompt = getattr(usage, "prompt_tokens", None)
+                completion = getattr(usage, "completion_tokens", None)
+                if isinstance(prompt, int):
+                    self.input_tokens = (self.input_tokens or 0) + prompt
+                if isinstance(completion, int):
+                    self.output_tokens = (self.output_tokens or 0) + completion
+        if is_chat_message:
             self.last_message = message
 
     def facts(self, capture: bool) -> ResultFacts:
@@ -120,35 +139,18 @@ def _tally_of(task_result: Any) -> _Tally:
 
 def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
     capture = config.capture_content.enabled
-    recording_classes: dict[type, type] = {}
 
     def read_task_result(value: Any, outcome: Outcome) -> ResultFacts | None:
         return _tally_of(value).facts(capture) if value is not None else None
 
-    def recording_class(kind: type) -> type:
-        # The core's reader sees only the generator, which keeps nothing it yielded: this proxy
-        # subclass also folds each item the consumer receives (no extra pulls, no buffering).
-        cls = recording_classes.get(kind)
-        if cls is None:
-            base: Any = proxy_class(kind)
-            base_anext = base.__anext__
-
-            async def __anext__(self: Any) -> Any:
-                item = await base_anext(self)
-                with contextlib.suppress(Exception):
-                    self._self_tally.add(item)
-                return item
-
-            cls = recording_classes[kind] = type(base.__name__, (base,), {"__anext__": __anext__})
-        return cls
-
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
         if not hasattr(type(result), "__anext__"):
             return trace_result(result, invocation, read_task_result)
+        # The generator keeps nothing it yielded: fold each item the consumer receives (no extra
+        # pulls, no buffering) and read the fold at the end.
         tally = _Tally()
-        proxy = recording_class(type(result))(result, invocation, lambda _value, _outcome: tally.facts(capture))
-        proxy._self_tally = tally
-        return proxy
+        invocation.observe_update = tally.add
+        return trace_result(result, invocation, lambda _value, _outcome: tally.facts(capture))
 
     return handle_result
 
