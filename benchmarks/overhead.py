@@ -1,79 +1,339 @@
-"""Overhead of the instrumentation, measured side by side in one process (a script, not a test).
+"""Overhead of the instrumentation next to each framework's own tracing and OpenInference, in one process.
 
-    .venv/bin/python benchmarks/overhead.py [--runs N]
+    python benchmarks/overhead.py [--quick] [--frameworks agent_framework,pydantic_ai] [--runs N]
 
-Every row is the median of interleaved batches. Spans go through a SimpleSpanProcessor to an exporter
-that drops them, so the cost is the SDK's and ours, not an exporter's. Targets (DEVELOPERS.md):
-added cost per run <= 2x one raw SDK span start+end; per update of a 1000-update stream <= 5% over
-bare iteration; a suppressed run <= 1 us over bare.
+Needs the `test` and `bench` extras (`pip install -e '.[test,bench]'`); an anchor whose package is
+missing is reported as such. A script, not a test.
+
+For each framework (benchmarks/subjects/<framework>.py: one agent on a tiny offline model) it times
+a run, a short stream (3 model chunks) and a 1000-chunk stream in each mode:
+  bare           no instrumentation: the global tracer provider is the API's no-op, the framework's
+                 own tracing is off where it has a switch
+  ours           AgentInstrumentor().instrument(tracer_provider=provider, meter_provider=meters)
+  builtin        the framework's own tracing, where it has one
+  openinference  the OpenInference instrumentor for the framework, configured as its README says
+  suppressed     ours, with the run inside suppress_instrumentation()
+Every instrumentation sends its spans to the same SDK TracerProvider: one slot for an extra span
+processor (used only by OpenInference's span-rewriting processors), then a SimpleSpanProcessor to an
+exporter that drops them. Metrics go to one SDK MeterProvider (global, and passed to ours), so the
+cost of recording them is counted for every mode that records any.
+Modes are switched on and off in turn inside the process; before timing, each mode is checked: it
+must emit spans when on (else it is marked "no spans"), none once off (else it did not uninstrument
+cleanly and is timed after all the others, so it cannot pollute them), and produce the bare output.
+Each figure is the median of interleaved batches (every batch runs every mode, each batch starting
+with the next mode), with the garbage collector off inside each timing window, after a warm-up.
+Each window makes as many calls as fill --window-ms in bare mode.
+Targets (DEVELOPERS.md): added cost per run <= 2x one raw SDK span start+end; per update of a
+1000-update stream <= 5% over bare iteration; a suppressed run <= 1 us over bare.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import inspect
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_framework import (
-    Agent,
-    BaseChatClient,
-    ChatResponse,
-    ChatResponseUpdate,
-    Content,
-    Message,
-    observability,
-)
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.subjects import FRAMEWORKS, Anchor, Subject, load
 from otel_agent_instrumentation import AgentInstrumentor
+
+LONG_CHUNKS = 1000
+SHORT_CHUNKS = 3
+SHAPES = ("run", "stream", "long")  # a run, a 3-chunk stream, a 1000-chunk stream
 
 
 class DropExporter(SpanExporter):
-    def export(self, spans: Sequence[Any]) -> SpanExportResult:
+    """Counts the spans it is given and keeps none."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.count += len(spans)
         return SpanExportResult.SUCCESS
 
 
-class BenchClient(BaseChatClient):
-    def __init__(self, chunks: int) -> None:
-        super().__init__()
-        self.chunks = chunks
+class ProcessorSlot(SpanProcessor):
+    """One replaceable span processor (SDK providers cannot remove a processor once added)."""
 
-    def _inner_get_response(self, *, messages: Any, stream: bool, options: Any, **kwargs: Any) -> Any:
-        return self._build_response_stream(self._updates()) if stream else self._whole()
+    def __init__(self) -> None:
+        self.inner: SpanProcessor | None = None
 
-    async def _updates(self) -> AsyncIterator[ChatResponseUpdate]:
-        for _ in range(self.chunks):
-            yield ChatResponseUpdate(role="assistant", contents=[Content.from_text("w")])
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self.inner is not None:
+            self.inner.on_start(span, parent_context)
 
-    async def _whole(self) -> ChatResponse:
-        return ChatResponse(messages=[Message(role="assistant", contents=["w"])], response_id="r")
-
-
-def agent(chunks: int = 3) -> Agent:
-    return Agent(BenchClient(chunks), name="bench", default_options={"model": "m"})
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.inner is not None:
+            self.inner.on_end(span)
 
 
-async def run_once(a: Agent) -> None:
-    await a.run("hi")
+class GlobalProviderSwitch(trace.TracerProvider):
+    """The global tracer provider: the API's no-op, or the benchmark's provider. Frameworks that trace
+    through the global provider (Agent Framework, autogen-core) ask it for a tracer on every span."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self.provider = provider
+        self.target: trace.TracerProvider = trace.NoOpTracerProvider()
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return self.target.get_tracer(*args, **kwargs)
 
 
-async def stream_once(a: Agent) -> None:
-    async for _ in a.run("hi", stream=True):
+class BenchEnv:
+    def __init__(self) -> None:
+        self.exporter = DropExporter()
+        self.slot = ProcessorSlot()
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(self.slot)
+        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.switch = GlobalProviderSwitch(self.provider)
+        self.meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        metrics.set_meter_provider(self.meter_provider)
+        self.counters: list[Callable[[], int]] = []
+        trace.set_tracer_provider(self.switch)
+
+    def use_global_provider(self, on: bool) -> None:
+        self.switch.target = self.provider if on else trace.NoOpTracerProvider()
+
+    def set_extra_processor(self, processor: SpanProcessor | None) -> None:
+        self.slot.inner = processor
+
+    def spans(self) -> int:
+        """Spans recorded so far: exported, plus those of non-OpenTelemetry tracing (`Anchor.recorded`)."""
+        return self.exporter.count + sum(count() for count in self.counters)
+
+    def reset(self) -> None:
+        self.use_global_provider(False)
+        self.set_extra_processor(None)
+
+
+@dataclass
+class Mode:
+    name: str
+    on: Callable[[], None]
+    off: Callable[[], None]
+    suppressed: bool = False
+    label: str = ""
+    problems: list[str] = field(default_factory=list)
+    traces: dict[str, bool] = field(default_factory=dict)  # shape -> spans seen
+    clean_off: bool = True
+    times: dict[str, list[float]] = field(default_factory=dict)  # shape -> us per call, one per batch
+
+
+@dataclass
+class Calls:
+    subject: Subject
+    calls: dict[str, Callable[[], Any]]
+    updates: dict[str, int] = field(default_factory=dict)  # shape -> updates the consumer saw
+    bare_us: dict[str, float] = field(default_factory=dict)  # shape -> warm-up time per call, bare
+
+
+async def call_once(call: Callable[[], Any]) -> Any:
+    value = call()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def time_calls(call: Callable[[], Any], asynchronous: bool, n: int, suppressed: bool) -> float:
+    """Microseconds per call over n calls, gc off inside the window."""
+    await settle()
+    gc.disable()
+    try:
+        if suppressed:
+            with suppress_instrumentation():
+                return await _loop(call, asynchronous, n)
+        return await _loop(call, asynchronous, n)
+    finally:
+        gc.enable()
+
+
+async def _loop(call: Callable[[], Any], asynchronous: bool, n: int) -> float:
+    start = time.perf_counter_ns()
+    if asynchronous:
+        for _ in range(n):
+            await call()
+    else:
+        for _ in range(n):
+            call()
+    return (time.perf_counter_ns() - start) / n / 1000
+
+
+def build_modes(subject: Subject, env: BenchEnv, instrumentor: AgentInstrumentor) -> list[Mode]:
+    def ours_on() -> None:
+        instrumentor.instrument(tracer_provider=env.provider, meter_provider=env.meter_provider)
+
+    def ours_off() -> None:
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+
+    def nothing() -> None:
         pass
 
+    def anchor_mode(name: str, anchor: Anchor) -> Mode:
+        def on() -> None:
+            anchor.on(env)
 
-def plain_call() -> str:
-    return "x"
+        def off() -> None:
+            anchor.off()
+            env.reset()
+
+        return Mode(name, on, off, label=anchor.label, clean_off=anchor.clean_off)
+
+    modes = [Mode("bare", nothing, nothing), Mode("ours", ours_on, ours_off)]
+    if subject.builtin is not None:
+        modes.append(anchor_mode("builtin", subject.builtin))
+    if subject.openinference is not None:
+        modes.append(anchor_mode("openinference", subject.openinference))
+    modes.append(Mode("suppressed", ours_on, ours_off, suppressed=True))
+    return modes
+
+
+async def settle() -> None:
+    """Collect garbage and let the loop run what that scheduled (async generator finalizers), so that
+    spans a mode ends late are counted for that mode and never run inside another mode's window."""
+    gc.collect()
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def check_modes(calls: Calls, modes: list[Mode], env: BenchEnv, warmup: int) -> None:
+    """Warm each mode up and check it: spans when on (and whether they end with the run), none after
+    off, the bare output."""
+    expected: dict[str, Any] = {}
+    for mode in modes:
+        try:
+            mode.on()
+        except ImportError as error:
+            mode.problems.append(f"not installed ({error.name})")
+            mode.off()
+            continue
+        for shape, call in calls.calls.items():
+            before = env.spans()
+            with suppress_instrumentation() if mode.suppressed else contextlib.nullcontext():
+                output = await call_once(call)
+            at_return = env.spans()
+            await settle()
+            mode.traces[shape] = env.spans() > before
+            if env.spans() > at_return and mode.name != "bare":
+                mode.problems.append(f"{shape}: spans end only after the run, when its objects are collected")
+            if mode.name == "bare":
+                expected[shape] = output
+                if shape != "run":
+                    calls.updates[shape] = output[0]
+            elif output != expected[shape]:
+                mode.problems.append(f"{shape} output {output!r:.60} != bare {expected[shape]!r:.60}")
+            count = warmup if shape != "long" else 1
+            started = time.perf_counter_ns()
+            for _ in range(count):
+                await call_once(call)
+            if mode.name == "bare":
+                calls.bare_us[shape] = (time.perf_counter_ns() - started) / count / 1000
+        mode.off()
+        await settle()
+        before = env.spans()
+        for shape, call in calls.calls.items():
+            if shape != "long":
+                await call_once(call)
+        await settle()
+        if env.spans() != before:
+            mode.clean_off = False
+            mode.problems.append("spans after off: not uninstrumented cleanly, timed last")
+    if any(modes[0].traces.values()):
+        modes[0].problems.append("bare run emitted spans")
+
+
+async def measure_framework(
+    subject: Subject, env: BenchEnv, instrumentor: AgentInstrumentor, args: argparse.Namespace
+) -> tuple[Calls, list[Mode]]:
+    calls: dict[str, Callable[[], Any]] = {"run": subject.run}
+    if subject.stream is not None:
+        calls["stream"] = subject.stream(SHORT_CHUNKS)
+        calls["long"] = subject.stream(LONG_CHUNKS)
+    if subject.prepare is not None:
+        subject.prepare()
+    bench = Calls(subject, calls)
+    env.counters = [a.recorded for a in (subject.builtin, subject.openinference) if a and a.recorded]
+    modes = build_modes(subject, env, instrumentor)
+    await check_modes(bench, modes, env, args.warmup)
+    runnable = [m for m in modes if not any(p.startswith("not installed") for p in m.problems)]
+    # Calls per timing window: as many as fill --window-ms when bare (at least 3; 1 for the long stream).
+    counts = {
+        shape: max(1 if shape == "long" else 3, round(args.window_ms * 1000 / bench.bare_us[shape])) for shape in calls
+    }
+    clean = [m for m in runnable if m.clean_off]
+    # Anchors that leave something behind are timed after everything else, in their own batches.
+    for group in (clean, [m for m in runnable if not m.clean_off]):
+        for batch in range(args.batches if group else 0):
+            # Each batch starts with a different mode, so a drift in machine speed favours none.
+            for mode in group[batch % len(group) :] + group[: batch % len(group)]:
+                mode.on()
+                try:
+                    for shape, call in calls.items():
+                        us = await time_calls(call, subject.asynchronous, counts[shape], mode.suppressed)
+                        mode.times.setdefault(shape, []).append(us)
+                finally:
+                    mode.off()
+    await settle()
+    return bench, modes
+
+
+def reference_rows(env: BenchEnv, instrumentor: AgentInstrumentor, n: int, batches: int) -> dict[str, float]:
+    """A raw SDK span start+end, and a user target (generic adapter): plain, traced, suppressed."""
+    tracer = env.provider.get_tracer("bench")
+
+    def raw_span() -> None:
+        tracer.start_span("raw").end()
+
+    def time_sync(fn: Callable[[], Any], count: int) -> float:
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter_ns()
+            for _ in range(count):
+                fn()
+            return (time.perf_counter_ns() - start) / count / 1000
+        finally:
+            gc.enable()
+
+    def median_of(measure: Callable[[], float]) -> float:
+        return statistics.median(measure() for _ in range(batches))
+
+    target = Target()
+    raw = median_of(lambda: time_sync(raw_span, n))
+    plain = median_of(lambda: time_sync(target.run, n * 10))
+    instrumentor.instrument(
+        tracer_provider=env.provider, meter_provider=env.meter_provider, targets=["__main__:Target.run"]
+    )
+    try:
+
+        def suppressed_calls() -> float:
+            with suppress_instrumentation():
+                return time_sync(target.run, n * 10)
+
+        suppressed = median_of(suppressed_calls)
+        traced = median_of(lambda: time_sync(target.run, n))
+    finally:
+        instrumentor.uninstrument()
+    return {"raw": raw, "plain": plain, "traced": traced, "suppressed": suppressed}
 
 
 class Target:
@@ -81,108 +341,145 @@ class Target:
         return "x"
 
 
-def time_async(fn: Callable[[], Any], n: int) -> float:
-    async def loop() -> float:
-        start = time.perf_counter_ns()
-        for _ in range(n):
-            await fn()
-        return (time.perf_counter_ns() - start) / n / 1000
-
-    return asyncio.run(loop())
+Medians = dict[str, dict[str, float]]  # mode -> shape -> median us per call
 
 
-def time_sync(fn: Callable[[], Any], n: int) -> float:
-    start = time.perf_counter_ns()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter_ns() - start) / n / 1000
+def medians(modes: list[Mode]) -> Medians:
+    return {m.name: {shape: statistics.median(v) for shape, v in m.times.items()} for m in modes if m.times}
 
 
-def median_of(measure: Callable[[], float], batches: int) -> float:
-    return statistics.median(measure() for _ in range(batches))
+def added(med: Medians, mode: str, shape: str) -> float | None:
+    """Microseconds a mode adds over bare, or None when the mode was not timed."""
+    if shape not in med.get(mode, {}) or shape not in med.get("bare", {}):
+        return None
+    return med[mode][shape] - med["bare"][shape]
+
+
+def _signed(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}"
+
+
+def _row(cells: list[str]) -> None:
+    print("| " + " | ".join(cells) + " |")
+
+
+RATIOS = ["ours / lowest anchor", "ours / raw span"]
+
+
+def report(results: list[tuple[Calls, list[Mode]]], refs: dict[str, float]) -> None:
+    raw = refs["raw"]
+    print(f"raw SDK span start+end: {raw:.2f} us\n")
+    _row(["framework", "shape", "bare us", "ours +us", "builtin +us", "openinference +us", *RATIOS])
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for calls, modes in results:
+        med = medians(modes)
+        for shape in ("run", "stream"):
+            if shape not in med.get("bare", {}):
+                continue
+            ours = added(med, "ours", shape)
+            anchors = [a for a in (added(med, "builtin", shape), added(med, "openinference", shape)) if a and a > 0]
+            lowest = min(anchors) if anchors else None
+            updates = calls.updates.get(shape)
+            _row(
+                [
+                    calls.subject.framework,
+                    "run" if shape == "run" else f"stream ({updates} updates)",
+                    f"{med['bare'][shape]:.1f}",
+                    _signed(ours),
+                    _signed(added(med, "builtin", shape)) if calls.subject.builtin else "none",
+                    _signed(added(med, "openinference", shape)),
+                    f"{ours / lowest:.2f}" if ours is not None and lowest else "-",
+                    f"{ours / raw:.2f}" if ours is not None else "-",
+                ]
+            )
+
+    print(f"\nPer update, {LONG_CHUNKS}-chunk model stream (added = whole-stream difference / updates):\n")
+    _row(["framework", "stream", "updates", "bare ns/update", "ours +ns", "ours / bare", "builtin +ns", "oi +ns"])
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for calls, modes in results:
+        med = medians(modes)
+        if "long" not in med.get("bare", {}):
+            continue
+        updates = calls.updates["long"]
+        base = med["bare"]["long"]
+
+        def per_update(mode: str, med: Medians = med, updates: int = updates) -> str:
+            value = added(med, mode, "long")
+            return "-" if value is None else f"{value * 1000 / updates:+.0f}"
+
+        _row(
+            [
+                calls.subject.framework,
+                calls.subject.stream_label,
+                str(updates),
+                f"{base * 1000 / updates:.0f}",
+                per_update("ours"),
+                f"{med['ours']['long'] / base:.3f}" if "ours" in med else "-",
+                per_update("builtin") if calls.subject.builtin else "none",
+                per_update("openinference"),
+            ]
+        )
+
+    print("\nSuppressed: suppress_instrumentation() around an instrumented run, vs bare:\n")
+    _row(["framework", "bare run us", "suppressed +us"])
+    print("| --- | ---: | ---: |")
+    for calls, modes in results:
+        med = medians(modes)
+        if "run" in med.get("suppressed", {}):
+            _row([calls.subject.framework, f"{med['bare']['run']:.1f}", _signed(added(med, "suppressed", "run"), 2)])
+    traced, suppressed = refs["traced"] - refs["plain"], refs["suppressed"] - refs["plain"]
+    print(
+        f"\nuser target (generic adapter): plain call {refs['plain']:.3f} us; traced +{traced:.2f} us "
+        f"({traced / raw:.2f}x raw span); suppressed +{suppressed:.3f} us"
+    )
+
+    notes: list[str] = []
+    for calls, modes in results:
+        framework = calls.subject.framework
+        if calls.subject.note:
+            notes.append(f"{framework}: {calls.subject.note}")
+        for mode in modes:
+            if mode.label:
+                notes.append(f"{framework} {mode.name}: {mode.label}")
+            notes.extend(f"{framework} {mode.name}: {problem}" for problem in mode.problems)
+            if mode.name in ("ours", "builtin", "openinference"):
+                notes.extend(f"{framework} {mode.name}: no spans for {s}" for s, on in mode.traces.items() if not on)
+    print("\nNotes:\n" + "\n".join(f"- {note}" for note in notes))
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    env = BenchEnv()
+    instrumentor = AgentInstrumentor()
+    results: list[tuple[Calls, list[Mode]]] = []
+    for framework in args.frameworks:
+        try:
+            subject = load(framework)
+        except ImportError as error:
+            print(f"{framework}: skipped, not importable ({error})", file=sys.stderr)
+            continue
+        started = time.perf_counter()
+        results.append(await measure_framework(subject, env, instrumentor, args))
+        print(f"{framework}: measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    refs = reference_rows(env, instrumentor, args.reference_calls, args.batches)
+    report(results, refs)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--batches", type=int, default=7)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few runs and batches")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset")
+    parser.add_argument("--window-ms", type=float, default=200, help="length of one timing window, bare")
+    parser.add_argument("--batches", type=int, default=9, help="interleaved batches (the median is reported)")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls per mode and shape")
+    parser.add_argument("--reference-calls", type=int, default=20000, help="calls per window, reference rows")
     args = parser.parse_args()
-    n, batches = args.runs, args.batches
-
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(DropExporter()))
-    trace.set_tracer_provider(provider)
-    tracer = provider.get_tracer("bench")
-    instrumentor = AgentInstrumentor()
-
-    def raw_span() -> None:
-        tracer.start_span("raw").end()
-
-    a3, a1000 = agent(3), agent(1000)
-    modes: dict[str, Callable[[], None]] = {}
-
-    def bare() -> None:
-        observability.disable_instrumentation()
-
-    def builtin() -> None:
-        observability.enable_instrumentation(force=True)
-
-    def ours() -> None:
-        observability.disable_instrumentation()
-        instrumentor.instrument(tracer_provider=provider, targets=["__main__:Target.run"])
-
-    modes = {"bare": bare, "framework built-in": builtin, "ours": ours}
-    results: dict[str, dict[str, float]] = {m: {} for m in modes}
-    gc.disable()
-    for _ in range(batches):
-        for mode, setup in modes.items():
-            setup()
-            row = results[mode]
-            row.setdefault("run", []).append(time_async(lambda: run_once(a3), n))  # type: ignore[attr-defined]
-            row.setdefault("stream", []).append(time_async(lambda: stream_once(a3), n))  # type: ignore[attr-defined]
-            row.setdefault("stream1000", []).append(  # type: ignore[attr-defined]
-                time_async(lambda: stream_once(a1000), max(n // 30, 5))
-            )
-            if instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.uninstrument()
-    raw = median_of(lambda: time_sync(raw_span, n * 10), batches)
-    target = Target()
-    plain = median_of(lambda: time_sync(target.run, n * 100), batches)
-    instrumentor.instrument(tracer_provider=provider, targets=["__main__:Target.run"])
-
-    def suppressed_calls() -> float:
-        with suppress_instrumentation():
-            return time_sync(target.run, n * 100)
-
-    suppressed = median_of(suppressed_calls, batches)
-    traced_call = median_of(lambda: time_sync(target.run, n * 10), batches)
-    instrumentor.uninstrument()
-    gc.enable()
-
-    med = {m: {k: statistics.median(v) for k, v in row.items()} for m, row in results.items()}  # type: ignore[call-overload]
-    print(f"raw SDK span start+end: {raw:.2f} us\n")
-    print(
-        f"{'agent-framework-core run':30} {'bare us':>9} {'built-in +us':>13} {'ours +us':>9} {'ours/raw span':>14} "
-        f"{'ours/built-in':>14}"
-    )
-    for key, label in (("run", "run (stream=False)"), ("stream", "run (stream=True, 4 updates)")):
-        base = med["bare"][key]
-        builtin_added = med["framework built-in"][key] - base
-        ours_added = med["ours"][key] - base
-        print(
-            f"{label:30} {base:9.1f} {builtin_added:13.1f} {ours_added:9.1f} {ours_added / raw:14.2f} "
-            f"{ours_added / builtin_added if builtin_added > 0 else float('nan'):14.2f}"
-        )
-    base = med["bare"]["stream1000"]
-    per_update_added = (med["ours"]["stream1000"] - base) / 1001
-    print(
-        f"\n1000-update stream: bare {base / 1001:.2f} us/update, ours +{per_update_added:.3f} us/update "
-        f"(ratio {med['ours']['stream1000'] / base:.3f})"
-    )
-    print(
-        f"user target, plain call: {plain:.3f} us; traced +{traced_call - plain:.2f} us "
-        f"({(traced_call - plain) / raw:.2f}x raw span); suppressed +{suppressed - plain:.3f} us"
-    )
+    if args.quick:
+        args.window_ms, args.batches, args.warmup, args.reference_calls = 20, 3, 3, 2000
+    args.frameworks = [f for f in args.frameworks.split(",") if f]
+    unknown = set(args.frameworks) - set(FRAMEWORKS)
+    if unknown:
+        parser.error(f"unknown frameworks {sorted(unknown)}; choose from {', '.join(FRAMEWORKS)}")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
