@@ -444,6 +444,21 @@ def _future_done(invocation: AgentInvocation, reader: ResultReader | None, futur
     invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
 
 
+_STREAM_PROTOCOL = ("__anext__", "__aiter__", "__next__", "__aenter__", "__enter__")
+# Result type -> whether it is a stream: a failed hasattr on a type costs an exception, five per
+# plain-value run. Bounded, for applications that make classes at run time.
+_stream_types: dict[type, bool] = {}
+
+
+def _is_stream_type(kind: type) -> bool:
+    known = _stream_types.get(kind)
+    if known is None:
+        known = any(hasattr(kind, name) for name in _STREAM_PROTOCOL)
+        if len(_stream_types) < 1024:
+            _stream_types[kind] = known
+    return known
+
+
 def trace_result(
     result: Any,
     invocation: AgentInvocation,
@@ -460,14 +475,7 @@ def trace_result(
     if isinstance(result, asyncio.Future):
         result.add_done_callback(lambda future: _future_done(invocation, reader, future))
         return result
-    kind = type(result)
-    if (
-        hasattr(kind, "__anext__")
-        or hasattr(kind, "__aiter__")
-        or hasattr(kind, "__next__")
-        or hasattr(kind, "__aenter__")
-        or hasattr(kind, "__enter__")
-    ):
+    if _is_stream_type(type(result)):
         return trace_stream(result, invocation, reader, methods)
     invocation.finish(Outcome.COMPLETED, None, read_facts(reader, result, Outcome.COMPLETED))
     return result
