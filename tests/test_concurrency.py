@@ -186,7 +186,9 @@ def in_threads(tracer: trace.Tracer, runs_per_thread: int, perform: Callable[[Ru
         with tracer.start_as_current_span(f"run {thread_index}", attributes={"run.index": thread_index}):
             start.wait()
             for k in range(runs_per_thread):
-                run = Run(thread_index, f"agent{thread_index}_{k}", delay_of(thread_index) / 10)
+                # At least 5 ms a run: a thread with no sleep could finish all its runs before the
+                # last thread is scheduled on a loaded machine, and the batch would not overlap.
+                run = Run(thread_index, f"agent{thread_index}_{k}", (delay_of(thread_index) + 0.05) / 10)
                 run.called_at = time.time_ns()
                 run.updates = perform(run)
                 run.done_at = time.time_ns()

@@ -155,7 +155,7 @@ class PydanticAIDriver:
         if ending is Ending.CANCELLED:
             task = asyncio.ensure_future(agent.run("block"))
             while "before_run" not in observed.hooks:
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # loop turns, not wall time: the same point bare and instrumented
             task.cancel()
             await task
         elif ending is Ending.DROPPED:
@@ -183,7 +183,7 @@ class PydanticAIDriver:
         if ending is Ending.CANCELLED:
             task = asyncio.create_task(_stream_text(manager, observed))
             while not observed.updates:
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # loop turns, not wall time: the same point bare and instrumented
             task.cancel()
             await task
         elif ending is Ending.OTHER_TASK:
@@ -206,7 +206,7 @@ class PydanticAIDriver:
         if ending is Ending.CANCELLED:
             task = asyncio.create_task(_events(manager, observed))
             while not observed.updates:
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # loop turns, not wall time: the same point bare and instrumented
             task.cancel()
             await task
         elif ending is Ending.OTHER_TASK:
