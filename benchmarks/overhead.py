@@ -10,6 +10,8 @@ a run, a short stream (3 model chunks) and a 1000-chunk stream in each mode:
   bare           no instrumentation: the global tracer provider is the API's no-op, the framework's
                  own tracing is off where it has a switch
   ours           AgentInstrumentor().instrument(tracer_provider=provider, meter_provider=meters)
+  ours_code      ours with the API's no-op tracer and meter providers: our own code's share, apart
+                 from the SDK's work for the span and the metrics (the "our code only" column)
   builtin        the framework's own tracing, where it has one
   openinference  the OpenInference instrumentor for the framework, configured as its README says
   suppressed     ours, with the run inside suppress_instrumentation()
@@ -45,10 +47,12 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import NoOpTracerProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.subjects import FRAMEWORKS, Anchor, Subject, load
@@ -181,6 +185,11 @@ def build_modes(subject: Subject, env: BenchEnv, instrumentor: AgentInstrumentor
     def ours_on() -> None:
         instrumentor.instrument(tracer_provider=env.provider, meter_provider=env.meter_provider)
 
+    def ours_code_only_on() -> None:
+        # Our wrappers, readers and bookkeeping with the API's no-op tracer and meter: what our own
+        # code costs, apart from the SDK's work for the span and metrics it is asked to record.
+        instrumentor.instrument(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+
     def ours_off() -> None:
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
@@ -198,7 +207,11 @@ def build_modes(subject: Subject, env: BenchEnv, instrumentor: AgentInstrumentor
 
         return Mode(name, on, off, label=anchor.label, clean_off=anchor.clean_off)
 
-    modes = [Mode("bare", nothing, nothing), Mode("ours", ours_on, ours_off)]
+    modes = [
+        Mode("bare", nothing, nothing),
+        Mode("ours", ours_on, ours_off),
+        Mode("ours_code", ours_code_only_on, ours_off),
+    ]
     if subject.builtin is not None:
         modes.append(anchor_mode("builtin", subject.builtin))
     if subject.openinference is not None:
@@ -376,20 +389,21 @@ def _row(cells: list[str]) -> None:
     print("| " + " | ".join(cells) + " |")
 
 
-RATIOS = ["ours / lowest anchor", "ours / raw span"]
+RATIOS = ["ours / lowest anchor", "ours / raw span", "our code only +us", "our code / raw span"]
 
 
 def report(results: list[tuple[Calls, list[Mode]]], refs: dict[str, float]) -> None:
     raw = refs["raw"]
     print(f"raw SDK span start+end: {raw:.2f} us\n")
     _row(["framework", "shape", "bare us", "ours +us", "builtin +us", "openinference +us", *RATIOS])
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for calls, modes in results:
         med = medians(modes)
         for shape in ("run", "stream"):
             if shape not in med.get("bare", {}):
                 continue
             ours = added(med, "ours", shape)
+            code = added(med, "ours_code", shape)
             anchors = [a for a in (added(med, "builtin", shape), added(med, "openinference", shape)) if a and a > 0]
             lowest = min(anchors) if anchors else None
             updates = calls.updates.get(shape)
@@ -403,12 +417,26 @@ def report(results: list[tuple[Calls, list[Mode]]], refs: dict[str, float]) -> N
                     _signed(added(med, "openinference", shape)),
                     f"{ours / lowest:.2f}" if ours is not None and lowest else "-",
                     f"{ours / raw:.2f}" if ours is not None else "-",
+                    _signed(code),
+                    f"{code / raw:.2f}" if code is not None else "-",
                 ]
             )
 
     print(f"\nPer update, {LONG_CHUNKS}-chunk model stream (added = whole-stream difference / updates):\n")
-    _row(["framework", "stream", "updates", "bare ns/update", "ours +ns", "ours / bare", "builtin +ns", "oi +ns"])
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    _row(
+        [
+            "framework",
+            "stream",
+            "updates",
+            "bare ns/update",
+            "ours +ns",
+            "ours / bare",
+            "builtin +ns",
+            "oi +ns",
+            "our code only +ns",
+        ]
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for calls, modes in results:
         med = medians(modes)
         if "long" not in med.get("bare", {}):
@@ -430,6 +458,7 @@ def report(results: list[tuple[Calls, list[Mode]]], refs: dict[str, float]) -> N
                 f"{med['ours']['long'] / base:.3f}" if "ours" in med else "-",
                 per_update("builtin") if calls.subject.builtin else "none",
                 per_update("openinference"),
+                per_update("ours_code"),
             ]
         )
 
