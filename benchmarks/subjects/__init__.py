@@ -74,3 +74,31 @@ def load(framework: str) -> Subject:
 def instrumentor_off(instrumentor: Any) -> None:
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
+
+
+def openinference_anchor(
+    label: str,
+    module: str,
+    class_name: str,
+    before: Callable[[Env], None] | None = None,
+    after: Callable[[], None] | None = None,
+) -> Anchor:
+    """An OpenInference instrumentor, imported when turned on (so a missing package is reported, not
+    fatal). Where it needs the framework's own tracing on, `before(env)` turns that on and `after()`
+    off again."""
+    instances: list[Any] = []
+
+    def on(env: Env) -> None:
+        instrumentor = getattr(importlib.import_module(module), class_name)()
+        if before is not None:
+            before(env)
+        instrumentor.instrument(tracer_provider=env.provider)
+        instances[:] = [instrumentor]
+
+    def off() -> None:
+        for instrumentor in instances:
+            instrumentor_off(instrumentor)
+        if after is not None:
+            after()
+
+    return Anchor(label, on, off)

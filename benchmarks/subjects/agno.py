@@ -19,7 +19,7 @@ from agno.models.base import Model
 from agno.models.response import ModelResponse
 from agno.run.agent import RunContentEvent
 
-from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, instrumentor_off
+from benchmarks.subjects import StreamCall, StreamOutput, Subject, openinference_anchor
 
 
 @dataclass
@@ -78,29 +78,13 @@ def stream(chunks: int) -> StreamCall:
     return call
 
 
-_openinference: list[Any] = []
-
-
-def openinference_on(env: Env) -> None:
-    from openinference.instrumentation.agno import AgnoInstrumentor
-
-    instrumentor = AgnoInstrumentor()
-    instrumentor.instrument(tracer_provider=env.provider)
-    _openinference[:] = [instrumentor]
-
-
-def openinference_off() -> None:
-    for instrumentor in _openinference:
-        instrumentor_off(instrumentor)
-
-
 SUBJECT = Subject(
     framework="agno",
     asynchronous=True,
     run=run,
     stream=stream,
     builtin=None,
-    openinference=Anchor("AgnoInstrumentor", openinference_on, openinference_off),
+    openinference=openinference_anchor("AgnoInstrumentor", "openinference.instrumentation.agno", "AgnoInstrumentor"),
     stream_label="Agent.arun(stream=True)",
     note="no built-in tracing (agno.tracing is the OpenInference instrumentor)",
 )

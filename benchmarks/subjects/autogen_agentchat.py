@@ -18,7 +18,7 @@ from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelFamily, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 
-from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, instrumentor_off
+from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, openinference_anchor
 
 USAGE = RequestUsage(prompt_tokens=1, completion_tokens=1)
 
@@ -118,28 +118,16 @@ def builtin_off() -> None:
     pass  # the harness turns the global provider off again
 
 
-_openinference: list[Any] = []
-
-
-def openinference_on(env: Env) -> None:
-    from openinference.instrumentation.autogen_agentchat import AutogenAgentChatInstrumentor
-
-    instrumentor = AutogenAgentChatInstrumentor()
-    instrumentor.instrument(tracer_provider=env.provider)
-    _openinference[:] = [instrumentor]
-
-
-def openinference_off() -> None:
-    for instrumentor in _openinference:
-        instrumentor_off(instrumentor)
-
-
 SUBJECT = Subject(
     framework="autogen_agentchat",
     asynchronous=True,
     run=run,
     stream=stream,
     builtin=Anchor("autogen-core invoke_agent spans (global provider)", builtin_on, builtin_off),
-    openinference=Anchor("AutogenAgentChatInstrumentor", openinference_on, openinference_off),
+    openinference=openinference_anchor(
+        "AutogenAgentChatInstrumentor",
+        "openinference.instrumentation.autogen_agentchat",
+        "AutogenAgentChatInstrumentor",
+    ),
     stream_label="AssistantAgent.run_stream (model_client_stream=True)",
 )

@@ -17,7 +17,7 @@ from agents.testing import ModelStep, ScriptedModel, assistant_message
 from agents.testing.model import _stream_events_for_step
 from openai.types.responses import ResponseTextDeltaEvent
 
-from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, instrumentor_off
+from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, openinference_anchor
 
 
 class DropProcessor(TracingProcessor):
@@ -107,24 +107,6 @@ def builtin_off() -> None:
     agents.set_trace_processors([DROP])
 
 
-_openinference: list[Any] = []
-
-
-def openinference_on(env: Env) -> None:
-    from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-
-    builtin_on(env)
-    instrumentor = OpenAIAgentsInstrumentor()
-    instrumentor.instrument(tracer_provider=env.provider)
-    _openinference[:] = [instrumentor]
-
-
-def openinference_off() -> None:
-    for instrumentor in _openinference:
-        instrumentor_off(instrumentor)
-    builtin_off()
-
-
 SUBJECT = Subject(
     framework="openai_agents",
     asynchronous=True,
@@ -136,6 +118,12 @@ SUBJECT = Subject(
         builtin_off,
         recorded=lambda: DROP.spans,
     ),
-    openinference=Anchor("OpenAIAgentsInstrumentor (SDK tracing on)", openinference_on, openinference_off),
+    openinference=openinference_anchor(
+        "OpenAIAgentsInstrumentor (SDK tracing on)",
+        "openinference.instrumentation.openai_agents",
+        "OpenAIAgentsInstrumentor",
+        before=builtin_on,
+        after=builtin_off,
+    ),
     stream_label="Runner.run_streamed + stream_events()",
 )

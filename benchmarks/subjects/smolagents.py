@@ -25,7 +25,7 @@ from smolagents.models import (
 )
 from smolagents.monitoring import AgentLogger, LogLevel, TokenUsage
 
-from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, instrumentor_off
+from benchmarks.subjects import StreamCall, StreamOutput, Subject, openinference_anchor
 
 USAGE = TokenUsage(input_tokens=1, output_tokens=1)
 
@@ -83,29 +83,15 @@ def stream(chunks: int) -> StreamCall:
     return call
 
 
-_openinference: list[Any] = []
-
-
-def openinference_on(env: Env) -> None:
-    from openinference.instrumentation.smolagents import SmolagentsInstrumentor
-
-    instrumentor = SmolagentsInstrumentor()
-    instrumentor.instrument(tracer_provider=env.provider)
-    _openinference[:] = [instrumentor]
-
-
-def openinference_off() -> None:
-    for instrumentor in _openinference:
-        instrumentor_off(instrumentor)
-
-
 SUBJECT = Subject(
     framework="smolagents",
     asynchronous=False,
     run=run,
     stream=stream,
     builtin=None,
-    openinference=Anchor("SmolagentsInstrumentor", openinference_on, openinference_off),
+    openinference=openinference_anchor(
+        "SmolagentsInstrumentor", "openinference.instrumentation.smolagents", "SmolagentsInstrumentor"
+    ),
     stream_label="MultiStepAgent.run(stream=True), stream_outputs=True",
     note="no built-in tracing",
 )
