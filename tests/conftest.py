@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,10 @@ class Telemetry:
     def agent_spans(self) -> list[ReadableSpan]:
         return [span for span in self.finished() if span.name.startswith("invoke_agent")]
 
+    def agent_attributes(self) -> Mapping[str, Any]:
+        """The attributes of the one agent span so far (the first, if there are several)."""
+        return attributes(self.agent_spans()[0])
+
     def metric_points(self, name: str) -> list[Any]:
         data = self.metrics.get_metrics_data()
         points: list[Any] = []
@@ -41,6 +45,11 @@ class Telemetry:
                     if metric.name == name:
                         points.extend(metric.data.data_points)
         return points
+
+
+def attributes(span: ReadableSpan) -> Mapping[str, Any]:
+    """A span's attributes, typed for indexing (the SDK types them Optional)."""
+    return span.attributes or {}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry
+from tests.conftest import Instrumentation, Telemetry, attributes
 from tests.sample_app import agents
 from tests.sample_app.agents import AgentFailure, NamedAgent, UnnamedAgent
 
@@ -21,7 +21,7 @@ ALL_TARGETS = [
 
 def outcome(telemetry: Telemetry) -> tuple[str, object, StatusCode]:
     (span,) = telemetry.agent_spans()
-    return span.name, span.attributes.get(semconv.OUTCOME), span.status.status_code
+    return span.name, attributes(span).get(semconv.OUTCOME), span.status.status_code
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ async def test_cancelled_coroutine_ends_error_cancelled(traced: Instrumentation,
     with pytest.raises(asyncio.CancelledError):
         await task
     (span,) = telemetry.agent_spans()
-    assert span.attributes[semconv.ERROR_TYPE] == "asyncio.exceptions.CancelledError"
+    assert attributes(span)[semconv.ERROR_TYPE] == "asyncio.exceptions.CancelledError"
 
 
 async def test_async_generator_completes(traced: Instrumentation, telemetry: Telemetry) -> None:

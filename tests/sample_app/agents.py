@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from typing import Any
 
 
@@ -28,13 +28,13 @@ class NamedAgent:
             raise AgentFailure("plan failed")
         return "plan"
 
-    async def astream(self, n: int = 3, fail_at: int | None = None) -> AsyncIterator[str]:
+    async def astream(self, n: int = 3, fail_at: int | None = None) -> AsyncGenerator[str, None]:
         for index in range(n):
             if index == fail_at:
                 raise AgentFailure(f"failed at {index}")
             yield f"u{index}"
 
-    def stream(self, n: int = 3, fail_at: int | None = None) -> Iterator[str]:
+    def stream(self, n: int = 3, fail_at: int | None = None) -> Generator[str, None, None]:
         for index in range(n):
             if index == fail_at:
                 raise AgentFailure(f"failed at {index}")
