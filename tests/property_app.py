@@ -17,8 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_framework import Agent, BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
+from agno.agent import Agent as AgnoAgent
+from agno.models.response import ModelResponse
+from autogen_agentchat.agents import AssistantAgent
 from opentelemetry import trace
 
+from tests.frameworks import agno_driver, smolagents_driver
+from tests.frameworks import autogen_agentchat_driver as autogen_driver
 from tests.frameworks.agent_framework_driver import RecordingProvider
 
 UPDATES = 3
@@ -155,4 +160,89 @@ def make_agent(script: Script, effects: Effects, hooks: list[str]) -> Agent:
         name="property",
         default_options={"model": "fake-1"},
         context_providers=[RecordingProvider(hooks)],
+    )
+
+
+# -- the other frameworks' offline fakes, holding and failing per a Script ---------------------------
+# Each subclasses its driver's fake (tests/frameworks/<fw>_driver.py) and replaces only its streaming
+# call: UPDATES chunks, AppFailure-like failure at `script.fail_at`, `_hold` before each chunk, and the
+# span current at the call recorded in `effects.pull_spans`.
+
+
+class AutogenHoldingClient(autogen_driver.ScriptedClient):
+    """AutoGen's scripted ChatCompletionClient, streaming "u0 u1 u2" word by word."""
+
+    def __init__(self, script: Script, effects: Effects, calls: list[str]) -> None:
+        super().__init__(autogen_driver.Script(text=" ".join(f"u{i}" for i in range(UPDATES)), calls=calls))
+        self.property_script = script
+        self.effects = effects
+
+    async def create_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
+        self.script.calls.append("create_stream")
+        self.effects.pull_spans.append(_current_span())
+        for index, word in enumerate(self.script.text.split()):
+            await _hold(self.property_script)
+            if index == self.property_script.fail_at:
+                raise autogen_driver.ModelFailure(f"failed at {index}")
+            yield word + " "
+        yield self._result()
+
+
+def make_autogen_agent(script: Script, effects: Effects, calls: list[str]) -> Any:
+    return AssistantAgent(
+        "scripted",
+        model_client=AutogenHoldingClient(script, effects, calls),
+        model_client_stream=True,
+        description="An offline scripted agent",
+    )
+
+
+class SmolagentsRecordingModel(smolagents_driver.ScriptedModel):
+    """smolagents' scripted model: ECHO until `fail_at` (then it raises), else ECHO, ECHO, final."""
+
+    def __init__(self, script: Script, effects: Effects) -> None:
+        failing = script.fail_at is not None
+        actions: list[Any] = [smolagents_driver.ECHO] * (script.fail_at if failing else 2)  # type: ignore[operator]
+        actions.append(
+            ("raise", smolagents_driver.ModelFailure("model down")) if failing else smolagents_driver.final()
+        )
+        super().__init__(actions)
+        self.effects = effects
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        self.effects.pull_spans.append(_current_span())
+        return super().generate(*args, **kwargs)
+
+
+def make_smolagents_agent(script: Script, effects: Effects, hooks: list[str]) -> Any:
+    agent = smolagents_driver.make_agent(hooks=hooks)
+    agent.model = SmolagentsRecordingModel(script, effects)
+    return agent
+
+
+@dataclass
+class AgnoHoldingModel(agno_driver.ScriptedModel):
+    """Agno's scripted model, streaming UPDATES chunks; a failure is agno's ConnectionError."""
+
+    property_script: Any = None
+    effects: Any = None
+
+    async def ainvoke_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponse]:
+        self.effects.pull_spans.append(_current_span())
+        for index in range(UPDATES):
+            await _hold(self.property_script)
+            if index == self.property_script.fail_at:
+                raise ConnectionError(f"failed at {index}")
+            yield ModelResponse(role="assistant", content=f"u{index} ")
+        yield ModelResponse(content="", response_usage=agno_driver.usage(10, UPDATES))
+
+
+def make_agno_agent(script: Script, effects: Effects, hooks: list[str]) -> Any:
+    return AgnoAgent(
+        name=agno_driver.AGENT_NAME,
+        description="writes things",
+        instructions="Be brief.",
+        model=AgnoHoldingModel(property_script=script, effects=effects),
+        telemetry=False,
+        **agno_driver.recording_hooks(hooks),
     )

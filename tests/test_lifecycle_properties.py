@@ -40,11 +40,25 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
+from smolagents.memory import ActionStep, FinalAnswerStep
+from smolagents.utils import AgentGenerationError
 
 from otel_agent_instrumentation import semconv
 from otel_agent_instrumentation.invocation import open_invocation_count
 from tests.conftest import Instrumentation, Telemetry
-from tests.property_app import UPDATES, AppFailure, Effects, PropertyAgent, Script, make_agent
+from tests.frameworks import agno_driver, smolagents_driver
+from tests.frameworks import autogen_agentchat_driver as autogen_driver
+from tests.property_app import (
+    UPDATES,
+    AppFailure,
+    Effects,
+    PropertyAgent,
+    Script,
+    make_agent,
+    make_agno_agent,
+    make_autogen_agent,
+    make_smolagents_agent,
+)
 
 APP_FAILURE = f"{AppFailure.__module__}.{AppFailure.__qualname__}"
 CANCELLED = "asyncio.exceptions.CancelledError"
@@ -163,6 +177,8 @@ class Run:
     expected: tuple[str, str | None] | None = None
     # After this the span must be ended (a context manager's run ends at block exit).
     must_be_ended: bool = False
+    # The error type of a failure the framework returned as an event instead of raising it (agno).
+    returned_failure: str | None = None
     dropped: bool = False
     steps: list[str] = field(default_factory=list)
 
@@ -171,7 +187,7 @@ def describe(error: BaseException) -> Obs:
     return ("raised", type(error).__name__, str(error))
 
 
-def expected_from(observation: Obs) -> tuple[str, str | None] | None:
+def expected_from(observation: Obs, failure: str = APP_FAILURE) -> tuple[str, str | None] | None:
     """The outcome table (README): what the consumer observed -> what the span must say."""
     kind = observation[0]
     if kind in ("end", "final"):
@@ -179,7 +195,7 @@ def expected_from(observation: Obs) -> tuple[str, str | None] | None:
     if kind == "raised":
         if observation[1] == "CancelledError":
             return ("cancelled", CANCELLED)
-        return ("failed", APP_FAILURE)
+        return ("failed", failure)
     if kind == "closed":
         return ("closed_early", None)
     if kind == "dropped":
@@ -194,6 +210,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     bookkeeping: Bookkeeping
     # Whether pulls run the agent's code directly in the consumer's frame (so the span check applies).
     checks_pull_span = True
+    # The error.type of the app's failure as the consumer sees it raised.
+    failure_type = APP_FAILURE
+    # Fewer examples for the real frameworks' streams (slower per step), to keep the file's time.
+    max_examples = PROPERTY_SETTINGS.max_examples
 
     def __init__(self) -> None:
         super().__init__()
@@ -238,7 +258,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def settle(self, run: Run, observed: list[Obs]) -> None:
         for observation in observed:
             if run.expected is None:
-                run.expected = expected_from(observation)
+                run.expected = self.expected_from(run, observation)
         if run.expected is not None:
             run.must_be_ended = True
         # The app's own exception reaches the consumer as the same object.
@@ -247,6 +267,9 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert self.caught is raised_by_app, run.steps
         # Tracebacks reference the stream's frames: holding them would keep a dropped stream alive.
         self.caught = run.traced.effects.last_raised = run.bare.effects.last_raised = None
+
+    def expected_from(self, run: Run, observation: Obs) -> tuple[str, str | None] | None:
+        return expected_from(observation, self.failure_type)
 
     # The last exception a consumer caught from the app (cleared after each step).
     caught: BaseException | None = None
@@ -658,6 +681,152 @@ class AgentFrameworkMachine(LifecycleMachine):
         self.on_both(run, "final response", final)
 
 
+class FrameworkStreamMachine(LifecycleMachine):
+    """A framework's own async generator: pull, close, cancel while awaiting, consume in another task.
+    The fakes (tests/property_app.py, over the drivers' fakes) fail and hold per the run's Script."""
+
+    max_examples = 50
+
+    def describe_item(self, item: Any) -> Any:
+        raise NotImplementedError
+
+    def observed(self, observations: list[Obs]) -> list[Obs]:
+        return [("item", self.describe_item(o[1])) if o[0] == "item" else o for o in observations]
+
+    async def pull_one(self, world: World) -> list[Obs]:
+        return self.observed([await _anext_observed(self, world, world.stream)])
+
+    async def close_stream(self, world: World) -> list[Obs]:
+        await world.stream.aclose()
+        return [("closed",)]
+
+    @precondition(LifecycleMachine.has_live)
+    @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
+    def cancel_while_awaiting(self, index: int) -> None:
+        run = self.pick(index)
+        assert run is not None
+
+        async def cancel(world: World) -> list[Obs]:
+            return self.observed(await _held_pull_cancelled(world, world.stream.__anext__))
+
+        self.on_both(run, "cancel", cancel)
+
+    @precondition(LifecycleMachine.has_live)
+    @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
+    def consume_in_another_task(self, index: int) -> None:
+        run = self.pick(index)
+        assert run is not None
+        self.on_both(run, "other task", lambda world: asyncio.ensure_future(self.drain_then_pull(world)))
+
+
+class AutogenAgentChatMachine(FrameworkStreamMachine):
+    """`AssistantAgent.run_stream(task=...)` with model streaming on: chunk events, the final message,
+    then the TaskResult. The side effects are the model calls the agent made (`hooks`)."""
+
+    failure_type = autogen_driver.MODEL_FAILURE
+
+    def create(self, world: World) -> None:
+        world.stream = make_autogen_agent(world.script, world.effects, world.hooks).run_stream(task="hi")
+
+    def describe_item(self, item: Any) -> Any:
+        return autogen_driver.describe(item)
+
+
+class AutogenTeamMachine(FrameworkStreamMachine):
+    """`RoundRobinGroupChat.run_stream(task=...)` (two agents, max_turns=2, model streaming off): the
+    team clears its running flag only in the generator's `finally`, so every step also observes that
+    flag: a close or drop that did not reach the real generator would leave the traced team running.
+    No cancel rule: cancelling a team's task waits for the in-flight model call (the driver's notes)."""
+
+    failure_type = "RuntimeError"  # the team re-raises a member's failure as RuntimeError
+
+    def create(self, world: World) -> None:
+        script = autogen_driver.Script(fail=world.script.fail_at is not None, calls=world.hooks)
+        world.manager = autogen_driver.make_team(script)
+        world.stream = world.manager.run_stream(task="hi")
+
+    def describe_item(self, item: Any) -> Any:
+        return autogen_driver.describe(item)
+
+    def observed(self, observations: list[Obs]) -> list[Obs]:
+        # The RuntimeError's text carries the member's traceback: its first line is the app's view.
+        first_lines = [(*o[:2], o[2].splitlines()[0]) if o[0] == "raised" else o for o in observations]
+        return super().observed(first_lines)
+
+    async def settled_flag(self, world: World, observed: list[Obs]) -> list[Obs]:
+        for _ in range(20):  # a closed team finishes its `finally` a few loop ticks later
+            if not world.manager._is_running:
+                break
+            await asyncio.sleep(0)
+        return [*observed, ("running", world.manager._is_running)]
+
+    async def pull_one(self, world: World) -> list[Obs]:
+        return await self.settled_flag(world, await super().pull_one(world))
+
+    async def close_stream(self, world: World) -> list[Obs]:
+        return await self.settled_flag(world, await super().close_stream(world))
+
+    # Not the base class's cancel rule (see the docstring); other-task consumption stays.
+    cancel_while_awaiting = None  # type: ignore[assignment]
+
+
+class AgnoMachine(FrameworkStreamMachine):
+    """`Agent.arun(..., stream=True, stream_events=True)`: agno yields a model failure as a
+    RunErrorEvent and ends the stream normally, so a consumer that saw that event and then the end saw
+    a failed run, typed by the event's error_type (tests/frameworks/agno_driver.py, Expected)."""
+
+    def create(self, world: World) -> None:
+        agent = make_agno_agent(world.script, world.effects, world.hooks)
+        world.stream = agent.arun("hi", stream=True, stream_events=True)
+
+    def describe_item(self, item: Any) -> Any:
+        return agno_driver.describe(item)
+
+    def expected_from(self, run: Run, observation: Obs) -> tuple[str, str | None] | None:
+        if observation[0] == "item" and observation[1].startswith("RunErrorEvent("):
+            run.returned_failure = observation[1].removeprefix("RunErrorEvent(").split(":")[0]
+        if observation[0] in ("end", "final") and run.returned_failure is not None:
+            return ("failed", run.returned_failure)
+        if observation[0] == "closed" and run.returned_failure is not None:
+            # Closed after the error event: closed early, and the span keeps the run's error (ERROR).
+            return ("closed_early", run.returned_failure)
+        return super().expected_from(run, observation)
+
+    def drop(self, run: Run) -> None:
+        if run.expected is None and run.returned_failure is not None:
+            run.expected = ("abandoned", run.returned_failure)
+        super().drop(run)
+
+
+class SmolagentsMachine(LifecycleMachine):
+    """`agent.run(task, stream=True)` (a sync generator), pulled one step at a time: a pull advances to
+    the next ActionStep or FinalAnswerStep (closing between a step's outputs makes smolagents' own
+    generator raise "generator ignored GeneratorExit", bare or traced). Side effects: the step
+    callbacks and final-answer checks."""
+
+    failure_type = smolagents_driver.GENERATION_ERROR
+    max_examples = 50
+
+    def create(self, world: World) -> None:
+        world.stream = make_smolagents_agent(world.script, world.effects, world.hooks).run("6*7?", stream=True)
+
+    async def pull_one(self, world: World) -> list[Obs]:
+        try:
+            while True:
+                step = next(world.stream)
+                if isinstance(step, ActionStep | FinalAnswerStep):
+                    return [("item", smolagents_driver.describe(step))]
+        except StopIteration:
+            return [("end",)]
+        except AgentGenerationError as error:
+            self.caught = error
+            return [describe(error)]
+
+    async def close_stream(self, world: World) -> list[Obs]:
+        world.stream.close()
+        return [("closed",)]
+
+
 def run_machine(machine: type[LifecycleMachine], instrumentation: Instrumentation, bookkeeping: Bookkeeping) -> None:
     instrumentation.on(targets=list(machine.targets))
     bound = type(machine.__name__, (machine,), {"bookkeeping": bookkeeping})
@@ -666,7 +835,7 @@ def run_machine(machine: type[LifecycleMachine], instrumentation: Instrumentatio
     gc.collect()
     gc.freeze()
     try:
-        run_state_machine_as_test(bound, settings=PROPERTY_SETTINGS)
+        run_state_machine_as_test(bound, settings=settings(PROPERTY_SETTINGS, max_examples=machine.max_examples))
     finally:
         gc.unfreeze()
 
@@ -701,3 +870,27 @@ def test_span_ended_twice_is_caught_by_the_bookkeeping(telemetry: Telemetry, boo
     span.end()
     span.end()
     assert (bookkeeping.counter.ends[span.get_span_context().span_id], bookkeeping.double_ends.count) == (1, 1)
+
+
+def test_autogen_agentchat_run_stream_random_lifecycles_keep_the_span_contract(
+    instrumentation: Instrumentation, bookkeeping: Bookkeeping
+) -> None:
+    run_machine(AutogenAgentChatMachine, instrumentation, bookkeeping)
+
+
+def test_smolagents_run_stream_random_lifecycles_keep_the_span_contract(
+    instrumentation: Instrumentation, bookkeeping: Bookkeeping
+) -> None:
+    run_machine(SmolagentsMachine, instrumentation, bookkeeping)
+
+
+def test_agno_arun_stream_random_lifecycles_keep_the_span_contract(
+    instrumentation: Instrumentation, bookkeeping: Bookkeeping
+) -> None:
+    run_machine(AgnoMachine, instrumentation, bookkeeping)
+
+
+def test_autogen_team_run_stream_random_lifecycles_keep_the_span_contract(
+    instrumentation: Instrumentation, bookkeeping: Bookkeeping
+) -> None:
+    run_machine(AutogenTeamMachine, instrumentation, bookkeeping)
