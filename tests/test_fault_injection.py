@@ -25,8 +25,10 @@ from otel_agent_instrumentation.config import Config
 from otel_agent_instrumentation.invocation import Outcome, RequestFacts, ResultFacts
 from tests import fault_app
 from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks import DRIVERS
 from tests.frameworks import agent_framework_driver as af
 from tests.frameworks import smolagents_driver as smol
+from tests.scenarios import Driver, Ending
 
 OURS = "otel_agent_instrumentation"
 
@@ -597,3 +599,55 @@ def test_no_failed_detach_is_logged_by_concurrent_runs_during_uninstrument(
     for worker in workers:
         worker.join()
     assert (finished, [r for r in caplog.records if "Failed to detach" in r.getMessage()]) == ([49] * 8, [])
+
+
+# -- every framework, with a broken telemetry pipeline -----------------------------------------------
+
+FAULTED_ENDINGS = (Ending.COMPLETES, Ending.RAISES_MID_STREAM, Ending.BREAK_AND_CLOSE)
+
+
+def break_on_start(instrumentation: Instrumentation) -> None:
+    instrumentation.telemetry.tracer_provider.add_span_processor(RaisingProcessor("on_start"))
+    instrumentation.on()
+
+
+def break_on_end(instrumentation: Instrumentation) -> None:
+    instrumentation.telemetry.tracer_provider.add_span_processor(RaisingProcessor("on_end"))
+    instrumentation.on()
+
+
+FAULTS: dict[str, Callable[[Instrumentation], None]] = {
+    "processor-raises-on-start": break_on_start,
+    "processor-raises-on-end": break_on_end,
+    "meter-raises": on_with_raising_meter,
+}
+
+FAULTED_CASES = [
+    pytest.param(fault, driver, mode, ending, id=f"{fault}-{driver.framework}-{mode}-{ending.value}")
+    for fault in FAULTS
+    for driver in DRIVERS
+    for mode, ending in driver.cases()
+    if ending in FAULTED_ENDINGS
+]
+
+
+@pytest.mark.parametrize(("fault", "driver", "mode", "ending"), FAULTED_CASES)
+async def test_broken_telemetry_leaves_every_framework_run_unchanged(
+    fault: str, driver: Driver, mode: str, ending: Ending, instrumentation: Instrumentation
+) -> None:
+    bare = await driver.perform_bare(mode, ending)
+    FAULTS[fault](instrumentation)
+    assert await driver.perform(mode, ending) == bare
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_broken_telemetry_is_logged_once_across_every_framework(
+    fault: str, instrumentation: Instrumentation, caplog: pytest.LogCaptureFixture
+) -> None:
+    FAULTS[fault](instrumentation)
+    caplog.clear()
+    for driver in DRIVERS:
+        for mode, ending in driver.cases():
+            if ending is Ending.COMPLETES:
+                await driver.perform(mode, ending)
+    assert len(our_records(caplog, logging.WARNING)) == 1

@@ -22,7 +22,7 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, LoggerProvider, get_logger
 from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter, MeterProvider, NoOpMeter, get_meter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from . import semconv
@@ -229,12 +229,20 @@ class AgentInvocation:
         if request.request_model:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
         parent = otel_context.get_current()
-        self.span = telemetry.tracer.start_span(
-            semconv.span_name(request.agent_name),
-            context=parent,
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-        )
+        try:
+            self.span: Span = telemetry.tracer.start_span(
+                semconv.span_name(request.agent_name),
+                context=parent,
+                kind=SpanKind.INTERNAL,
+                attributes=attributes,
+            )
+        except Exception:
+            # A broken tracer (a span processor raising in on_start) costs the span, not the run's
+            # handling: the invocation still owns the run, so the re-entry guard and the stand-down of
+            # a framework's own span (which would meet the same broken tracer) work as usual, and the
+            # run's children keep the caller's span as their parent.
+            report_failure("starting the agent span")
+            self.span = trace.NonRecordingSpan(trace.get_current_span(parent).get_span_context())
         self.context: Context = otel_context.set_value(
             _ACTIVE_INVOCATION_KEY, self, trace.set_span_in_context(self.span, parent)
         )
