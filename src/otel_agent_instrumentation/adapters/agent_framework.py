@@ -181,6 +181,7 @@ def _facts_from_updates(updates: Sequence[Any], capture: bool) -> ResultFacts:
     facts = ResultFacts()
     reasons: list[str] = []
     text: list[str] = []
+    # Runs once at the end over every pulled update: kept to the few reads each update needs.
     for update in updates:
         for content in getattr(update, "contents", None) or ():
             kind = getattr(content, "type", None)
@@ -188,11 +189,13 @@ def _facts_from_updates(updates: Sequence[Any], capture: bool) -> ResultFacts:
                 _fold_usage(facts, getattr(content, "usage_details", None))
             elif capture and kind == "text":
                 text.append(getattr(content, "text", "") or "")
-        reason = _finish_reason(getattr(update, "finish_reason", None))
-        if reason and reason not in reasons:
-            reasons.append(reason)
+        finish_reason = getattr(update, "finish_reason", None)
+        if finish_reason is not None:
+            reason = _finish_reason(finish_reason)
+            if reason and reason not in reasons:
+                reasons.append(reason)
         response_id = getattr(update, "response_id", None)
-        if isinstance(response_id, str):
+        if response_id is not None and isinstance(response_id, str):
             facts.response_id = response_id
     if reasons:
         facts.finish_reasons = reasons
