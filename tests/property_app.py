@@ -17,13 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_framework import Agent, BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
+from agents import function_tool
+from agents.testing import ModelStep, assistant_message, function_call
 from agno.agent import Agent as AgnoAgent
 from agno.models.response import ModelResponse
 from autogen_agentchat.agents import AssistantAgent
 from opentelemetry import trace
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from tests.frameworks import agno_driver, smolagents_driver
+from tests.frameworks import agno_driver, pydantic_ai_driver, smolagents_driver
 from tests.frameworks import autogen_agentchat_driver as autogen_driver
+from tests.frameworks import openai_agents_driver as openai_driver
 from tests.frameworks.agent_framework_driver import RecordingProvider
 
 UPDATES = 3
@@ -246,3 +250,61 @@ def make_agno_agent(script: Script, effects: Effects, hooks: list[str]) -> Any:
         telemetry=False,
         **agno_driver.recording_hooks(hooks),
     )
+
+
+# -- frameworks whose run is a background task: the hold spins on loop turns ------------------------
+# A hold there is in the run's task, not the consumer's: cancelling the consumer may not reach it, and
+# a pull can complete (an event was already queued) while the run reaches the hold. Spinning until the
+# consumer's step lifts `held` never leaves a run blocked after that step; every wait counts loop
+# turns (asyncio.sleep(0)), never wall time, so bare and instrumented runs see the same interleaving.
+
+
+async def _hold_in_background(script: Script) -> None:
+    if script.held:
+        if script.waiting is not None:
+            script.waiting.set()
+        while script.held:
+            await asyncio.sleep(0)
+
+
+def make_pydantic_ai_agent(script: Script, effects: Effects, hooks: list[str]) -> Any:
+    """The Pydantic AI driver's agent and Recorder capability on a FunctionModel streaming UPDATES chunks."""
+
+    async def stream(messages: Any, info: AgentInfo) -> AsyncIterator[str]:
+        for index in range(UPDATES):
+            effects.pull_spans.append(_current_span())
+            await _hold_in_background(script)
+            if index == script.fail_at:
+                raise effects.record(AppFailure(f"failed at {index}"))
+            yield f"u{index} "
+
+    agent = pydantic_ai_driver.make_agent(hooks)
+    agent.model = FunctionModel(pydantic_ai_driver._respond, stream_function=stream, model_name="fn-model")
+    return agent
+
+
+@function_tool
+async def echo(text: str) -> str:
+    """Echo the text back (a coroutine: the SDK runs a sync tool in a thread, on wall time)."""
+    return text
+
+
+def make_openai_agent(script: Script, effects: Effects) -> Any:
+    """The OpenAI Agents driver's agent on the SDK's ScriptedModel: UPDATES model turns (an `echo` tool
+    call each, then the final answer), the turn `fail_at` raising AppFailure, each turn held per the script."""
+
+    def turn(index: int) -> ModelStep:
+        async def respond(call: Any) -> ModelStep:
+            effects.pull_spans.append(_current_span())
+            await _hold_in_background(script)
+            if index == script.fail_at:
+                raise effects.record(AppFailure(f"failed at {index}"))
+            if index == UPDATES - 1:
+                return ModelStep(output=[assistant_message("done")])
+            return ModelStep(output=[function_call("echo", {"text": f"u{index}"}, call_id=f"call-{index}")])
+
+        return ModelStep.respond(respond)
+
+    agent = openai_driver.make_agent(turn(0), tools=[echo])
+    agent.model.extend(turn(index) for index in range(1, UPDATES))  # type: ignore[union-attr]
+    return agent

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 from agent_framework import observability
+from agents import Runner
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
@@ -40,6 +41,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
+from pydantic_ai.run import AgentRunResultEvent
 from smolagents.memory import ActionStep, FinalAnswerStep
 from smolagents.utils import AgentGenerationError
 
@@ -48,6 +50,7 @@ from otel_agent_instrumentation.invocation import open_invocation_count
 from tests.conftest import Instrumentation, Telemetry
 from tests.frameworks import agno_driver, smolagents_driver
 from tests.frameworks import autogen_agentchat_driver as autogen_driver
+from tests.frameworks import openai_agents_driver as openai_driver
 from tests.property_app import (
     UPDATES,
     AppFailure,
@@ -57,6 +60,8 @@ from tests.property_app import (
     make_agent,
     make_agno_agent,
     make_autogen_agent,
+    make_openai_agent,
+    make_pydantic_ai_agent,
     make_smolagents_agent,
 )
 
@@ -166,6 +171,7 @@ class World:
     entered: bool = False
     exited: bool = False
     saw_end: bool = False  # the consumer saw the stream's end (context-manager shape)
+    saw_result: bool = False  # the consumer got the run's result event (Pydantic AI)
 
 
 @dataclass
@@ -214,10 +220,13 @@ class LifecycleMachine(RuleBasedStateMachine):
     failure_type = APP_FAILURE
     # Fewer examples for the real frameworks' streams (slower per step), to keep the file's time.
     max_examples = PROPERTY_SETTINGS.max_examples
+    # Enough pulls for drain_then_pull to reach the end of the shape's longest stream.
+    max_pulls = UPDATES + 3
 
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
+        self.world_loops: dict[int, asyncio.AbstractEventLoop] = {}
         self.runs: list[Run] = []
         self.baseline = open_invocation_count()
         self.bookkeeping.counter.reset()
@@ -247,11 +256,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
         async def in_consumer_span() -> list[Obs]:
             with self.consumer_tracer.start_as_current_span("consumer step") as span:
-                observed = await action(world)
+                observed = await self.observe(world, await action(world))
                 assert trace.get_current_span() is span, "a step changed the consumer's current span"
                 return observed
 
-        observed = self.loop.run_until_complete(in_consumer_span())
+        observed = self.loop_for(world).run_until_complete(in_consumer_span())
         assert trace.get_current_span() is caller
         return observed
 
@@ -271,6 +280,24 @@ class LifecycleMachine(RuleBasedStateMachine):
     def expected_from(self, run: Run, observation: Obs) -> tuple[str, str | None] | None:
         return expected_from(observation, self.failure_type)
 
+    # A framework that runs the agent in a background task gets one loop per world: a run then
+    # progresses only during its own consumer's steps (not during the other side's or other runs'),
+    # so the bare and instrumented runs see the same loop turns at every step.
+    loop_per_world = False
+
+    def loop_for(self, world: World) -> asyncio.AbstractEventLoop:
+        """The loop a world's steps run on."""
+        if not self.loop_per_world:
+            return self.loop
+        loop = self.world_loops.get(id(world))
+        if loop is None:
+            loop = self.world_loops[id(world)] = asyncio.new_event_loop()
+        return loop
+
+    async def observe(self, world: World, observed: list[Obs]) -> list[Obs]:
+        """What the consumer observed in one step, as compared (a shape may describe items or add state)."""
+        return observed
+
     # The last exception a consumer caught from the app (cleared after each step).
     caught: BaseException | None = None
 
@@ -281,10 +308,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     def has_live(self) -> bool:
         return any(not run.dropped for run in self.runs)
 
-    def tick(self) -> None:
+    def tick(self, world: World) -> None:
         # Lets the loop run the aclose() tasks its async-generator finalizer scheduled.
+        loop = self.loop_for(world)
         for _ in range(3):
-            self.loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(asyncio.sleep(0))
 
     # -- rules -------------------------------------------------------------------------------
     @precondition(lambda self: sum(not run.dropped for run in self.runs) < MAX_OPEN_RUNS)
@@ -345,8 +373,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         run.dropped = True
         gc.collect()
         with self.bare_mode():
-            self.tick()
-        self.tick()
+            self.tick(run.bare)
+        self.tick(run.traced)
         if run.expected is None:
             run.expected = ("abandoned", None)
         run.must_be_ended = True
@@ -357,7 +385,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     async def drain_then_pull(self, world: World) -> list[Obs]:
         observed: list[Obs] = []
-        for _ in range(UPDATES + 3):
+        for _ in range(self.max_pulls):
             step = await self.pull_one(world)
             observed.extend(step)
             if step[-1][0] != "item":
@@ -421,8 +449,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         finally:
             self.runs.clear()
             gc.collect()
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
+            for loop in [self.loop, *self.world_loops.values()]:
+                try:
+                    loop.run_until_complete(_cancel_all(asyncio.all_tasks(loop)))
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
+
+
+async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # -- shapes --------------------------------------------------------------------------------------
@@ -526,7 +564,7 @@ class SyncGeneratorMachine(LifecycleMachine):
 class AsyncContextManagerMachine(LifecycleMachine):
     """`async with agent.session() as stream: ...`, performed step by step as `async with` does."""
 
-    targets = ("tests.property_app:PropertyAgent.session",)
+    targets: tuple[str, ...] = ("tests.property_app:PropertyAgent.session",)
 
     def create(self, world: World) -> None:
         world.manager = PropertyAgent(world.script, world.effects).session()
@@ -827,6 +865,210 @@ class SmolagentsMachine(LifecycleMachine):
         return [("closed",)]
 
 
+class PydanticAIEventsMachine(AsyncContextManagerMachine):
+    """`async with agent.run_stream_events(prompt) as events: async for event in events`, step by step
+    as `async with` does, on a FunctionModel streaming UPDATES chunks (failing or held per the Script)
+    and the driver's Recorder capability (before_run/after_run/on_run_error/wrap_run: `hooks`).
+
+    pydantic-ai runs the agent in a background task started at the first pull, one event ahead of the
+    consumer. The adapter's rules (adapters/pydantic_ai.py): the events the consumer iterates own the
+    run (end of iteration completed, a pull's exception failed or cancelled, `aclose()` closed early);
+    leaving the block ends it completed if the run finished (the consumer got its AgentRunResultEvent),
+    else closed early. An events stream dropped without `__aexit__` leaves the background run blocked
+    (tests/frameworks/pydantic_ai_driver.py): `drop` cancels that task after collection, as shutdown
+    would, on both sides."""
+
+    targets: tuple[str, ...] = ()
+    max_examples = 40
+    max_pulls = 12
+    loop_per_world = True
+
+    def create(self, world: World) -> None:
+        world.manager = make_pydantic_ai_agent(world.script, world.effects, world.hooks).run_stream_events("hi")
+
+    async def observe(self, world: World, observed: list[Obs]) -> list[Obs]:
+        return [("item", _describe_pydantic_event(o[1])) if o[0] == "item" else o for o in observed]
+
+    async def pull_raising(self, world: World) -> Any:
+        event = await super().pull_raising(world)
+        world.saw_result = world.saw_result or isinstance(event, AgentRunResultEvent)
+        return event
+
+    async def leave(self, world: World, error: BaseException | None) -> list[Obs]:
+        observed = await super().leave(world, error)
+        # Leaving after the run's result event leaves a finished run (the adapter's rule: completed).
+        return [("finished",) if o == ("closed",) and world.saw_result else o for o in observed]
+
+    @precondition(LifecycleMachine.has_live)
+    @rule(index=st.integers(0, MAX_OPEN_RUNS - 1), then_leave=st.booleans())
+    def pull_to_the_result_event(self, index: int, then_leave: bool) -> None:
+        # Up to the run's last event and not past it: the run finished, the iteration did not end.
+        run = self.pick(index)
+        assert run is not None
+
+        async def pull_to_result(world: World) -> list[Obs]:
+            observed: list[Obs] = []
+            while not world.saw_result and (not observed or observed[-1][0] == "item"):
+                observed += await self.pull_one(world)
+            if then_leave and observed[-1:] != [("exited", False)]:
+                observed += await self.close_stream(world)
+            return observed
+
+        self.on_both(run, f"pull to result (then leave: {then_leave})", pull_to_result)
+
+    def expected_from(self, run: Run, observation: Obs) -> tuple[str, str | None] | None:
+        if observation == ("finished",):
+            return ("completed", None)
+        return super().expected_from(run, observation)
+
+    def drop(self, run: Run) -> None:
+        started = [
+            (self.loop_for(world), world.stream._task, world.stream._receive_stream)
+            for world in (run.bare, run.traced)
+            if world.stream is not None and world.stream._task is not None
+        ]
+        super().drop(run)
+        for loop, task, receive_stream in started:
+            loop.run_until_complete(_cancel_all({task}))
+            receive_stream.close()  # else "Unclosed <MemoryObjectReceiveStream>" when collected, bare or traced
+
+
+def _describe_pydantic_event(event: Any) -> Any:
+    delta = getattr(event, "delta", None)
+    return (type(event).__name__, getattr(delta, "content_delta", None))
+
+
+@dataclass
+class OpenAIRunSide:
+    """One world's own loop and what the app sees of its run task (`result.run_loop_task`)."""
+
+    ended: str = "pending"  # how the run task ended, recorded by the app's own done callback
+    stop_requested: bool = False  # the consumer called result.cancel() while the run task was pending
+
+    def record(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            self.ended = "cancelled"
+        else:
+            error = task.exception()
+            self.ended = "completed" if error is None else f"failed:{type(error).__name__}"
+
+    async def until_ended(self, turns: int = 500) -> None:
+        for _ in range(turns):  # loop turns, not wall time: the same point bare and instrumented
+            if self.ended != "pending":
+                return
+            await asyncio.sleep(0)
+
+
+class OpenAIAgentsMachine(LifecycleMachine):
+    """`result = Runner.run_streamed(agent, "hi", hooks=...)` then `result.stream_events()`: the real
+    RunResultStreaming, on the SDK's ScriptedModel (UPDATES turns, an `echo` tool call each until the
+    final answer; the turn `fail_at` raises, a held turn waits) and the driver's RecordingHooks (`hooks`).
+    The SDK's tracing (which would export to api.openai.com) is disabled by the driver at import.
+
+    The run is its own task, so the span ends when that task ends, whatever the consumer read (unread
+    events do not stop it; adapters/openai_agents.py): finished -> completed, raised -> failed, cancelled
+    by the consumer's `result.cancel()` (close: cancel, then aclose the events) -> closed early,
+    cancelled because the consumer's task was -> cancelled. So every step ends by observing how the run
+    task ended (the app's own done callback), and the expected outcome follows that. Each world runs on
+    its own loop, so a run progresses only during its own consumer's steps."""
+
+    targets = ()
+    max_examples = 30  # ~40 events per run: the slowest machine per example
+    max_pulls = 40
+    loop_per_world = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sides: dict[int, OpenAIRunSide] = {}
+
+    def side(self, world: World) -> OpenAIRunSide:
+        return self.sides[id(world)]
+
+    def create(self, world: World) -> None:
+        side = self.sides[id(world)] = OpenAIRunSide()
+        agent = make_openai_agent(world.script, world.effects)
+
+        async def start() -> None:  # run_streamed creates the run task: it needs a running loop
+            world.manager = Runner.run_streamed(agent, "hi", hooks=openai_driver.RecordingHooks(world.hooks))
+            world.manager.run_loop_task.add_done_callback(side.record)
+            world.stream = world.manager.stream_events()
+
+        self.loop_for(world).run_until_complete(start())
+
+    async def observe(self, world: World, observed: list[Obs]) -> list[Obs]:
+        described = [("item", _describe_openai_event(o[1])) if o[0] == "item" else o for o in observed]
+        return [*described, ("run task", self.side(world).ended)]
+
+    def expected_from(self, run: Run, observation: Obs) -> tuple[str, str | None] | None:
+        if observation[0] != "run task" or observation[1] == "pending":
+            return None
+        if observation[1] == "completed":
+            return ("completed", None)
+        if observation[1] == "cancelled":
+            return ("closed_early", None) if self.side(run.traced).stop_requested else ("cancelled", CANCELLED)
+        assert observation[1] == "failed:AppFailure", run.steps
+        return ("failed", APP_FAILURE)
+
+    async def pull_one(self, world: World) -> list[Obs]:
+        return [await _anext_observed(self, world, world.stream)]
+
+    async def close_stream(self, world: World) -> list[Obs]:
+        # The SDK's way to stop a stream: result.cancel(), then close the events iterator.
+        side = self.side(world)
+        side.stop_requested = side.stop_requested or not world.manager.run_loop_task.done()
+        world.manager.cancel()
+        await world.stream.aclose()
+        await side.until_ended()
+        return [("closed",)]
+
+    @precondition(LifecycleMachine.has_live)
+    @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
+    def cancel_while_awaiting(self, index: int) -> None:
+        run = self.pick(index)
+        assert run is not None
+
+        async def cancel(world: World) -> list[Obs]:
+            observed = await _held_pull_cancelled(world, world.stream.__anext__)
+            if observed[0][0] == "raised":  # the SDK cancels the run: wait for its task to end
+                await self.side(world).until_ended()
+            return observed
+
+        self.on_both(run, "cancel", cancel)
+
+    @precondition(LifecycleMachine.has_live)
+    @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
+    def consume_in_another_task(self, index: int) -> None:
+        run = self.pick(index)
+        assert run is not None
+        self.on_both(run, "other task", lambda world: asyncio.ensure_future(self.drain_then_pull(world)))
+
+    def drop(self, run: Run) -> None:
+        # Dropping the result does not stop the run: it runs to its end on the world's loop.
+        run.steps.append("drop")
+        for world in (run.bare, run.traced):
+            world.stream = None
+            world.manager = None
+        run.dropped = True
+        gc.collect()
+        with self.bare_mode():
+            self.loop_for(run.bare).run_until_complete(self.side(run.bare).until_ended())
+        self.loop_for(run.traced).run_until_complete(self.side(run.traced).until_ended())
+        ended = self.side(run.traced).ended
+        assert ended == self.side(run.bare).ended, run.steps
+        assert ended != "pending", ("a dropped run did not end", run.steps)
+        if run.expected is None:
+            run.expected = self.expected_from(run, ("run task", ended))
+        run.must_be_ended = True
+
+
+def _describe_openai_event(event: Any) -> Any:
+    if event.type == "raw_response_event":
+        return event.data.type
+    if event.type == "run_item_stream_event":
+        return event.name
+    return event.type
+
+
 def run_machine(machine: type[LifecycleMachine], instrumentation: Instrumentation, bookkeeping: Bookkeeping) -> None:
     instrumentation.on(targets=list(machine.targets))
     bound = type(machine.__name__, (machine,), {"bookkeeping": bookkeeping})
@@ -894,3 +1136,15 @@ def test_autogen_team_run_stream_random_lifecycles_keep_the_span_contract(
     instrumentation: Instrumentation, bookkeeping: Bookkeeping
 ) -> None:
     run_machine(AutogenTeamMachine, instrumentation, bookkeeping)
+
+
+def test_pydantic_ai_run_stream_events_random_lifecycles_keep_the_span_contract(
+    instrumentation: Instrumentation, bookkeeping: Bookkeeping
+) -> None:
+    run_machine(PydanticAIEventsMachine, instrumentation, bookkeeping)
+
+
+def test_openai_agents_run_streamed_random_lifecycles_keep_the_span_contract(
+    instrumentation: Instrumentation, bookkeeping: Bookkeeping
+) -> None:
+    run_machine(OpenAIAgentsMachine, instrumentation, bookkeeping)
