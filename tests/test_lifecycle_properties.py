@@ -830,10 +830,8 @@ class AgnoMachine(FrameworkStreamMachine):
             return ("closed_early", run.returned_failure)
         return super().expected_from(run, observation)
 
-    def drop(self, run: Run) -> None:
-        if run.expected is None and run.returned_failure is not None:
-            run.expected = ("abandoned", run.returned_failure)
-        super().drop(run)
+    # A dropped stream is ended by the garbage collector, which reads no result facts (no framework
+    # code at collection time): abandoned with no error type, even after a RunErrorEvent (base rule).
 
 
 class SmolagentsMachine(LifecycleMachine):
