@@ -301,9 +301,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     # The last exception a consumer caught from the app (cleared after each step).
     caught: BaseException | None = None
 
-    def pick(self, index: int) -> Run | None:
+    def pick(self, index: int) -> Run:
+        """One of the live runs; every rule that picks is guarded by `has_live`."""
         live = [run for run in self.runs if not run.dropped]
-        return live[index % len(live)] if live else None
+        assert live, "a rule picked a run with none live"
+        return live[index % len(live)]
 
     def has_live(self) -> bool:
         return any(not run.dropped for run in self.runs)
@@ -334,35 +336,30 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def pull(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "pull", self.pull_one)
 
     @precondition(has_live)
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def pull_to_the_end_then_once_more(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "drain+pull", self.drain_then_pull)
 
     @precondition(has_live)
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def close(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "close", self.close_stream)
 
     @precondition(has_live)
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def close_twice(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "close+close", self.close_twice_stream)
 
     @precondition(has_live)
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def drop_and_collect(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.drop(run)
 
     def drop(self, run: Run) -> None:
@@ -514,14 +511,12 @@ class AsyncGeneratorMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def cancel_while_awaiting(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "cancel", lambda world: _held_pull_cancelled(world, world.stream.__anext__))
 
     @precondition(LifecycleMachine.has_live)
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def consume_in_another_task(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "other task", lambda world: asyncio.ensure_future(self.drain_then_pull(world)))
 
 
@@ -548,7 +543,6 @@ class SyncGeneratorMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def throw_into(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
 
         async def throw(world: World) -> list[Obs]:
             try:
@@ -634,7 +628,6 @@ class AsyncContextManagerMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def cancel_while_awaiting(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
 
         async def cancel(world: World) -> list[Obs]:
             if world.exited:
@@ -688,7 +681,6 @@ class AgentFrameworkMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def cancel_while_awaiting(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
 
         async def cancel(world: World) -> list[Obs]:
             observed = await _held_pull_cancelled(world, world.stream.__anext__)
@@ -700,14 +692,12 @@ class AgentFrameworkMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def consume_in_another_task(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "other task", lambda world: asyncio.ensure_future(self.drain_then_pull(world)))
 
     @precondition(LifecycleMachine.has_live)
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def final_response(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
 
         async def final(world: World) -> list[Obs]:
             try:
@@ -742,7 +732,6 @@ class FrameworkStreamMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def cancel_while_awaiting(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
 
         async def cancel(world: World) -> list[Obs]:
             return self.observed(await _held_pull_cancelled(world, world.stream.__anext__))
@@ -753,7 +742,6 @@ class FrameworkStreamMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def consume_in_another_task(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "other task", lambda world: asyncio.ensure_future(self.drain_then_pull(world)))
 
 
@@ -902,7 +890,6 @@ class PydanticAIEventsMachine(AsyncContextManagerMachine):
     def pull_to_the_result_event(self, index: int, then_leave: bool) -> None:
         # Up to the run's last event and not past it: the run finished, the iteration did not end.
         run = self.pick(index)
-        assert run is not None
 
         async def pull_to_result(world: World) -> list[Obs]:
             observed: list[Obs] = []
@@ -1023,7 +1010,6 @@ class OpenAIAgentsMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def cancel_while_awaiting(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
 
         async def cancel(world: World) -> list[Obs]:
             observed = await _held_pull_cancelled(world, world.stream.__anext__)
@@ -1037,7 +1023,6 @@ class OpenAIAgentsMachine(LifecycleMachine):
     @rule(index=st.integers(0, MAX_OPEN_RUNS - 1))
     def consume_in_another_task(self, index: int) -> None:
         run = self.pick(index)
-        assert run is not None
         self.on_both(run, "other task", lambda world: asyncio.ensure_future(self.drain_then_pull(world)))
 
     def drop(self, run: Run) -> None:
