@@ -25,6 +25,11 @@ class Ending(enum.Enum):
     CONCURRENT = "concurrent"  # many runs at once
 
 
+# The endings of a run that returns a coroutine: nothing to close early, no final response to ask for.
+AWAITED_ENDINGS: list[Ending] = [
+    ending for ending in Ending if ending not in (Ending.BREAK_AND_CLOSE, Ending.FINAL_WITHOUT_ITERATING)
+]
+
 CONCURRENT_RUNS = 20
 
 

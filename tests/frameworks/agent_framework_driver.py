@@ -21,7 +21,7 @@ from agent_framework import (
 )
 from opentelemetry import trace
 
-from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
+from tests.scenarios import AWAITED_ENDINGS, CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
 
 class ModelFailure(RuntimeError):
@@ -123,15 +123,7 @@ class AgentFrameworkDriver:
     agent_name = "scripted"
 
     def cases(self) -> list[tuple[str, Ending]]:
-        run = [
-            Ending.COMPLETES,
-            Ending.RAISES_AT_CALL,
-            Ending.RAISES_MID_STREAM,
-            Ending.CANCELLED,
-            Ending.DROPPED,
-            Ending.OTHER_TASK,
-            Ending.CONCURRENT,
-        ]
+        run = AWAITED_ENDINGS
         return [("run", ending) for ending in run] + [("stream", ending) for ending in Ending]
 
     def expected(self, mode: str, ending: Ending) -> Expected:

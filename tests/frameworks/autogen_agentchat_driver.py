@@ -32,7 +32,7 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 
-from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
+from tests.scenarios import AWAITED_ENDINGS, CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
 
 class ModelFailure(Exception):
@@ -175,15 +175,7 @@ class AutogenAgentChatDriver:
 
     def cases(self) -> list[tuple[str, Ending]]:
         no_final = [ending for ending in Ending if ending is not Ending.FINAL_WITHOUT_ITERATING]
-        run = [
-            Ending.COMPLETES,
-            Ending.RAISES_AT_CALL,
-            Ending.RAISES_MID_STREAM,
-            Ending.CANCELLED,
-            Ending.DROPPED,
-            Ending.OTHER_TASK,
-            Ending.CONCURRENT,
-        ]
+        run = AWAITED_ENDINGS
         return (
             [("run", e) for e in run]
             + [("stream", e) for e in no_final]

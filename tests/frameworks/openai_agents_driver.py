@@ -15,7 +15,7 @@ import agents
 from agents import Agent, ModelSettings, RunHooks, Runner, RunResultStreaming, Usage
 from agents.testing import ModelStep, ScriptedModel, assistant_message
 
-from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
+from tests.scenarios import AWAITED_ENDINGS, CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
 agents.set_tracing_disabled(True)
 
@@ -100,15 +100,7 @@ class OpenAIAgentsDriver:
     agent_name = AGENT_NAME
 
     def cases(self) -> list[tuple[str, Ending]]:
-        run = [
-            Ending.COMPLETES,
-            Ending.RAISES_AT_CALL,
-            Ending.RAISES_MID_STREAM,
-            Ending.CANCELLED,
-            Ending.DROPPED,
-            Ending.OTHER_TASK,
-            Ending.CONCURRENT,
-        ]
+        run = AWAITED_ENDINGS
         return [("run", ending) for ending in run] + [("stream", ending) for ending in Ending]
 
     def expected(self, mode: str, ending: Ending) -> Expected:
