@@ -146,3 +146,18 @@ def test_targets_env_var_is_read(
     instrumentation.on()
     UnnamedAgent().run()
     assert len(telemetry.agent_spans()) == 1
+
+
+def test_a_run_with_no_known_provider_records_provider_other(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # gen_ai.provider.name is required on invoke_agent spans and the agent metrics; a user target
+    # has no model provider we could know.
+    instrumentation.on(targets=["tests.sample_app.agents:NamedAgent.run"])
+    NamedAgent().run()
+    (span,) = telemetry.agent_spans()
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert (attributes(span)[semconv.GEN_AI_PROVIDER_NAME], point.attributes[semconv.GEN_AI_PROVIDER_NAME]) == (
+        "_OTHER",
+        "_OTHER",
+    )

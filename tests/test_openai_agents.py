@@ -274,6 +274,7 @@ async def test_streamed_run_records_one_time_to_first_chunk(
         1,
         {
             semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT,
+            semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_OTHER,
             semconv.GEN_AI_AGENT_NAME: "scripted",
         },
     )

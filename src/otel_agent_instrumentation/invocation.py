@@ -53,6 +53,8 @@ class RequestFacts:
     agent_name: str | None = None
     agent_description: str | None = None
     request_model: str | None = None
+    # gen_ai.provider.name (semconv.provider_name of what the framework knows); None records _OTHER.
+    provider_name: str | None = None
     conversation_id: str | None = None
     # Further gen_ai.request.* attributes (temperature, max_tokens, ...).
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
@@ -222,7 +224,10 @@ class AgentInvocation:
         # An adapter's fold of each update the consumer receives, for frameworks whose streams keep
         # nothing they yielded (called after the pull, with the span no longer current).
         self.observe_update: Callable[[Any], None] | None = None
-        attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
+        attributes: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT,
+            semconv.GEN_AI_PROVIDER_NAME: request.provider_name or semconv.PROVIDER_OTHER,
+        }
         # Sampling-relevant attributes go in at start.
         if request.agent_name:
             attributes[semconv.GEN_AI_AGENT_NAME] = request.agent_name
@@ -362,20 +367,25 @@ class AgentInvocation:
 
     def _record_metrics(self, duration: float, error_type: str | None, result: ResultFacts | None) -> None:
         telemetry = self._telemetry
-        attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT}
+        attributes: dict[str, AttributeValue] = {
+            semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT,
+            semconv.GEN_AI_PROVIDER_NAME: self.request.provider_name or semconv.PROVIDER_OTHER,
+        }
         if self.request.agent_name:
             attributes[semconv.GEN_AI_AGENT_NAME] = self.request.agent_name
         if self.request.request_model:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = self.request.request_model
+        # Exemplars point at the agent span, not at whatever is current where the run ends.
+        context = self.context
         if self.first_chunk_at is not None:
-            telemetry.time_to_first_chunk.record(self.first_chunk_at - self._start, attributes)
+            telemetry.time_to_first_chunk.record(self.first_chunk_at - self._start, attributes, context)
         if result is not None:
             for token_type, count in (
                 (semconv.TOKEN_TYPE_INPUT, _token_count(result.input_tokens)),
                 (semconv.TOKEN_TYPE_OUTPUT, _token_count(result.output_tokens)),
             ):
                 if count is not None:
-                    telemetry.token_usage.record(count, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type})
+                    telemetry.token_usage.record(count, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type}, context)
         if error_type:
             attributes[semconv.ERROR_TYPE] = error_type
-        telemetry.duration.record(duration, attributes)
+        telemetry.duration.record(duration, attributes, context)

@@ -11,6 +11,12 @@ from __future__ import annotations
 INVOKE_AGENT = "invoke_agent"
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 
+# Provider: required and sampling-relevant on invoke_agent spans and on the agent metrics.
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+# When no provider is known (a user target, a framework's test model): the conventions' value for
+# "none of the well-known values apply", as for other open enums.
+PROVIDER_OTHER = "_OTHER"
+
 # Agent identity.
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
@@ -64,6 +70,52 @@ EVENT_OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
 
 # Ours, not the conventions': how a streamed run ended (see README "Outcomes").
 OUTCOME = "otel_agent_instrumentation.outcome"
+
+
+# The conventions' well-known provider values, keyed by the lower-cased names frameworks use for them
+# (agno `Model.provider`, pydantic-ai `Model.system`, Agent Framework `OTEL_PROVIDER_NAME`, ...).
+_PROVIDERS: dict[str, str] = {
+    "openai": "openai",
+    "azure": "azure.ai.openai",
+    "azure.ai.openai": "azure.ai.openai",
+    "azure_openai": "azure.ai.openai",
+    "azureopenai": "azure.ai.openai",
+    "azure.ai.inference": "azure.ai.inference",
+    "anthropic": "anthropic",
+    "aws.bedrock": "aws.bedrock",
+    "bedrock": "aws.bedrock",
+    "awsbedrock": "aws.bedrock",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "gcp.gemini": "gcp.gemini",
+    "gemini": "gcp.gemini",
+    "google-gla": "gcp.gemini",
+    "google": "gcp.gen_ai",
+    "gcp.gen_ai": "gcp.gen_ai",
+    "gcp.vertex_ai": "gcp.vertex_ai",
+    "vertex_ai": "gcp.vertex_ai",
+    "google-vertex": "gcp.vertex_ai",
+    "vertexai": "gcp.vertex_ai",
+    "groq": "groq",
+    "ibm.watsonx.ai": "ibm.watsonx.ai",
+    "mistral": "mistral_ai",
+    "mistral_ai": "mistral_ai",
+    "mistralai": "mistral_ai",
+    "perplexity": "perplexity",
+    "x_ai": "x_ai",
+    "xai": "x_ai",
+}
+
+
+def provider_name(raw: object) -> str | None:
+    """The conventions' value for a framework's provider name; other names lower-cased as they are.
+
+    None when `raw` is not a non-empty string (the core then records PROVIDER_OTHER).
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    key = raw.strip().lower()
+    return _PROVIDERS.get(key, key)
 
 
 def span_name(agent_name: str | None) -> str:
