@@ -7,11 +7,14 @@ so each patch records whether the name was in the owner's own `__dict__` and del
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import wrapt
+
+logger = logging.getLogger("otel_agent_instrumentation")
 
 # wrapt's wrapper signature: (wrapped, instance, args, kwargs) -> result
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -25,12 +28,31 @@ class Patch:
     name: str
     original: Any
     was_own_attribute: bool
+    # Our FunctionWrapper, and its on/off switch: wrapt calls `enabled` per call and calls straight
+    # through when it returns a false value; `switch.__len__` is a C method, so the check costs little.
+    wrapper: Any = None
+    switch: list[bool] = field(default_factory=list)
 
-    def revert(self) -> None:
+    def revert(self) -> bool:
+        """Put the original back; False when another wrapper now sits on top of ours.
+
+        Another instrumentation that wrapped the method after us holds our wrapper inside its own:
+        putting the original back would silently remove theirs. Ours then stays in their chain,
+        switched off (a plain call-through), and theirs keeps working.
+        """
+        if self.wrapper is not None and vars(self.owner).get(self.name) is not self.wrapper:
+            self.switch.clear()
+            logger.info(
+                "%s.%s was wrapped again after otel-agent-instrumentation; ours is left in place, switched off",
+                getattr(self.owner, "__qualname__", self.owner),
+                self.name,
+            )
+            return False
         if self.was_own_attribute:
             setattr(self.owner, self.name, self.original)
         else:
             delattr(self.owner, self.name)
+        return True
 
 
 def resolve(module_name: str, attribute_path: str) -> tuple[Any, str, Any, bool]:
@@ -61,8 +83,10 @@ def _callable(raw: Any, module_name: str, attribute_path: str) -> Any:
 def apply(module_name: str, attribute_path: str, wrapper: WrapperFunction) -> Patch:
     """Wrap `module:attribute_path` with `wrapper` (a wrapt FunctionWrapper) and return the undo record."""
     owner, name, original, own = resolve(module_name, attribute_path)
-    setattr(owner, name, wrapt.FunctionWrapper(original, wrapper))
-    return Patch(owner=owner, name=name, original=original, was_own_attribute=own)
+    switch = [True]
+    function_wrapper = wrapt.FunctionWrapper(original, wrapper, enabled=switch.__len__)  # type: ignore[arg-type]
+    setattr(owner, name, function_wrapper)
+    return Patch(owner, name, original, own, function_wrapper, switch)
 
 
 def is_patched_by(owner: Any, name: str, patches: list[Patch]) -> bool:

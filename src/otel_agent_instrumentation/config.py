@@ -107,8 +107,10 @@ def _capture_from(value: object) -> ContentCapture:
 def _strings_from(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return _split_list(value)
-    if isinstance(value, Iterable) and all(isinstance(item, str) for item in value):
-        return tuple(value)
+    if isinstance(value, Iterable):
+        items = tuple(value)  # once: a generator would be used up by the check below
+        if all(isinstance(item, str) for item in items):
+            return items
     raise TypeError(f"{name}={value!r}: pass a list of strings")
 
 

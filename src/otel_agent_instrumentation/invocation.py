@@ -132,11 +132,16 @@ class Telemetry:
 
 # Invocations started and not yet finished; at interpreter exit the remaining ones are ended with
 # Outcome.SHUTDOWN, before the providers' own exit hooks flush them (see `end_open_invocations`).
-_open_invocations: set[AgentInvocation] = set()
+# A dict, not a set: `pop` tells the one caller that removed an invocation apart from the others, in one
+# atomic operation, which makes `finish` exactly-once across threads without a lock.
+_open_invocations: dict[AgentInvocation, None] = {}
 _exit_hook_lock = threading.Lock()
 _exit_hook_registered = False
 # False from instrument() until the first run moves the hook behind providers created in between.
 _exit_hook_settled = True
+
+
+_NOT_OPEN = object()
 
 
 def open_invocation_count() -> int:
@@ -252,7 +257,7 @@ class AgentInvocation:
             _ACTIVE_INVOCATION_KEY, self, trace.set_span_in_context(self.span, parent)
         )
         self._start = time.perf_counter()
-        _open_invocations.add(self)
+        _open_invocations[self] = None
 
     def attach(self) -> object:
         """Make this run's span current; pair with `detach` in the same frame."""
@@ -275,8 +280,12 @@ class AgentInvocation:
         """End the span and record metrics, once. Never raises."""
         if self.finished:
             return
+        # The exit hook, a consumer thread and a loop callback can reach here at once: only the caller
+        # that takes the invocation out of the open set ends it (a check-then-set of `finished` alone
+        # would let two of them through).
+        if _open_invocations.pop(self, _NOT_OPEN) is _NOT_OPEN:
+            return
         self.finished = True
-        _open_invocations.discard(self)
         span = self.span
         try:
             duration = time.perf_counter() - self._start
