@@ -12,7 +12,8 @@ from otel_agent_instrumentation import semconv
 from otel_agent_instrumentation.config import Config
 from otel_agent_instrumentation.invocation import AgentInvocation, Outcome, RequestFacts
 from otel_agent_instrumentation.invocation import Telemetry as Bound
-from tests.conftest import Telemetry
+from tests.conftest import Instrumentation, Telemetry
+from tests.sample_app import agents
 
 
 def bound(telemetry: Telemetry) -> Bound:
@@ -66,3 +67,38 @@ def test_two_threads_finishing_one_run_end_it_once_wherever_the_first_is_preempt
         thread.join(5)
     (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
     assert (point.count, len(telemetry.agent_spans())) == (len(lines), len(lines))
+
+
+APP = "tests.sample_app.agents"
+
+
+def span_tree(telemetry: Telemetry) -> list[tuple[str, str | None]]:
+    """(span name, parent span name) for each agent span, in start order."""
+    spans = sorted(telemetry.agent_spans(), key=lambda span: span.start_time or 0)
+    by_id = {span.context.span_id: span.name for span in spans if span.context is not None}
+    return [(span.name, by_id.get(span.parent.span_id) if span.parent else None) for span in spans]
+
+
+def test_a_function_target_called_inside_another_is_a_child_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{APP}:plan_then_execute", f"{APP}:execute_function"])
+    assert agents.plan_then_execute() == "done"
+    assert span_tree(telemetry) == [
+        ("invoke_agent plan_then_execute", None),
+        ("invoke_agent execute_function", "invoke_agent plan_then_execute"),
+    ]
+
+
+def test_a_method_target_calling_another_target_of_the_same_object_is_a_child_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{APP}:PlanningAgent.plan", f"{APP}:PlanningAgent.execute"])
+    assert agents.PlanningAgent().plan() == "done"
+    assert span_tree(telemetry) == [("invoke_agent plans", None), ("invoke_agent plans", "invoke_agent plans")]
+
+
+def test_a_recursive_function_target_is_one_run(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on(targets=[f"{APP}:countdown"])
+    assert agents.countdown(3) == 0
+    assert span_tree(telemetry) == [("invoke_agent countdown", None)]

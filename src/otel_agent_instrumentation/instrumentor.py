@@ -144,7 +144,7 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
         try:
             for target in adapter.targets(config):
                 if isinstance(target, RunTarget):
-                    wrapper = make_run_wrapper(target, telemetry)
+                    wrapper = make_run_wrapper(target, telemetry, adapter.name)
                 elif isinstance(target, HookTarget):
                     wrapper = target.make_wrapper(telemetry)
                 else:

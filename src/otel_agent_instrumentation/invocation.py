@@ -213,17 +213,22 @@ class AgentInvocation:
         "first_chunk_at",
         "observe_update",
         "owner",
+        "reentry_key",
         "request",
         "span",
     )
 
-    def __init__(self, telemetry: Telemetry, request: RequestFacts, owner: object) -> None:
+    def __init__(
+        self, telemetry: Telemetry, request: RequestFacts, owner: object, reentry_key: str | None = None
+    ) -> None:
         if not _exit_hook_settled:
             _settle_exit_hook()
         self._telemetry = telemetry
         self.request = request
-        # The object whose run this is; the re-entry guard compares it.
+        # The object whose run this is and the key of the targets that are layers of it; the re-entry
+        # guard compares both (runs.py).
         self.owner = owner
+        self.reentry_key = reentry_key
         self.finished = False  # set only by finish()
         self.first_chunk_at: float | None = None
         # An adapter's fold of each update the consumer receives, for frameworks whose streams keep

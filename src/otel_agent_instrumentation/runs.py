@@ -14,7 +14,7 @@ from .invocation import AgentInvocation, Outcome, RequestFacts, Telemetry, activ
 from .stream import finish_with_error, trace_result
 
 
-def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction:
+def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str) -> WrapperFunction:
     """Build the wrapt wrapper for `target`, with its readers and telemetry bound once."""
     read_request = target.read_request
     read_result = target.read_result
@@ -22,6 +22,7 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
     should_trace = target.should_trace
     handle_result = target.handle_result
     config = telemetry.config
+    reentry_key = target.reentry_key or adapter_name
 
     def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AgentInvocation | None:
         # Sites name the failure, not the target: a run passes several wrapped layers (Agent.run ->
@@ -39,7 +40,7 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
             report_failure("reading the agent request")
             request = RequestFacts()
         try:
-            return AgentInvocation(telemetry, request, instance)
+            return AgentInvocation(telemetry, request, instance, reentry_key)
         except Exception:
             report_failure("starting the agent span")
             return None
@@ -47,10 +48,16 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry) -> WrapperFunction
     def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        # One span per user-level run: an entry point calling another on the same object (a layer's
-        # super().run(), run_sync -> run, a team's run -> run_stream) is the same run.
+        # One span per user-level run: a layer of the running run (a layer's super().run(), run_sync ->
+        # run, a team's run -> run_stream: the same object through a target with the same key) is that
+        # run; anything else called while it runs (another agent, another user target) is a new run.
         running = active_invocation()
-        if running is not None and running.owner is instance and not running.finished:
+        if (
+            running is not None
+            and running.owner is instance
+            and running.reentry_key == reentry_key
+            and not running.finished
+        ):
             return wrapped(*args, **kwargs)
         invocation = start(instance, args, kwargs)
         if invocation is None:

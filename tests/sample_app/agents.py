@@ -66,3 +66,27 @@ class UnnamedAgent:
 
 def plan_function() -> str:
     return "plan"
+
+
+def execute_function() -> str:
+    return "done"
+
+
+def plan_then_execute() -> str:
+    """A function target calling another function target."""
+    return execute_function()
+
+
+def countdown(n: int) -> int:
+    """A function target calling itself."""
+    return n if n == 0 else countdown(n - 1)
+
+
+class PlanningAgent:
+    name = "plans"
+
+    def plan(self) -> str:
+        return self.execute()
+
+    def execute(self) -> str:
+        return "done"

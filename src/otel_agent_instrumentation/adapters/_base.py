@@ -40,6 +40,10 @@ class RunTarget:
     # whose end is not visible through their own protocol, e.g. a run that continues in a background
     # task. (result, invocation) -> what the caller gets. Build it from stream.py's pieces.
     handle_result: Callable[[Any, AgentInvocation], Any] | None = None
+    # Which calls are layers of one run (re-entry guard): a call on the object that owns the running
+    # invocation, through a target with the same key, is the same run. None: the adapter's name, so an
+    # adapter's targets chain into one span (`Agent.run -> RawAgent.run`, `run_sync -> run`).
+    reentry_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ The result may be a value, a coroutine, an (async) generator, an (async) context
 object with `__aiter__`: the core's lifecycle applies unchanged. The agent name is the instance's `name`
 attribute when it is a string, else its class name (the function's name for a plain function).
 Target modules are imported when `instrument()` runs.
+
+Every named target is a run of its own: a target called inside another target's run (`plan()` calling
+`execute()`, `Bot.plan` calling `self.execute`) is a child span. A target that re-enters itself on the
+same object, or a function target that recurses, is the run it is already in: the recursion is part of
+that run, not a nested agent (name the inner step as a target of its own to see it).
 """
 
 from __future__ import annotations
@@ -74,5 +79,9 @@ class GenericAdapter:
             except Exception as error:
                 logger.error("agent target %r cannot be wrapped: %s; skipped", target, error)
                 continue
-            found.append(RunTarget(module, attribute, _request_reader(attribute.rsplit(".", 1)[-1])))
+            # Each named target is its own run: `plan()` calling `execute()` gives two spans. Only the
+            # same target re-entered on the same object (or the same function) is one run (recursion).
+            found.append(
+                RunTarget(module, attribute, _request_reader(attribute.rsplit(".", 1)[-1]), reentry_key=target.strip())
+            )
         return found
