@@ -102,3 +102,24 @@ def test_a_recursive_function_target_is_one_run(instrumentation: Instrumentation
     instrumentation.on(targets=[f"{APP}:countdown"])
     assert agents.countdown(3) == 0
     assert span_tree(telemetry) == [("invoke_agent countdown", None)]
+
+
+def test_a_context_manager_run_with_no_stream_records_no_time_to_first_chunk(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # Time to first chunk is for updates pulled from a stream; entering a manager is not one.
+    instrumentation.on(targets=[f"{APP}:NamedAgent.workspace"])
+    with agents.NamedAgent().workspace() as workspace:
+        assert workspace == {"plan": "ready"}
+    assert (len(telemetry.agent_spans()), telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)) == (1, [])
+
+
+def test_a_generator_run_driven_by_send_records_time_to_first_chunk(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{APP}:NamedAgent.stream"])
+    stream = agents.NamedAgent().stream()
+    assert [stream.send(None), next(stream)] == ["u0", "u1"]
+    stream.close()
+    (point,) = telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)
+    assert point.count == 1

@@ -193,8 +193,6 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             self._self_end(_outcome_of(error), error)
             raise
         _detach(token)
-        if invocation.first_chunk_at is None:
-            invocation.mark_first_chunk()
         return value
 
     async def _self_astep(self, awaitable: Awaitable[_T]) -> _T:
@@ -268,7 +266,9 @@ async def _asend(self: StreamProxy, value: Any) -> Any:
 
 
 async def _athrow(self: StreamProxy, *args: Any) -> Any:
-    return await self._self_astep(self.__wrapped__.athrow(*args))
+    update = await self._self_astep(self.__wrapped__.athrow(*args))
+    self._self_invocation.mark_first_chunk()
+    return update
 
 
 def _aclose(self: StreamProxy) -> Awaitable[Any]:
@@ -305,11 +305,15 @@ def _next(self: StreamProxy) -> Any:
 
 
 def _send(self: StreamProxy, value: Any) -> Any:
-    return self._self_step(self.__wrapped__.send, value)
+    update = self._self_step(self.__wrapped__.send, value)
+    self._self_invocation.mark_first_chunk()  # an update pulled; entering or leaving a manager is not
+    return update
 
 
 def _throw(self: StreamProxy, *args: Any) -> Any:
-    return self._self_step(self.__wrapped__.throw, *args)
+    update = self._self_step(self.__wrapped__.throw, *args)  # a generator that catches it yields on
+    self._self_invocation.mark_first_chunk()
+    return update
 
 
 def _close(self: StreamProxy, *args: Any, **kwargs: Any) -> Any:

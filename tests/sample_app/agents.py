@@ -44,6 +44,11 @@ class NamedAgent:
     async def session(self) -> AsyncIterator[list[str]]:
         yield ["ready"]
 
+    @contextlib.contextmanager
+    def workspace(self) -> Generator[dict[str, str], None, None]:
+        """A run whose results are read inside a `with` block: no stream, no updates."""
+        yield {"plan": "ready"}
+
     def events(self) -> Events:
         return Events()
 
