@@ -158,7 +158,7 @@ async def test_team_stop_reason_is_not_a_finish_reason(instrumentation: Instrume
 async def test_capture_content_records_task_and_last_reply(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
-    instrumentation.on(capture_content=True)
+    instrumentation.on(capture_content="SPAN_ONLY")
     await make_agent(Script(text="hello world")).run(task="hi")
     attributes = attributes_of(telemetry)
     assert (

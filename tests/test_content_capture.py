@@ -47,7 +47,8 @@ def content_events(exporter: InMemoryLogRecordExporter) -> list[ReadableLogRecor
         ("EVENT_ONLY", False, 1),
         ("SPAN_AND_EVENT", True, 1),
         ("false", False, 0),
-        ("true", True, 0),
+        # As the contrib GenAI instrumentations read `true` by default: content on events, not spans.
+        ("true", False, 1),
     ],
 )
 async def test_capture_mode_puts_content_where_it_says(
@@ -101,3 +102,63 @@ async def test_event_only_emits_one_event_per_streamed_run(
     async for _ in make_agent(Script(chunks=5), []).run("secret question", stream=True):
         pass
     assert len(content_events(log_records)) == 1
+
+
+@pytest.mark.parametrize(
+    ("environment", "on_span", "events"),
+    [
+        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"}, False, 1),
+        ({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "span_only"}, True, 0),
+        # With the latest experimental GenAI conventions, opentelemetry-util-genai reads only the mode names.
+        (
+            {
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+                "OTEL_SEMCONV_STABILITY_OPT_IN": "http,gen_ai_latest_experimental",
+            },
+            False,
+            0,
+        ),
+        (
+            {
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_AND_EVENT",
+                "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
+            },
+            True,
+            1,
+        ),
+    ],
+)
+async def test_the_environment_variable_means_what_it_means_to_the_contrib_genai_instrumentations(
+    instrumentation: Instrumentation,
+    telemetry: Telemetry,
+    log_records: InMemoryLogRecordExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    on_span: bool,
+    events: int,
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    instrumentation.on(logger_provider=logger_provider(log_records))
+    await make_agent(Script(), []).run("secret question")
+    attributes = telemetry.agent_spans()[0].attributes or {}
+    assert ([key in attributes for key in CONTENT_KEYS], len(content_events(log_records))) == (
+        [on_span, on_span],
+        events,
+    )
+
+
+def test_true_with_the_experimental_conventions_is_refused_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from otel_agent_instrumentation.config import ContentCapture, resolve
+
+    config = resolve(
+        {},
+        {
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true",
+            "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
+        },
+    )
+    assert config.capture_content is ContentCapture.NO_CONTENT
+    assert any("gen_ai_latest_experimental" in record.getMessage() for record in caplog.records)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+import gc
 import sys
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import FrameType
 from typing import Any
+
+import pytest
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import semconv
 from otel_agent_instrumentation.config import Config
 from otel_agent_instrumentation.invocation import AgentInvocation, Outcome, RequestFacts
 from otel_agent_instrumentation.invocation import Telemetry as Bound
-from tests.conftest import Instrumentation, Telemetry
+from tests.conftest import Instrumentation, Telemetry, attributes
 from tests.sample_app import agents
 
 
@@ -123,3 +134,236 @@ def test_a_generator_run_driven_by_send_records_time_to_first_chunk(
     stream.close()
     (point,) = telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)
     assert point.count == 1
+
+
+WATCHER = f"{APP}:WatchingAgent"
+
+
+def outcome(telemetry: Telemetry) -> tuple[object, StatusCode]:
+    (span,) = telemetry.agent_spans()
+    return attributes(span).get(semconv.OUTCOME), span.status.status_code
+
+
+@contextlib.contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """Every warning raised inside, including the ones the garbage collector raises."""
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield messages
+        gc.collect()
+    messages.extend(str(warning.message) for warning in caught)
+
+
+# -- an awaited run cancelled or closed before its first step -----------------------------------
+
+
+async def cancel_before_first_step(start: Callable[[], Any]) -> tuple[str, list[str]]:
+    with recorded_warnings() as messages:
+        task = asyncio.ensure_future(start())
+        task.cancel()
+        try:
+            await task
+            ended = "returned"
+        except asyncio.CancelledError:
+            ended = "cancelled"
+    return ended, messages
+
+
+def close_before_first_step(start: Callable[[], Any]) -> list[str]:
+    with recorded_warnings() as messages:
+        start().close()
+    return messages
+
+
+async def test_an_awaited_run_cancelled_before_its_first_step_ends_cancelled_with_no_warning(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    bare = await cancel_before_first_step(lambda: agents.WatchingAgent().wait())
+    instrumentation.on(targets=[f"{WATCHER}.wait"])
+    assert (bare, await cancel_before_first_step(lambda: agents.WatchingAgent().wait())) == (
+        ("cancelled", []),
+        ("cancelled", []),
+    )
+    assert outcome(telemetry) == ("cancelled", StatusCode.ERROR)
+
+
+async def test_an_awaited_run_closed_before_its_first_step_ends_closed_early_with_no_warning(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    bare = close_before_first_step(lambda: agents.WatchingAgent().wait())
+    instrumentation.on(targets=[f"{WATCHER}.wait"])
+    assert (bare, close_before_first_step(lambda: agents.WatchingAgent().wait())) == ([], [])
+    assert outcome(telemetry) == ("closed_early", StatusCode.UNSET)
+
+
+async def test_agent_framework_runs_cancelled_before_they_start_end_cancelled_with_no_warning(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # As in an asyncio.TaskGroup whose body raises while its agent.run() tasks are still pending.
+    from tests.frameworks.agent_framework_driver import Script, make_agent
+
+    async def two_cancelled_runs() -> tuple[list[str], list[str]]:
+        with recorded_warnings() as messages:
+            tasks = [asyncio.ensure_future(make_agent(Script(), []).run("hello")) for _ in range(2)]
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        return [type(result).__name__ for result in results], messages
+
+    bare = await two_cancelled_runs()
+    instrumentation.on()
+    assert (bare, await two_cancelled_runs()) == (
+        (["CancelledError", "CancelledError"], []),
+        (["CancelledError", "CancelledError"], []),
+    )
+    assert [attributes(span).get(semconv.OUTCOME) for span in telemetry.agent_spans()] == ["cancelled", "cancelled"]
+
+
+async def test_an_agno_run_closed_before_its_first_step_ends_closed_early_with_no_warning(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    from tests.frameworks.agno_driver import make_agent
+
+    bare = close_before_first_step(lambda: make_agent([]).arun("hello"))
+    instrumentation.on()
+    assert (bare, close_before_first_step(lambda: make_agent([]).arun("hello"))) == ([], [])
+    assert outcome(telemetry) == ("closed_early", StatusCode.UNSET)
+
+
+# -- a run whose consumer task is dropped while it waits ---------------------------------------
+
+
+async def test_an_awaited_run_whose_pending_task_is_collected_ends_abandoned_without_detach_errors(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The autouse fixture fails any test that makes OpenTelemetry log "Failed to detach context".
+    instrumentation.on(targets=[f"{WATCHER}.wait"])
+    task = asyncio.ensure_future(agents.WatchingAgent().wait())
+    await asyncio.sleep(0)  # its first step attached the span in the task's context; now it waits
+    del task
+    gc.collect()
+    assert outcome(telemetry) == ("abandoned", StatusCode.UNSET)
+
+
+async def test_a_stream_whose_consumer_task_is_collected_mid_pull_ends_abandoned_without_detach_errors(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{WATCHER}.watch"])
+    pulled: list[str] = []
+
+    async def consume() -> None:
+        async for update in agents.WatchingAgent().watch():
+            pulled.append(update)
+
+    task = asyncio.ensure_future(consume())
+    while not pulled:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # now suspended inside its second pull
+    del task
+    gc.collect()
+    assert (pulled, outcome(telemetry)) == (["first"], ("abandoned", StatusCode.UNSET))
+
+
+# -- each pull sees the consumer's context ------------------------------------------------------
+
+TENANT_AND_SUPPRESSED = [("acme", False), (None, True)]
+
+
+def pull_with_baggage_then_plain(stream: Iterator[Any]) -> list[Any]:
+    token = otel_context.attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        with suppress_instrumentation():
+            updates = [next(stream)]
+    finally:
+        otel_context.detach(token)
+    updates.append(next(stream))
+    return updates
+
+
+async def apull_with_baggage_then_plain(stream: AsyncIterator[Any]) -> list[Any]:
+    token = otel_context.attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        with suppress_instrumentation():
+            updates = [await stream.__anext__()]
+    finally:
+        otel_context.detach(token)
+    updates.append(await stream.__anext__())
+    return updates
+
+
+def test_each_pull_runs_the_agent_in_the_consumers_context(instrumentation: Instrumentation) -> None:
+    bare = pull_with_baggage_then_plain(agents.WatchingAgent().look())
+    instrumentation.on(targets=[f"{WATCHER}.look"])
+    assert (bare, pull_with_baggage_then_plain(agents.WatchingAgent().look())) == (
+        TENANT_AND_SUPPRESSED,
+        TENANT_AND_SUPPRESSED,
+    )
+
+
+async def test_each_async_pull_runs_the_agent_in_the_consumers_context(instrumentation: Instrumentation) -> None:
+    bare = await apull_with_baggage_then_plain(agents.WatchingAgent().alook())
+    instrumentation.on(targets=[f"{WATCHER}.alook"])
+    assert (bare, await apull_with_baggage_then_plain(agents.WatchingAgent().alook())) == (
+        TENANT_AND_SUPPRESSED,
+        TENANT_AND_SUPPRESSED,
+    )
+
+
+# -- futures -------------------------------------------------------------------------------------
+
+
+async def failed_future_left_unretrieved(caplog: pytest.LogCaptureFixture) -> int:
+    """How many "Future exception was never retrieved" reports asyncio makes for a dropped failed run."""
+    caplog.clear()
+    future = agents.WatchingAgent().submit(asyncio.get_running_loop(), fail=True)
+    while not future.done():
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the done callbacks have run
+    del future
+    gc.collect()
+    return sum("never retrieved" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_failed_future_run_the_app_never_reads_is_still_reported_by_asyncio(
+    instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare = await failed_future_left_unretrieved(caplog)
+    instrumentation.on(targets=[f"{WATCHER}.submit"])
+    assert (bare, await failed_future_left_unretrieved(caplog)) == (1, 1)
+    assert outcome(telemetry) == ("failed", StatusCode.ERROR)
+
+
+async def test_a_pending_future_run_that_is_dropped_ends_abandoned(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{WATCHER}.pending"])
+    future = agents.WatchingAgent().pending(asyncio.get_running_loop())
+    del future
+    gc.collect()
+    assert outcome(telemetry) == ("abandoned", StatusCode.UNSET)
+
+
+def test_a_concurrent_future_run_ends_when_the_future_is_done(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{WATCHER}.submit_to"])
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        agents.WatchingAgent().submit_to(executor, 0.05).result()
+    (span,) = telemetry.agent_spans()
+    assert (outcome(telemetry), (span.end_time or 0) - (span.start_time or 0) >= 50_000_000) == (
+        ("completed", StatusCode.UNSET),
+        True,
+    )
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def test_metric_exemplars_point_at_the_agent_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on(targets=[f"{APP}:NamedAgent.run"])
+    agents.NamedAgent().run()
+    (span,) = telemetry.agent_spans()
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert span.context is not None
+    assert [exemplar.span_id for exemplar in point.exemplars] == [span.context.span_id]

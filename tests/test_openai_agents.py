@@ -177,7 +177,7 @@ async def test_streamed_span_reads_usage(instrumentation: Instrumentation, telem
 
 
 async def test_content_capture_records_messages(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
-    instrumentation.on(capture_content=True)
+    instrumentation.on(capture_content="SPAN_ONLY")
     await Runner.run(make_agent(answer()), "hello")
     attributes = _only_span(telemetry).attributes
     assert "hello" in attributes[semconv.GEN_AI_INPUT_MESSAGES]

@@ -42,17 +42,31 @@ class ContentCapture(enum.Enum):
         return self is not ContentCapture.NO_CONTENT
 
 
-# Older GenAI instrumentations read true/false; true meant "on the span".
-_CAPTURE_ALIASES = {"TRUE": ContentCapture.SPAN_ONLY, "FALSE": ContentCapture.NO_CONTENT}
+# One variable, one meaning across a process, as the contrib GenAI instrumentations read it:
+# - by default (no GenAI opt-in) they read true/false, and `true` puts message content on their log
+#   events, not on spans (opentelemetry-instrumentation-openai-v2 `is_content_enabled`): here `true`
+#   is EVENT_ONLY, content on our `gen_ai.client.inference.operation.details` event;
+# - with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental, opentelemetry-util-genai reads only
+#   the four mode names and takes anything else, `true` included, as NO_CONTENT with a warning.
+# The mode names mean the same in both.
+_CAPTURE_ALIASES = {"TRUE": ContentCapture.EVENT_ONLY, "FALSE": ContentCapture.NO_CONTENT}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+ENV_SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+GEN_AI_LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
 
 
-def parse_capture(value: str) -> ContentCapture | None:
+def gen_ai_latest_experimental(environ: Mapping[str, str]) -> bool:
+    """Whether the process opted in to the latest experimental GenAI conventions."""
+    raw = environ.get(ENV_SEMCONV_STABILITY_OPT_IN, "")
+    return GEN_AI_LATEST_EXPERIMENTAL in {part.strip().lower() for part in raw.split(",")}
+
+
+def parse_capture(value: str, experimental: bool = False) -> ContentCapture | None:
     """The capture mode a string names (case-insensitive), or None when it names none."""
     normalized = value.strip().upper()
     if normalized in _CAPTURE_ALIASES:
-        return _CAPTURE_ALIASES[normalized]
+        return None if experimental else _CAPTURE_ALIASES[normalized]
     try:
         return ContentCapture(normalized)
     except ValueError:
@@ -92,8 +106,8 @@ def _split_list(raw: str) -> tuple[str, ...]:
 def _capture_from(value: object) -> ContentCapture:
     if isinstance(value, ContentCapture):
         return value
-    if isinstance(value, bool):
-        return ContentCapture.SPAN_ONLY if value else ContentCapture.NO_CONTENT
+    if isinstance(value, bool):  # what `true` means for the environment variable by default
+        return _CAPTURE_ALIASES["TRUE" if value else "FALSE"]
     if isinstance(value, str):
         mode = parse_capture(value)
         if mode is not None:
@@ -124,13 +138,19 @@ def resolve(kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None)
         raw = env.get(ENV_CAPTURE_CONTENT)
         capture = ContentCapture.NO_CONTENT
         if raw is not None:
-            parsed = parse_capture(raw)
+            experimental = gen_ai_latest_experimental(env)
+            parsed = parse_capture(raw, experimental)
             if parsed is None:
                 logger.warning(
-                    "%s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT, true, false; "
-                    "message content will not be captured",
+                    "%s=%r is not one of %s; message content will not be captured",
                     ENV_CAPTURE_CONTENT,
                     raw,
+                    "NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT"
+                    + (
+                        f" (with {ENV_SEMCONV_STABILITY_OPT_IN}={GEN_AI_LATEST_EXPERIMENTAL})"
+                        if experimental
+                        else ", true, false"
+                    ),
                 )
             else:
                 capture = parsed

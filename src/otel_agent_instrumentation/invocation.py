@@ -216,6 +216,7 @@ class AgentInvocation:
         "reentry_key",
         "request",
         "span",
+        "step",
     )
 
     def __init__(
@@ -258,15 +259,33 @@ class AgentInvocation:
             # run's children keep the caller's span as their parent.
             report_failure("starting the agent span")
             self.span = trace.NonRecordingSpan(trace.get_current_span(parent).get_span_context())
+        # The call-time context: the run's span and this invocation on top of the caller's context.
         self.context: Context = otel_context.set_value(
             _ACTIVE_INVOCATION_KEY, self, trace.set_span_in_context(self.span, parent)
         )
+        # (base, context made from it) for the latest step: see step_context(). One tuple, so that a
+        # reader on another thread never pairs one step's base with another's context.
+        self.step: tuple[Context, Context] = (parent, self.context)
         self._start = time.perf_counter()
         _open_invocations[self] = None
 
     def attach(self) -> object:
-        """Make this run's span current; pair with `detach` in the same frame."""
-        return otel_context.attach(self.context)
+        """Make this run's span current for one step; pair with `detach` in the same frame."""
+        return otel_context.attach(self.step_context())
+
+    def step_context(self) -> Context:
+        """The context one step of the run (the call, a pull, a close) runs in: the run's span and this
+        invocation on top of whatever is current where the step is taken, so baggage set or
+        instrumentation suppressed by the consumer around a pull is seen by the agent's code, as it
+        would be without us. Cached by the base context, which is usually the same object every pull."""
+        base = otel_context.get_current()
+        step = self.step
+        return step[1] if step[0] is base else self.context_on(base)
+
+    def context_on(self, base: Context) -> Context:
+        context = otel_context.set_value(_ACTIVE_INVOCATION_KEY, self, trace.set_span_in_context(self.span, base))
+        self.step = (base, context)
+        return context
 
     @staticmethod
     def detach(token: object) -> None:

@@ -26,6 +26,8 @@ type has (`aclose` for async generators, an awaitable `close` for Agent Framewor
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import inspect
 import logging
 import weakref
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import wrapt
 from opentelemetry.context import attach as _attach
 from opentelemetry.context import detach as _detach
+from opentelemetry.context import get_current as _get_current
 
 from ._guard import report_failure
 from .invocation import AgentInvocation, Outcome, ResultFacts
@@ -62,6 +65,32 @@ def _outcome_of(error: BaseException) -> Outcome:
     if isinstance(error, GeneratorExit):
         return Outcome.CLOSED_EARLY
     return Outcome.FAILED
+
+
+def _detach_if_here(token: object) -> bool:
+    """Detach `token` if it was attached in the current Context; return whether it was.
+
+    A suspended step whose coroutine is closed by the garbage collector (its task was dropped) runs
+    its handler in whatever Context the collection happens in. OpenTelemetry's detach would log
+    "Failed to detach context" there, and there is nothing to restore: the Context the token was
+    attached in belongs to the dropped task. Tokens of the default contextvars runtime context say
+    which Context they belong to by failing `reset` elsewhere; any other runtime context detaches.
+    """
+    variable = getattr(token, "var", None)
+    if variable is None:
+        _detach(token)  # type: ignore[arg-type]  # a token from attach()
+        return True
+    try:
+        variable.reset(token)
+    except (ValueError, RuntimeError):  # another Context's token, or already used
+        return False
+    return True
+
+
+def _closed_outcome(token: object) -> Outcome:
+    """A suspended async step received GeneratorExit: closed by the consumer in its own Context
+    (closed early), or torn down by the garbage collector elsewhere (abandoned)."""
+    return Outcome.CLOSED_EARLY if _detach_if_here(token) else Outcome.ABANDONED
 
 
 def read_facts(reader: ResultReader | None, value: Any, outcome: Outcome) -> ResultFacts | None:
@@ -181,7 +210,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         invocation = self._self_invocation
         if invocation.finished:
             return method(*args)
-        token = _attach(invocation.context)
+        token = _attach(invocation.step_context())
         try:
             value = method(*args)
         except StopIteration:
@@ -199,12 +228,15 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         invocation = self._self_invocation
         if invocation.finished:
             return await awaitable
-        token = _attach(invocation.context)
+        token = _attach(invocation.step_context())
         try:
             value = await awaitable
         except StopAsyncIteration:
             _detach(token)
             self._self_end(Outcome.COMPLETED)
+            raise
+        except GeneratorExit:
+            self._self_end(_closed_outcome(token))
             raise
         except BaseException as error:
             _detach(token)
@@ -240,12 +272,17 @@ async def _anext(self: StreamProxy) -> Any:
     invocation = self._self_invocation
     if invocation.finished:
         return await self.__wrapped__.__anext__()
-    token = _attach(invocation.context)
+    base = _get_current()
+    step = invocation.step
+    token = _attach(step[1] if step[0] is base else invocation.context_on(base))
     try:
         value = await self.__wrapped__.__anext__()
     except StopAsyncIteration:
         _detach(token)
         self._self_end(Outcome.COMPLETED)
+        raise
+    except GeneratorExit:
+        self._self_end(_closed_outcome(token))
         raise
     except BaseException as error:
         _detach(token)
@@ -285,7 +322,9 @@ def _next(self: StreamProxy) -> Any:
     invocation = self._self_invocation
     if invocation.finished:
         return self.__wrapped__.__next__()
-    token = _attach(invocation.context)
+    base = _get_current()
+    step = invocation.step
+    token = _attach(step[1] if step[0] is base else invocation.context_on(base))
     try:
         value = self.__wrapped__.__next__()
     except StopIteration:
@@ -412,40 +451,166 @@ def trace_stream(
     return proxy_class(type(stream), methods)(stream, invocation, reader, methods)
 
 
-async def _traced_coroutine(coroutine: Awaitable[_T], invocation: AgentInvocation, reader: ResultReader | None) -> _T:
+async def _drive(
+    coroutine: Awaitable[_T],
+    invocation: AgentInvocation,
+    reader: ResultReader | None,
+    on_return: Callable[[Any], None] | None,
+    finalizer: weakref.finalize[Any, Any],
+) -> _T:
+    # One attach for the whole await, in the task that awaits: the framework's own context changes
+    # across its awaits (its spans opened before an await, closed after) are kept as they are.
     token = invocation.attach()
     try:
         value = await coroutine
+    except GeneratorExit:
+        finalizer.detach()
+        outcome = _closed_outcome(token)
+        invocation.finish(outcome, None, read_facts(reader, None, outcome))
+        raise
     except BaseException as error:
+        finalizer.detach()
         invocation.detach(token)
         finish_with_error(invocation, error, read_facts(reader, None, _outcome_of(error)))
         raise
+    finalizer.detach()
     invocation.detach(token)
-    invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+    if on_return is None:
+        invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+    else:
+        try:
+            on_return(value)
+        except Exception:
+            report_failure("following the agent run after its call returned")
+            invocation.finish(Outcome.ABANDONED)
     return value
 
 
-def trace_coroutine(coroutine: Awaitable[_T], invocation: AgentInvocation, reader: ResultReader | None) -> Any:
-    """A coroutine that awaits `coroutine` with the span current and ends the invocation with it.
+class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied coroutine type varies
+    """An awaited run: the framework's coroutine behind a proxy that ends the run with it.
 
-    A coroutine nobody awaits never runs its `finally`, so a finalizer ends the span when it is collected.
+    It is still a coroutine to its callers (wrapt forwards `__class__`: `inspect.iscoroutine`,
+    `asyncio.create_task` and `await` accept it; `cr_code` and the rest are the framework's), and it
+    drives the framework's coroutine from one coroutine of ours, `_drive`, created at the first step.
+    Before that step `throw()` and `close()` go to the framework's coroutine itself, as they would
+    without us: a run cancelled or closed before it started is closed (no "coroutine ... was never
+    awaited" warning) and its span ends then, cancelled or closed early, not abandoned later.
+    A proxy collected before its end (never awaited, or its task dropped) ends the run abandoned.
     """
-    traced = _traced_coroutine(coroutine, invocation, reader)
-    finalizer = weakref.finalize(traced, _end_abandoned, invocation)
-    finalizer.atexit = False
-    return traced
+
+    _self_invocation: AgentInvocation
+    _self_reader: ResultReader | None
+    _self_on_return: Callable[[Any], None] | None
+    _self_driver: Any
+    _self_finalizer: weakref.finalize[Any, Any]
+    if TYPE_CHECKING:
+        __wrapped__: Any
+
+    def __init__(
+        self,
+        coroutine: Any,
+        invocation: AgentInvocation,
+        reader: ResultReader | None,
+        on_return: Callable[[Any], None] | None = None,
+    ) -> None:
+        super().__init__(coroutine)
+        self._self_invocation = invocation
+        self._self_reader = reader
+        self._self_on_return = on_return
+        self._self_driver = None
+        self._self_finalizer = weakref.finalize(self, _end_abandoned, invocation)
+        self._self_finalizer.atexit = False
+
+    def __await__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        driver = self._self_driver
+        if driver is None:
+            driver = self._self_driver = _drive(
+                self.__wrapped__, self._self_invocation, self._self_reader, self._self_on_return, self._self_finalizer
+            )
+        return driver.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        if self._self_driver is not None:
+            return self._self_driver.throw(*args)
+        invocation = self._self_invocation
+        self._self_finalizer.detach()
+        try:
+            # A native coroutine raises what is thrown in before its first instruction and is closed.
+            value = self.__wrapped__.throw(*args)
+        except BaseException as error:
+            outcome = Outcome.COMPLETED if isinstance(error, StopIteration) else _outcome_of(error)
+            facts = read_facts(self._self_reader, None, outcome)
+            if outcome is Outcome.COMPLETED:
+                invocation.finish(outcome, None, facts)
+            else:
+                finish_with_error(invocation, error, facts)
+            raise
+        # Only a non-native awaitable can catch it and go on: it goes on untraced.
+        self._self_driver = self.__wrapped__
+        invocation.finish(Outcome.ABANDONED)
+        return value
+
+    def close(self) -> None:
+        if self._self_driver is not None:
+            self._self_driver.close()
+            return
+        self._self_finalizer.detach()
+        self.__wrapped__.close()
+        facts = read_facts(self._self_reader, None, Outcome.CLOSED_EARLY)
+        self._self_invocation.finish(Outcome.CLOSED_EARLY, None, facts)
 
 
-def _future_done(invocation: AgentInvocation, reader: ResultReader | None, future: asyncio.Future[Any]) -> None:
+def trace_coroutine(
+    coroutine: Awaitable[_T],
+    invocation: AgentInvocation,
+    reader: ResultReader | None,
+    on_return: Callable[[Any], None] | None = None,
+) -> Any:
+    """`coroutine` behind a TracedCoroutine: awaited with the span current, ending the invocation with it.
+
+    `on_return(value)`, when given, takes over ending the invocation once the coroutine returns (a run
+    that goes on in a background task after its call returned).
+    """
+    return TracedCoroutine(coroutine, invocation, reader, on_return)
+
+
+def _future_exception(future: Any) -> BaseException | None:
+    if isinstance(future, asyncio.Future):
+        # Not future.exception(): that marks the exception retrieved and silences asyncio's "Future
+        # exception was never retrieved", which the application gets without us.
+        error = getattr(future, "_exception", None)
+        return error if isinstance(error, BaseException) else None
+    return future.exception()  # type: ignore[no-any-return]  # concurrent.futures: no such log
+
+
+def _future_done(
+    invocation: AgentInvocation, reader: ResultReader | None, finalizer: weakref.finalize[Any, Any], future: Any
+) -> None:
+    finalizer.detach()
     if future.cancelled():
         invocation.finish(Outcome.CANCELLED, asyncio.CancelledError())
         return
-    error = future.exception()
+    error = _future_exception(future)
     if error is not None:
         finish_with_error(invocation, error)
         return
     value = future.result()
     invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+
+
+def trace_future(future: Any, invocation: AgentInvocation, reader: ResultReader | None) -> Any:
+    """End `invocation` when `future` (asyncio or concurrent.futures) is done, through its public done
+    callback; a pending future that is collected ends it abandoned."""
+    finalizer = weakref.finalize(future, _end_abandoned, invocation)
+    finalizer.atexit = False
+    future.add_done_callback(functools.partial(_future_done, invocation, reader, finalizer))
+    return future
 
 
 _STREAM_PROTOCOL = ("__anext__", "__aiter__", "__next__", "__aenter__", "__enter__")
@@ -472,13 +637,13 @@ def trace_result(
     """Hand `result` back to the caller, arranging for `invocation` to end when the run does.
 
     Streams (async or sync iterators, context managers) come back proxied; a coroutine comes back as a
-    coroutine; a future gets a done callback (a public hook, nothing wrapped); a plain value ends the run.
+    coroutine (TracedCoroutine); a future (asyncio or concurrent.futures) gets a done callback (a public
+    hook, nothing wrapped); a plain value ends the run.
     """
     if inspect.iscoroutine(result):
         return trace_coroutine(result, invocation, reader)
-    if isinstance(result, asyncio.Future):
-        result.add_done_callback(lambda future: _future_done(invocation, reader, future))
-        return result
+    if isinstance(result, (asyncio.Future, concurrent.futures.Future)):
+        return trace_future(result, invocation, reader)
     if _is_stream_type(type(result)):
         return trace_stream(result, invocation, reader, methods)
     invocation.finish(Outcome.COMPLETED, None, read_facts(reader, result, Outcome.COMPLETED))

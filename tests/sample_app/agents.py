@@ -95,3 +95,51 @@ class PlanningAgent:
 
     def execute(self) -> str:
         return "done"
+
+
+class WatchingAgent:
+    """Runs whose code reads what the caller's context holds, or that wait forever."""
+
+    name = "watcher"
+
+    def look(self) -> Generator[tuple[str | None, bool], None, None]:
+        """Each update: the baggage `tenant` and whether instrumentation is on, as the agent's code sees them."""
+        from opentelemetry import baggage
+        from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+        for _ in range(2):
+            tenant = baggage.get_baggage("tenant")
+            yield (tenant if isinstance(tenant, str) else None, is_instrumentation_enabled())
+
+    async def alook(self) -> AsyncGenerator[tuple[str | None, bool], None]:
+        for update in self.look():
+            await asyncio.sleep(0)
+            yield update
+
+    async def wait(self) -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    async def watch(self) -> AsyncGenerator[str, None]:
+        yield "first"
+        await asyncio.Event().wait()
+        yield "never"
+
+    def submit(self, loop: asyncio.AbstractEventLoop, fail: bool = False) -> asyncio.Future[str]:
+        """A run handed back as an asyncio future, settled on the next loop turn."""
+        future: asyncio.Future[str] = loop.create_future()
+        if fail:
+            loop.call_soon(future.set_exception, AgentFailure("submitted run failed"))
+        else:
+            loop.call_soon(future.set_result, "submitted")
+        return future
+
+    def pending(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[str]:
+        """A future nobody settles."""
+        return loop.create_future()
+
+    def submit_to(self, executor: Any, seconds: float) -> Any:
+        """A run handed back as a concurrent.futures future."""
+        import time
+
+        return executor.submit(time.sleep, seconds)

@@ -49,7 +49,7 @@ from .. import semconv
 from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, active_invocation
-from ..stream import finish_with_error
+from ..stream import finish_with_error, trace_coroutine
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:
@@ -157,12 +157,6 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
 # -- background runs (see the module docstring) ---------------------------------------------------
 
 
-def _end_abandoned(invocation: AgentInvocation) -> None:
-    # The background coroutine was collected before it started the run: nothing else ends the span.
-    if not invocation.finished:
-        invocation.finish(Outcome.ABANDONED)
-
-
 def _background_done(invocation: AgentInvocation, output: Any, capture: bool, task: asyncio.Task[Any]) -> None:
     facts = facts_from_output(output, capture)
     if task.cancelled():
@@ -185,39 +179,18 @@ def _background_done(invocation: AgentInvocation, output: Any, capture: bool, ta
         invocation.finish(Outcome.COMPLETED, None, facts)
 
 
-async def _traced_background(
-    coroutine: Coroutine[Any, Any, Any],
-    invocation: AgentInvocation,
-    capture: bool,
-    dropped: list[weakref.finalize[Any, Any]],
-) -> Any:
-    _spawned[invocation] = None
-    token = invocation.attach()
-    try:
-        output = await coroutine
-    except BaseException as error:
-        invocation.detach(token)
-        _spawned.pop(invocation, None)
-        finish_with_error(invocation, error)
-        raise
-    invocation.detach(token)
-    for finalizer in dropped:
-        finalizer.detach()  # from here on the task, not this coroutine, carries the run
-    task = _spawned.pop(invocation, None)
-    if task is None:
-        invocation.finish(Outcome.ABANDONED)  # no task seen: the run's end cannot be observed
-    else:
-        task.add_done_callback(lambda done: _background_done(invocation, output, capture, done))
-    return output
-
-
 def trace_background(coroutine: Coroutine[Any, Any, Any], invocation: AgentInvocation, capture: bool) -> Any:
-    dropped: list[weakref.finalize[Any, Any]] = []
-    traced = _traced_background(coroutine, invocation, capture, dropped)
-    finalizer = weakref.finalize(traced, _end_abandoned, invocation)
-    finalizer.atexit = False
-    dropped.append(finalizer)
-    return traced
+    """The core's traced coroutine, whose end hands the run over to the task it spawned."""
+    _spawned[invocation] = None
+
+    def follow_task(output: Any) -> None:
+        task = _spawned.pop(invocation, None)
+        if task is None:
+            invocation.finish(Outcome.ABANDONED)  # no task seen: the run's end cannot be observed
+        else:
+            task.add_done_callback(lambda done: _background_done(invocation, output, capture, done))
+
+    return trace_coroutine(coroutine, invocation, None, follow_task)
 
 
 def _note_spawned_task(telemetry: Telemetry) -> WrapperFunction:
