@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
-from smolagents import ToolCallingAgent
+from opentelemetry.trace import StatusCode, Tracer
+from smolagents import CodeAgent, Tool, ToolCallingAgent
 from smolagents.agents import RunResult
 from smolagents.memory import ActionStep
 
@@ -20,10 +20,12 @@ from tests.frameworks.smolagents_driver import (
     GENERATION_ERROR,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
+    Echo,
     ModelFailure,
     ScriptedModel,
     final,
     make_agent,
+    make_code_agent,
     quiet_logger,
 )
 
@@ -239,3 +241,100 @@ def test_content_is_not_recorded_by_default(instrumentation: Instrumentation, te
     attrs = attributes(only_span(telemetry))
     assert semconv.GEN_AI_INPUT_MESSAGES not in attrs
     assert semconv.GEN_AI_OUTPUT_MESSAGES not in attrs
+
+
+# -- CodeAgent: the code its model writes runs in smolagents' timeout thread (local_python_executor.py:307)
+
+DELEGATE_CODE = 'report = helper(task="sub task")\nfinal_answer(report)'
+
+
+def code_agent_delegating_to_helper() -> CodeAgent:
+    return make_code_agent([DELEGATE_CODE], managed_agents=[make_agent((final("child-answer"),), name="helper")])
+
+
+def assert_child_of(child: ReadableSpan, parent: ReadableSpan) -> None:
+    assert child.parent is not None, f"{child.name} is a root span"
+    assert (child.context.trace_id, child.parent.span_id) == (parent.context.trace_id, parent.context.span_id)
+
+
+def test_managed_agent_called_from_code_agent_code_is_a_child_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    code_agent_delegating_to_helper().run("q")
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    assert_child_of(spans["invoke_agent helper"], spans["invoke_agent coder"])
+
+
+def test_managed_agent_called_from_streamed_code_agent_code_is_a_child_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    list(code_agent_delegating_to_helper().run("q", stream=True))
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    assert_child_of(spans["invoke_agent helper"], spans["invoke_agent coder"])
+
+
+class TracedLookup(Tool):  # type: ignore[misc]  # smolagents ships no type information
+    """A tool with telemetry of its own (as an instrumented HTTP client or database would have)."""
+
+    name = "lookup"
+    description = "Looks a key up."
+    inputs = {"key": {"type": "string", "description": "the key"}}
+    output_type = "string"
+
+    def __init__(self, tracer: Tracer) -> None:
+        super().__init__()
+        self.tracer = tracer
+
+    def forward(self, key: str) -> str:
+        with self.tracer.start_as_current_span("lookup"):
+            return f"value:{key}"
+
+
+def test_span_of_a_tool_called_from_code_agent_code_is_a_child_of_the_agent_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # smolagents issue #1961: such tool spans were root spans.
+    instrumentation.on()
+    tool = TracedLookup(telemetry.tracer_provider.get_tracer("tests.tool"))
+    make_code_agent(['final_answer(lookup(key="k"))'], tools=[tool]).run("q")
+    spans = {span.name: span for span in telemetry.finished()}
+    assert_child_of(spans["lookup"], spans["invoke_agent coder"])
+
+
+def code_agent_steps(agent: CodeAgent, task: str) -> list[tuple[Any, ...]]:
+    """What the app sees of each step: the executed code's observations and output, and its error."""
+    result = agent.run(task)
+    steps = [step for step in agent.memory.steps if isinstance(step, ActionStep)]
+    seen = [(s.observations, s.action_output, type(s.error).__name__, str(s.error or "")) for s in steps]
+    return [*seen, ("result", result)]
+
+
+def test_code_agent_steps_and_result_are_the_same_with_and_without_us(instrumentation: Instrumentation) -> None:
+    script = [
+        'report = helper(task="sub task")\nprint(report)\nprint(echo(text="hi"))',
+        "print(undefined_name)",  # the executor raises InterpreterError: the step records it, the run goes on
+        'final_answer("done")',
+    ]
+
+    def run() -> list[tuple[Any, ...]]:
+        helper = make_agent((final("child-answer"),), name="helper")
+        return code_agent_steps(make_code_agent(script, tools=[Echo()], managed_agents=[helper]), "q")
+
+    bare = run()
+    instrumentation.on()
+    assert run() == bare
+
+
+def test_code_timeout_is_the_same_execution_error_with_and_without_us(instrumentation: Instrumentation) -> None:
+    script = ["import time\ntime.sleep(1.1)", 'final_answer("late")']
+
+    def run() -> list[tuple[Any, ...]]:
+        return code_agent_steps(make_code_agent(script, executor_kwargs={"timeout_seconds": 1}), "q")
+
+    bare = run()
+    instrumentation.on()
+    traced = run()
+    assert traced == bare
+    assert "exceeded the maximum execution time of 1 seconds" in traced[0][3]

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rich.console import Console
-from smolagents import Tool, ToolCallingAgent
+from smolagents import CodeAgent, Tool, ToolCallingAgent
 from smolagents.memory import ActionStep, FinalAnswerStep, MemoryStep, PlanningStep
 from smolagents.models import (
     ChatMessage,
@@ -107,6 +107,45 @@ class ScriptedModel(Model):  # type: ignore[misc]  # smolagents ships no type in
         yield ChatMessageStreamDelta(
             content="", tool_calls=[call], token_usage=TokenUsage(input_tokens=0, output_tokens=OUTPUT_TOKENS - 3)
         )
+
+
+class ScriptedCodeModel(Model):  # type: ignore[misc]  # smolagents ships no type information
+    """A CodeAgent's model: answers each call with the next code block of `script` (the last repeats)."""
+
+    def __init__(self, script: Sequence[str]) -> None:
+        super().__init__(model_id="scripted-code-model-v1")
+        self.script = list(script)
+        self.calls = 0
+
+    def generate(
+        self,
+        messages: Any,
+        stop_sequences: Any = None,
+        response_format: Any = None,
+        tools_to_call_from: Any = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        code = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return ChatMessage(
+            role=MessageRole.ASSISTANT,
+            content=f"Thought: I will run code.\n<code>\n{code}\n</code>",
+            token_usage=TokenUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS),
+        )
+
+
+def make_code_agent(
+    script: Sequence[str], tools: Sequence[Tool] = (), managed_agents: Sequence[Any] = (), **kwargs: Any
+) -> CodeAgent:
+    """A CodeAgent with the local executor: the code its model writes runs in smolagents' timeout thread."""
+    return CodeAgent(
+        tools=list(tools),
+        model=ScriptedCodeModel(script),
+        managed_agents=list(managed_agents),
+        name="coder",
+        logger=quiet_logger(),
+        **kwargs,
+    )
 
 
 class Echo(Tool):  # type: ignore[misc]  # smolagents ships no type information

@@ -16,19 +16,38 @@ id. A run that hits `max_steps` returns the answer of `provide_final_answer()` a
 value, so the span ends ERROR with that class. Model errors raise `AgentGenerationError` (original as
 `__cause__`): that is what the app sees, so that is `error.type`.
 
+A `CodeAgent`'s code (and so the tools and managed agents it calls) runs in a new thread:
+`evaluate_python_code` (local_python_executor.py:1664) wraps it in `timeout(seconds)`, whose wrapper
+submits it to a one-worker `ThreadPoolExecutor` (local_python_executor.py:307) that does not carry the
+caller's context, so a managed agent called from the code would start a new trace. While one of our
+runs is current, we attach the caller's OpenTelemetry context in that worker around the code, in the
+same frame. Only the OpenTelemetry context moves: other context variables the code sees are as
+without us. `timeout` is looked up in the module at each call, so wrapping the module attribute
+covers `LocalPythonExecutor` and `PythonInterpreterTool`. (`ToolCallingAgent` runs parallel tool calls
+in `copy_context()`, agents.py:1429: nothing to do there.)
+
 smolagents has no OpenTelemetry tracing of its own, so there is nothing to stand down.
 """
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+
+from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import read_facts, trace_stream
-from ._base import FrameworkAdapter, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+
+if TYPE_CHECKING:
+    from .._patching import WrapperFunction
+    from ..invocation import Telemetry
 
 name = "smolagents"
 distribution = "smolagents"
@@ -134,9 +153,50 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
     return handle_result
 
 
+def _in_context(function: Callable[..., Any], context: Context) -> Callable[..., Any]:
+    """`function`, run with `context` as the current OpenTelemetry context (attached and detached here)."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        token = otel_context.attach(context)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+
+    return run
+
+
+def _carry_context_into_timed_code(telemetry: Telemetry) -> WrapperFunction:
+    """Wrap `local_python_executor.timeout(seconds)`: its decorated function runs in a worker thread."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        decorator = wrapped(*args, **kwargs)
+
+        def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+            timed = decorator(function)
+
+            @functools.wraps(function)
+            def run_timed(*call_args: Any, **call_kwargs: Any) -> Any:
+                # Decided at each call, in the caller's thread: the decorated function may be reused.
+                carried: Callable[..., Any] | None = None
+                try:
+                    if active_invocation() is not None:
+                        carried = decorator(_in_context(function, otel_context.get_current()))
+                except Exception:
+                    report_failure("carrying the agent context into smolagents' code thread")
+                return (carried or timed)(*call_args, **call_kwargs)
+
+            return run_timed
+
+        return decorate
+
+    return wrapper
+
+
 def targets(config: Config) -> Sequence[Target]:
     return [
-        RunTarget("smolagents.agents", "MultiStepAgent.run", read_request, handle_result=make_result_handler(config))
+        RunTarget("smolagents.agents", "MultiStepAgent.run", read_request, handle_result=make_result_handler(config)),
+        HookTarget("smolagents.local_python_executor", "timeout", _carry_context_into_timed_code),
     ]
 
 
