@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 from typing import Any
 
@@ -301,6 +302,33 @@ def test_span_of_a_tool_called_from_code_agent_code_is_a_child_of_the_agent_span
     make_code_agent(['final_answer(lookup(key="k"))'], tools=[tool]).run("q")
     spans = {span.name: span for span in telemetry.finished()}
     assert_child_of(spans["lookup"], spans["invoke_agent coder"])
+
+
+APP_SETTING: contextvars.ContextVar[str] = contextvars.ContextVar("app_setting", default="unset")
+
+
+class ReadSetting(Tool):  # type: ignore[misc]  # smolagents ships no type information
+    name = "read_setting"
+    description = "Reads the app's setting."
+    inputs: dict[str, Any] = {}
+    output_type = "string"
+
+    def forward(self) -> str:
+        return APP_SETTING.get()
+
+
+def test_code_agent_code_sees_the_apps_context_variables_as_without_us(instrumentation: Instrumentation) -> None:
+    # Only the OpenTelemetry context is carried into the code's thread.
+    def run() -> Any:
+        token = APP_SETTING.set("set by the caller")
+        try:
+            return make_code_agent(["final_answer(read_setting())"], tools=[ReadSetting()]).run("q")
+        finally:
+            APP_SETTING.reset(token)
+
+    bare = run()
+    instrumentation.on()
+    assert run() == bare == "unset"
 
 
 def code_agent_steps(agent: CodeAgent, task: str) -> list[tuple[Any, ...]]:
