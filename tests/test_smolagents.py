@@ -6,16 +6,18 @@ import contextvars
 import json
 from typing import Any
 
+import openai
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode, Tracer
-from smolagents import CodeAgent, Tool, ToolCallingAgent
+from smolagents import CodeAgent, Tool, ToolCallingAgent, models
 from smolagents.agents import RunResult
 from smolagents.memory import ActionStep
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks import openai_wire
 from tests.frameworks.smolagents_driver import (
     ECHO,
     GENERATION_ERROR,
@@ -366,3 +368,77 @@ def test_code_timeout_is_the_same_execution_error_with_and_without_us(instrument
     traced = run()
     assert traced == bare
     assert "exceeded the maximum execution time of 1 seconds" in traced[0][3]
+
+
+# -- gen_ai.provider.name ---------------------------------------------------------------------------
+
+
+def provider_on_span_and_duration(telemetry: Telemetry) -> tuple[Any, Any]:
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    provider = semconv.GEN_AI_PROVIDER_NAME
+    return attributes(only_span(telemetry))[provider], point.attributes[provider]
+
+
+def test_openai_model_run_records_provider_openai(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    # The real OpenAIModel and openai client; the HTTP answer comes from an in-process transport.
+    client = openai.OpenAI(api_key="offline", http_client=openai_wire.http_client("<code>final_answer('42')</code>"))
+    agent = CodeAgent(
+        tools=[], model=models.OpenAIModel(model_id=openai_wire.MODEL, client=client), logger=quiet_logger()
+    )
+    instrumentation.on()
+    assert agent.run("q") == "42"
+    assert provider_on_span_and_duration(telemetry) == ("openai", "openai")
+
+
+def test_run_with_a_model_of_no_known_provider_records_provider_other(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent().run("q")  # ScriptedModel: a plain smolagents Model subclass
+    assert provider_on_span_and_duration(telemetry) == (semconv.PROVIDER_OTHER, semconv.PROVIDER_OTHER)
+
+
+# Each model gets a stand-in client that cannot answer (`client=` skips building a real one): the
+# provider is read at the run's start, and the run fails at its first model call, offline.
+OFFLINE = object()
+
+
+@pytest.mark.parametrize(
+    ("make_model", "provider"),
+    [
+        (lambda: models.AzureOpenAIModel(model_id="gpt-4o", client=OFFLINE), "azure.ai.openai"),
+        (lambda: models.AmazonBedrockModel(model_id="us.amazon.nova-pro-v1:0", client=OFFLINE), "aws.bedrock"),
+        (lambda: models.LiteLLMModel(model_id="anthropic/claude-3-5-sonnet", client=OFFLINE), "anthropic"),
+        (lambda: models.LiteLLMModel(model_id="gemini/gemini-2.0-flash", client=OFFLINE), "gcp.gemini"),
+        (lambda: models.LiteLLMModel(model_id="gpt-4o", client=OFFLINE), semconv.PROVIDER_OTHER),
+        (
+            lambda: models.LiteLLMRouterModel(model_id="group-a", model_list=[], client=OFFLINE),
+            semconv.PROVIDER_OTHER,
+        ),
+        (lambda: models.InferenceClientModel(provider="Together", client=OFFLINE), "together"),
+        (lambda: models.InferenceClientModel(client=OFFLINE), semconv.PROVIDER_OTHER),
+        (
+            lambda: models.InferenceClientModel(provider="together", base_url="http://127.0.0.1:9", client=OFFLINE),
+            semconv.PROVIDER_OTHER,
+        ),
+    ],
+    ids=[
+        "azure",
+        "bedrock",
+        "litellm-anthropic",
+        "litellm-gemini",
+        "litellm-bare-id",
+        "litellm-router",
+        "inference-client-provider",
+        "inference-client-auto",
+        "inference-client-base-url",
+    ],
+)
+def test_run_records_the_provider_of_the_agents_model(
+    instrumentation: Instrumentation, telemetry: Telemetry, make_model: Any, provider: str
+) -> None:
+    agent = ToolCallingAgent(tools=[], model=make_model(), logger=quiet_logger())
+    instrumentation.on()
+    with pytest.raises(Exception, match="Error while generating output"):
+        agent.run("q")
+    assert provider_on_span_and_duration(telemetry) == (provider, provider)

@@ -10,7 +10,12 @@ is a context manager), so the result is classified by the call, not by its shape
 of `MultiStepAgent._run_stream` comes back proxied; any other value ends the run.
 
 Facts come from the agent's memory, which the run has already built: the steps after the run's
-`TaskStep` carry `token_usage`; `agent.model.model_id` is the request model. There is no conversation
+`TaskStep` carry `token_usage`; `agent.model.model_id` is the request model. The provider comes from
+the model's class and its own settings (models.py), never from its client: `OpenAIModel` openai,
+`AzureOpenAIModel` azure, `AmazonBedrockModel` aws.bedrock, `LiteLLMModel` the prefix of a
+"provider/model" id (LiteLLM's routing; a bare id or a `LiteLLMRouterModel` group: unknown),
+`InferenceClientModel` the Hugging Face inference `provider` it was given (unless a `base_url`
+overrides it); local models (`TransformersModel`, `VLLMModel`, `MLXModel`) and others: unknown. There is no conversation
 id. A run that hits `max_steps` returns the answer of `provide_final_answer()` and stores
 `AgentMaxStepsError` on its last step (`RunResult.state == "max_steps_error"`): a failure returned as a
 value, so the span ends ERROR with that class. Model errors raise `AgentGenerationError` (original as
@@ -39,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
+from .. import semconv
 from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, active_invocation
@@ -62,6 +68,30 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _provider(model: Any) -> str | None:
+    """gen_ai.provider.name for a smolagents model, from its class and settings (see module docstring)."""
+    from smolagents import models
+
+    raw: Any = None
+    if isinstance(model, models.AzureOpenAIModel):  # before OpenAIModel, its base class
+        raw = "azure"
+    elif isinstance(model, models.OpenAIModel):
+        raw = "openai"
+    elif isinstance(model, models.AmazonBedrockModel):
+        raw = "aws.bedrock"
+    elif isinstance(model, models.LiteLLMRouterModel):  # before LiteLLMModel: its model_id is a group name
+        raw = None
+    elif isinstance(model, models.LiteLLMModel):
+        model_id = getattr(model, "model_id", None)
+        if isinstance(model_id, str) and "/" in model_id:
+            raw = model_id.partition("/")[0]
+    elif isinstance(model, models.InferenceClientModel):
+        client_kwargs = getattr(model, "client_kwargs", None)
+        if isinstance(client_kwargs, dict) and not client_kwargs.get("base_url"):
+            raw = client_kwargs.get("provider")
+    return semconv.provider_name(raw)
+
+
 def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     # `agent` is a smolagents MultiStepAgent, read through getattr (Any at the adapter boundary).
     model = getattr(agent, "model", None)
@@ -69,6 +99,7 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
         agent_name=_text(getattr(agent, "name", None)),
         agent_description=_text(getattr(agent, "description", None)),
         request_model=_text(getattr(model, "model_id", None)),
+        provider_name=_provider(model),
     )
     if config.capture_content.enabled:
         task = args[_TASK_POSITION] if len(args) > _TASK_POSITION else kwargs.get("task")
