@@ -8,9 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from agno.agent import Agent
 from agno.db.in_memory import InMemoryDb
 from agno.exceptions import InputCheckError
+from agno.models.openai import OpenAIChat
 from agno.models.response import ModelResponse
 from agno.run import background
 from agno.run.background import await_background_runs
@@ -21,6 +23,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry
+from tests.frameworks import openai_wire
 from tests.frameworks.agno_driver import AGENT_NAME, MODEL_ID, ScriptedModel, make_agent, usage
 
 
@@ -312,3 +315,64 @@ def test_content_is_not_recorded_by_default(instrumentation: Instrumentation, te
     instrumentation.on()
     make_agent([]).run("hi")
     assert semconv.GEN_AI_INPUT_MESSAGES not in attributes(only_span(telemetry))
+
+
+# -- gen_ai.provider.name ---------------------------------------------------------------------------
+
+
+def provider_on_span_and_duration(telemetry: Telemetry) -> tuple[Any, Any]:
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    provider = semconv.GEN_AI_PROVIDER_NAME
+    return attributes(only_span(telemetry))[provider], point.attributes[provider]
+
+
+def offline_openai_chat(answer: str) -> OpenAIChat:
+    """agno's own OpenAIChat (provider "OpenAI") and openai client; the HTTP answer comes from in-process."""
+    return OpenAIChat(id=openai_wire.MODEL, api_key="offline", http_client=openai_wire.legacy_http_client(answer))
+
+
+def test_openai_chat_run_records_provider_openai(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    agent = Agent(name=AGENT_NAME, model=offline_openai_chat("hello world"), telemetry=False)
+    instrumentation.on()
+    assert agent.run("hi").content == "hello world"
+    assert provider_on_span_and_duration(telemetry) == ("openai", "openai")
+
+
+def test_model_string_run_records_the_providers_name(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # agno builds OpenAIResponses from "openai:..."; with no API key its run fails before any request.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    agent = Agent(name=AGENT_NAME, model="openai:gpt-4o-mini", telemetry=False)
+    instrumentation.on()
+    assert agent.run("hi").status.value == "ERROR"
+    assert provider_on_span_and_duration(telemetry) == ("openai", "openai")
+
+
+def test_team_run_records_the_provider_of_the_teams_own_model(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The leader answers without delegating: the member (scripted model) does not run.
+    team = Team(name="crew", members=[make_agent([])], model=offline_openai_chat("team done"), telemetry=False)
+    instrumentation.on()
+    assert team.run("hi").content == "team done"
+    assert provider_on_span_and_duration(telemetry) == ("openai", "openai")
+
+
+def test_model_naming_no_provider_records_provider_other(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # agno labels such a model "{name} ({id})" (models/base.py:190): a label, not a provider.
+    model = ScriptedModel(provider=None)
+    assert model.provider == f"Scripted ({MODEL_ID})"
+    instrumentation.on()
+    Agent(name=AGENT_NAME, model=model, telemetry=False).run("hi")
+    assert provider_on_span_and_duration(telemetry) == (semconv.PROVIDER_OTHER, semconv.PROVIDER_OTHER)
+
+
+def test_model_provider_outside_the_well_known_values_is_recorded_lower_cased(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent([]).run("hi")  # ScriptedModel.provider = "ScriptedProvider"
+    assert provider_on_span_and_duration(telemetry) == ("scriptedprovider", "scriptedprovider")

@@ -30,6 +30,13 @@ for the run: the dispatcher builds it before the generator starts and hands it t
 `run_response` argument, and agno appends the error event and sets the status on it. The reference is
 taken when the stream is returned (the generator's frame is gone once it finishes); nothing is iterated.
 
+`gen_ai.provider.name` is the run owner's model's `provider` (models/base.py:140; each model class sets
+its own, e.g. "OpenAI", "Anthropic", "AwsBedrock", "Google"), through `semconv.provider_name`; for a
+team, the team's own (leader's) model. Model strings ("openai:gpt-4o") are resolved to model objects
+when the Agent or Team is built (agent/_init.py:435, team/_init.py:811), so they carry their class's
+provider too. A model that names no provider but has a name is labelled "{name} ({id})" by agno
+(models/base.py:190): that label is not a provider, so it is left unknown (`_OTHER`).
+
 `gen_ai.conversation.id` is the agno session id the run ran under. When the caller gives none agno
 makes one and keeps it on the agent for its later runs (agent/_session.py:53-59), so it is agno's
 conversation identity, not an id we invent. Agno core creates no spans of its own (its opt-in
@@ -78,6 +85,13 @@ def _model_id(model: Any) -> str | None:
     return _text(getattr(model, "id", None))
 
 
+def _provider(model: Any) -> str | None:
+    raw = getattr(model, "provider", None)
+    if raw == f"{getattr(model, 'name', None)} ({getattr(model, 'id', None)})":
+        return None  # agno's label for a model that names no provider (models/base.py:190)
+    return semconv.provider_name(raw)
+
+
 def _instructions(instructions: Any) -> list[dict[str, Any]] | None:
     if isinstance(instructions, str):
         instructions = [instructions]
@@ -89,10 +103,12 @@ def _instructions(instructions: Any) -> list[dict[str, Any]] | None:
 
 def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     session_id = kwargs.get("session_id") or getattr(owner, "session_id", None)
+    model = getattr(owner, "model", None)
     facts = RequestFacts(
         agent_name=_text(getattr(owner, "name", None)),
         agent_description=_text(getattr(owner, "description", None)),
-        request_model=_model_id(getattr(owner, "model", None)),
+        request_model=_model_id(model),
+        provider_name=_provider(model),
         conversation_id=_text(session_id),
     )
     if config.capture_content.enabled:
