@@ -97,6 +97,7 @@ _PROVIDERS: dict[str, str] = {
     "google-vertex": "gcp.vertex_ai",
     "vertexai": "gcp.vertex_ai",
     "groq": "groq",
+    "ibm": "ibm.watsonx.ai",
     "ibm.watsonx.ai": "ibm.watsonx.ai",
     "mistral": "mistral_ai",
     "mistral_ai": "mistral_ai",
