@@ -46,10 +46,25 @@ class Outcome(enum.Enum):
     SHUTDOWN = "shutdown"
 
 
+class Operation(enum.Enum):
+    """What a run is: an agent's run, a workflow of agents, or one tool call (gen_ai.operation.name).
+
+    All three share the lifecycle (one span, ended once, with the outcome table); they differ in the
+    span's name and attributes and in their duration metric. Only agent runs carry the provider, model,
+    usage, token and time-to-first-chunk metrics and the content event.
+    """
+
+    AGENT = semconv.INVOKE_AGENT
+    WORKFLOW = semconv.INVOKE_WORKFLOW
+    TOOL = semconv.EXECUTE_TOOL
+
+
 @dataclass
 class RequestFacts:
     """What the adapter read from the call, before the run starts."""
 
+    operation: Operation = Operation.AGENT
+    # The span is named after agent_name, workflow_name or tool_name, by operation.
     agent_name: str | None = None
     agent_description: str | None = None
     request_model: str | None = None
@@ -61,6 +76,20 @@ class RequestFacts:
     # Only filled when content capture is on: conventions' message JSON shapes.
     input_messages: list[dict[str, Any]] | None = None
     system_instructions: list[dict[str, Any]] | None = None
+    workflow_name: str | None = None
+    tool_name: str | None = None
+    tool_type: str | None = None  # semconv.TOOL_TYPE_*
+    tool_description: str | None = None
+    tool_call_id: str | None = None  # the framework's own id, never one we make up
+    # Only filled when content capture is on: the call's arguments as the framework holds them (JSON text).
+    tool_arguments: str | None = None
+
+    def subject(self) -> str | None:
+        """What the span is named after."""
+        operation = self.operation
+        if operation is Operation.AGENT:
+            return self.agent_name
+        return self.tool_name if operation is Operation.TOOL else self.workflow_name
 
 
 @dataclass
@@ -78,12 +107,23 @@ class ResultFacts:
     # A failure the framework returned as a value (a status field, an error event) instead of raising.
     error_type: str | None = None
     error_message: str | None = None
+    # Only filled when content capture is on: a tool call's result (JSON text or its string form).
+    tool_result: str | None = None
 
 
 class Telemetry:
     """Tracer, instruments and configuration, bound once per `instrument()`."""
 
-    __slots__ = ("config", "duration", "event_logger", "time_to_first_chunk", "token_usage", "tracer")
+    __slots__ = (
+        "config",
+        "duration",
+        "event_logger",
+        "time_to_first_chunk",
+        "token_usage",
+        "tool_duration",
+        "tracer",
+        "workflow_duration",
+    )
 
     def __init__(
         self,
@@ -122,6 +162,18 @@ class Telemetry:
             description="Tokens used by an agent invocation",
             explicit_bucket_boundaries_advisory=[float(b) for b in semconv.TOKEN_BUCKETS],
         )
+        self.workflow_duration: Histogram = meter.create_histogram(
+            semconv.METRIC_WORKFLOW_DURATION,
+            unit="s",
+            description="Duration of a workflow of agents",
+            explicit_bucket_boundaries_advisory=list(semconv.DURATION_BUCKETS),
+        )
+        self.tool_duration: Histogram = meter.create_histogram(
+            semconv.METRIC_EXECUTE_TOOL_DURATION,
+            unit="s",
+            description="Duration of a tool call",
+            explicit_bucket_boundaries_advisory=list(semconv.TOOL_DURATION_BUCKETS),
+        )
         self.time_to_first_chunk: Histogram = meter.create_histogram(
             semconv.METRIC_TIME_TO_FIRST_CHUNK,
             unit="s",
@@ -134,7 +186,7 @@ class Telemetry:
 # Outcome.SHUTDOWN, before the providers' own exit hooks flush them (see `end_open_invocations`).
 # A dict, not a set: `pop` tells the one caller that removed an invocation apart from the others, in one
 # atomic operation, which makes `finish` exactly-once across threads without a lock.
-_open_invocations: dict[AgentInvocation, None] = {}
+_open_invocations: dict[Invocation, None] = {}
 _exit_hook_lock = threading.Lock()
 _exit_hook_registered = False
 # False from instrument() until the first run moves the hook behind providers created in between.
@@ -185,10 +237,10 @@ def _settle_exit_hook() -> None:
             _exit_hook_settled = True
 
 
-def active_invocation() -> AgentInvocation | None:
+def active_invocation() -> Invocation | None:
     """The invocation whose code is running in the current context, if any."""
     value = otel_context.get_value(_ACTIVE_INVOCATION_KEY)
-    return value if isinstance(value, AgentInvocation) else None
+    return value if isinstance(value, Invocation) else None
 
 
 def _token_count(value: object) -> int | None:
@@ -197,12 +249,29 @@ def _token_count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+_SUBJECT_ATTRIBUTE = {
+    Operation.AGENT: semconv.GEN_AI_AGENT_NAME,
+    Operation.WORKFLOW: semconv.GEN_AI_WORKFLOW_NAME,
+    Operation.TOOL: semconv.GEN_AI_TOOL_NAME,
+}
+
+
+def _identity_attributes(request: RequestFacts) -> dict[str, AttributeValue]:
+    """gen_ai.operation.name and the run's name attribute: on the span at start and on its metrics."""
+    attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: request.operation.value}
+    subject = request.subject()
+    if subject:
+        attributes[_SUBJECT_ATTRIBUTE[request.operation]] = subject
+    return attributes
+
+
 def _messages_json(messages: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(list(messages), ensure_ascii=False, default=str)
 
 
-class AgentInvocation:
-    """One agent run. `finish()` is the only way to end its span, and it acts once."""
+class Invocation:
+    """One run: an agent's, a workflow's or a tool call's (RequestFacts.operation). `finish()` is the only
+    way to end its span, and it acts once."""
 
     __slots__ = (
         "__weakref__",
@@ -235,19 +304,24 @@ class AgentInvocation:
         # An adapter's fold of each update the consumer receives, for frameworks whose streams keep
         # nothing they yielded (called after the pull, with the span no longer current).
         self.observe_update: Callable[[Any], None] | None = None
-        attributes: dict[str, AttributeValue] = {
-            semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT,
-            semconv.GEN_AI_PROVIDER_NAME: request.provider_name or semconv.PROVIDER_OTHER,
-        }
+        operation = request.operation
         # Sampling-relevant attributes go in at start.
-        if request.agent_name:
-            attributes[semconv.GEN_AI_AGENT_NAME] = request.agent_name
-        if request.request_model:
-            attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
+        attributes = _identity_attributes(request)
+        if operation is Operation.AGENT:
+            attributes[semconv.GEN_AI_PROVIDER_NAME] = request.provider_name or semconv.PROVIDER_OTHER
+            if request.request_model:
+                attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
+        elif operation is Operation.TOOL:
+            optional = (
+                (semconv.GEN_AI_TOOL_TYPE, request.tool_type),
+                (semconv.GEN_AI_TOOL_CALL_ID, request.tool_call_id),
+                (semconv.GEN_AI_TOOL_DESCRIPTION, request.tool_description),
+            )
+            attributes.update({key: value for key, value in optional if value})
         parent = otel_context.get_current()
         try:
             self.span: Span = telemetry.tracer.start_span(
-                semconv.span_name(request.agent_name),
+                semconv.span_name(request.subject(), operation.value),
                 context=parent,
                 kind=SpanKind.INTERNAL,
                 attributes=attributes,
@@ -337,17 +411,19 @@ class AgentInvocation:
             if outcome is Outcome.COMPLETED:
                 outcome = Outcome.FAILED  # the run ended, with a failure the framework returned as a value
         recording = span.is_recording()
+        request = self.request
+        is_agent = request.operation is Operation.AGENT
         if recording:
-            request = self.request
-            attributes: dict[str, AttributeValue] = dict(request.attributes)
-            if request.agent_description:
-                attributes[semconv.GEN_AI_AGENT_DESCRIPTION] = request.agent_description
-            conversation_id = (result.conversation_id if result else None) or request.conversation_id
-            if conversation_id:
-                attributes[semconv.GEN_AI_CONVERSATION_ID] = conversation_id
-            attributes[semconv.OUTCOME] = outcome.value
-            if result is not None:
-                self._result_attributes(result, attributes)
+            attributes: dict[str, AttributeValue] = {semconv.OUTCOME: outcome.value}
+            if is_agent:
+                attributes.update(request.attributes)
+                if request.agent_description:
+                    attributes[semconv.GEN_AI_AGENT_DESCRIPTION] = request.agent_description
+                conversation_id = (result.conversation_id if result else None) or request.conversation_id
+                if conversation_id:
+                    attributes[semconv.GEN_AI_CONVERSATION_ID] = conversation_id
+                if result is not None:
+                    self._result_attributes(result, attributes)
             capture = self._telemetry.config.capture_content
             if capture.on_span:
                 self._content_attributes(result, attributes)
@@ -358,7 +434,7 @@ class AgentInvocation:
                 span.record_exception(error)
         if error_type:
             span.set_status(Status(StatusCode.ERROR, description))
-        if self._telemetry.event_logger is not None:
+        if is_agent and self._telemetry.event_logger is not None:
             self._emit_content_event(result)
         return error_type
 
@@ -376,6 +452,12 @@ class AgentInvocation:
 
     def _content_attributes(self, result: ResultFacts | None, attributes: dict[str, AttributeValue]) -> None:
         request = self.request
+        if request.operation is Operation.TOOL:
+            if request.tool_arguments is not None:
+                attributes[semconv.GEN_AI_TOOL_CALL_ARGUMENTS] = request.tool_arguments
+            if result is not None and result.tool_result is not None:
+                attributes[semconv.GEN_AI_TOOL_CALL_RESULT] = result.tool_result
+            return
         if request.input_messages:
             attributes[semconv.GEN_AI_INPUT_MESSAGES] = _messages_json(request.input_messages)
         if request.system_instructions:
@@ -400,16 +482,21 @@ class AgentInvocation:
 
     def _record_metrics(self, duration: float, error_type: str | None, result: ResultFacts | None) -> None:
         telemetry = self._telemetry
-        attributes: dict[str, AttributeValue] = {
-            semconv.GEN_AI_OPERATION_NAME: semconv.INVOKE_AGENT,
-            semconv.GEN_AI_PROVIDER_NAME: self.request.provider_name or semconv.PROVIDER_OTHER,
-        }
-        if self.request.agent_name:
-            attributes[semconv.GEN_AI_AGENT_NAME] = self.request.agent_name
-        if self.request.request_model:
-            attributes[semconv.GEN_AI_REQUEST_MODEL] = self.request.request_model
-        # Exemplars point at the agent span, not at whatever is current where the run ends.
+        request = self.request
+        # Exemplars point at this run's span, not at whatever is current where the run ends.
         context = self.context
+        attributes = _identity_attributes(request)
+        if request.operation is not Operation.AGENT:
+            if request.operation is Operation.TOOL and request.tool_type:
+                attributes[semconv.GEN_AI_TOOL_TYPE] = request.tool_type
+            if error_type:
+                attributes[semconv.ERROR_TYPE] = error_type
+            histogram = telemetry.tool_duration if request.operation is Operation.TOOL else telemetry.workflow_duration
+            histogram.record(duration, attributes, context)
+            return
+        attributes[semconv.GEN_AI_PROVIDER_NAME] = request.provider_name or semconv.PROVIDER_OTHER
+        if request.request_model:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
         if self.first_chunk_at is not None:
             telemetry.time_to_first_chunk.record(self.first_chunk_at - self._start, attributes, context)
         if result is not None:
@@ -422,3 +509,7 @@ class AgentInvocation:
         if error_type:
             attributes[semconv.ERROR_TYPE] = error_type
         telemetry.duration.record(duration, attributes, context)
+
+
+# The name adapters used before workflow and tool runs shared the lifecycle.
+AgentInvocation = Invocation

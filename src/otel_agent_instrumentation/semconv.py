@@ -9,7 +9,22 @@ from __future__ import annotations
 
 # Span and operation.
 INVOKE_AGENT = "invoke_agent"
+INVOKE_WORKFLOW = "invoke_workflow"
+EXECUTE_TOOL = "execute_tool"
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+
+# Workflow and tool identity.
+GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+# Opt-in content of a tool call.
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+TOOL_TYPE_FUNCTION = "function"
+TOOL_TYPE_EXTENSION = "extension"
+TOOL_TYPE_DATASTORE = "datastore"
 
 # Provider: required and sampling-relevant on invoke_agent spans and on the agent metrics.
 GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
@@ -56,6 +71,8 @@ GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
 TOKEN_TYPE_INPUT = "input"
 TOKEN_TYPE_OUTPUT = "output"
 METRIC_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+METRIC_WORKFLOW_DURATION = "gen_ai.workflow.duration"
+METRIC_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
 METRIC_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
 # The conventions define time-to-first-chunk for streaming client operations; we record it for
 # streamed agent runs under the same name with gen_ai.operation.name=invoke_agent.
@@ -64,6 +81,8 @@ METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 DURATION_BUCKETS: tuple[float, ...] = tuple(0.1 * 2**i for i in range(13))  # 0.1 .. 409.6 s
 TOKEN_BUCKETS: tuple[int, ...] = tuple(4**i for i in range(14))  # 1 .. 67108864
 TIME_TO_FIRST_CHUNK_BUCKETS: tuple[float, ...] = tuple(0.01 * 2**i for i in range(14))  # 0.01 .. 81.92 s
+# Tool calls are usually much shorter than agent runs: the client operation buckets.
+TOOL_DURATION_BUCKETS: tuple[float, ...] = TIME_TO_FIRST_CHUNK_BUCKETS
 
 # Event emitted for content capture in EVENT_ONLY / SPAN_AND_EVENT modes.
 EVENT_OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
@@ -119,9 +138,10 @@ def provider_name(raw: object) -> str | None:
     return _PROVIDERS.get(key, key)
 
 
-def span_name(agent_name: str | None) -> str:
-    """`invoke_agent {gen_ai.agent.name}`, or `invoke_agent` when the agent has no name."""
-    return f"{INVOKE_AGENT} {agent_name}" if agent_name else INVOKE_AGENT
+def span_name(subject: str | None, operation: str = INVOKE_AGENT) -> str:
+    """`{operation} {subject}` (`invoke_agent {gen_ai.agent.name}`, `execute_tool {gen_ai.tool.name}`,
+    `invoke_workflow {gen_ai.workflow.name}`), or the operation alone when its subject has no name."""
+    return f"{operation} {subject}" if subject else operation
 
 
 def error_type(exc: BaseException) -> str:
