@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_framework import AgentSession, ResponseStream
@@ -18,7 +20,12 @@ from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry, attributes
-from tests.frameworks.agent_framework_driver import ModelFailure, Script, ScriptedChatClient, make_agent
+from tests.frameworks.agent_framework_driver import (
+    ModelFailure,
+    Script,
+    ScriptedChatClient,
+    make_agent,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,6 +134,59 @@ async def test_mapped_stream_takes_the_run_over(instrumentation: Instrumentation
     assert await mapped.get_final_response() == "CHUNK0 CHUNK1 CHUNK2 "
     (span,) = telemetry.agent_spans()
     assert attributes(span)[semconv.OUTCOME] == "completed"
+
+
+# Streams the application builds over the agent's stream; each takes the run over.
+CHAINS: dict[str, Callable[[Any], Any]] = {
+    "map": lambda stream: stream.map(lambda update: update.text.upper(), "".join),
+    "flat_map": lambda stream: stream.flat_map(lambda update: list(update.text), "".join),
+    "with_finalizer": lambda stream: stream.with_finalizer(len),
+}
+
+RESULT_FACTS = (
+    semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+    semconv.GEN_AI_RESPONSE_ID,
+    semconv.GEN_AI_RESPONSE_FINISH_REASONS,
+)
+
+
+def result_facts(span_attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: span_attributes.get(key) for key in RESULT_FACTS}
+
+
+async def chained_run(chain: Callable[[Any], Any]) -> tuple[list[str], Any]:
+    stream = chain(make_agent(Script(), []).run("hello", stream=True))
+    updates = [str(getattr(update, "text", update)) async for update in stream]
+    return updates, await stream.get_final_response()
+
+
+@pytest.mark.parametrize("chain", CHAINS.values(), ids=CHAINS.keys())
+async def test_chained_stream_reports_the_facts_of_the_agent_updates(
+    instrumentation: Instrumentation, telemetry: Telemetry, chain: Callable[[Any], Any]
+) -> None:
+    instrumentation.on()
+    async for _ in make_agent(Script(), []).run("hello", stream=True):
+        pass
+    async for _ in chain(make_agent(Script(), []).run("hello", stream=True)):
+        pass
+    plain, chained = telemetry.agent_spans()
+    assert result_facts(attributes(chained)) == result_facts(attributes(plain))
+    assert result_facts(attributes(plain)) == {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 7,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 3,
+        semconv.GEN_AI_RESPONSE_ID: "resp-1",
+        semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+    }
+
+
+@pytest.mark.parametrize("chain", CHAINS.values(), ids=CHAINS.keys())
+async def test_chained_stream_yields_what_it_yields_bare(
+    instrumentation: Instrumentation, chain: Callable[[Any], Any]
+) -> None:
+    bare = await chained_run(chain)
+    instrumentation.on()
+    assert await chained_run(chain) == bare
 
 
 async def test_model_steps_run_under_the_agent_span_in_another_task(

@@ -6,8 +6,10 @@ Targets: `run` on `Agent`, `RawAgent`, the layers `AgentMiddlewareLayer` and `Ag
 (`Agent.run` -> layers -> `RawAgent.run`); the core's re-entry guard makes that one span.
 
 `run(stream=False)` returns a coroutine; `run(stream=True)` returns a `ResponseStream`, which comes back
-proxied (still `isinstance(..., ResponseStream)`; chaining methods keep the proxy). Facts come from the
-updates the consumer already pulled (`ResponseStream.updates`, a plain list) and never from
+proxied (still `isinstance(..., ResponseStream)`; chaining methods keep the proxy, and a stream built
+over it by `map`, `flat_map` or `with_finalizer` takes the run over). Facts come from the updates the
+agent's own stream already recorded (`ResponseStream.updates`, a plain list), also when the caller
+consumes a stream built over it (whose updates may be mapped to anything), and never from
 `get_final_response()`, which runs the finalizer and result hooks such as `after_run` context providers.
 
 The framework's own telemetry (on by default) also opens an `invoke_agent` span per run. Unless
@@ -234,9 +236,30 @@ class ResponseStreamMethods:
         return response
 
 
+class _AgentStreamReader:
+    """Reads the facts from the stream the agent returned, whichever stream built over it the caller
+    consumes now: `map`/`flat_map` change the updates' type and content, and every stream over the
+    agent's one pulls its updates through it, so its `updates` has all of them as the agent made them."""
+
+    __slots__ = ("agent_stream", "read")
+
+    def __init__(self, read: Callable[[Any, Outcome], ResultFacts | None], agent_stream: Any) -> None:
+        self.read = read
+        self.agent_stream = agent_stream
+
+    def __call__(self, consumed: Any, outcome: Outcome) -> ResultFacts | None:
+        return self.read(self.agent_stream, outcome)
+
+
 def _chaining(method_name: str) -> Callable[..., Any]:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._self_rebind(getattr(self.__wrapped__, method_name)(*args, **kwargs))
+        result = getattr(self.__wrapped__, method_name)(*args, **kwargs)
+        reader = self._self_reader
+        if result is not self.__wrapped__ and reader is not None and not isinstance(reader, _AgentStreamReader):
+            # A new stream over the agent's: the proxy that takes the run over (core _self_adopt)
+            # inherits this reader, so chains of chains read the agent's stream too.
+            self._self_reader = _AgentStreamReader(reader, self.__wrapped__)
+        return self._self_rebind(result)
 
     method.__name__ = method_name
     return method
