@@ -11,10 +11,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from agent_framework import AgentSession, ResponseStream
+from agent_framework.observability import ChatTelemetryLayer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import StatusCode
 
@@ -223,6 +224,40 @@ async def test_attributes_come_from_the_agent_and_response(
     assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 3
     assert attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert attributes[semconv.GEN_AI_RESPONSE_ID] == "resp-1"
+
+
+class MistralScriptedChatClient(ScriptedChatClient):
+    """A chat client declaring its provider as Agent Framework's Mistral client does."""
+
+    OTEL_PROVIDER_NAME: ClassVar[str] = "mistralai"
+
+
+class TelemetryScriptedChatClient(ChatTelemetryLayer[Any], ScriptedChatClient):
+    """A chat client with the framework's telemetry layer, whose provider is set per instance."""
+
+
+@pytest.mark.parametrize(
+    ("client", "provider"),
+    [(ScriptedChatClient, semconv.PROVIDER_OTHER), (MistralScriptedChatClient, "mistral_ai")],
+    ids=["undeclared", "declared"],
+)
+async def test_provider_name_comes_from_the_chat_client(
+    instrumentation: Instrumentation, telemetry: Telemetry, client: type[ScriptedChatClient], provider: str
+) -> None:
+    instrumentation.on()
+    await make_agent(Script(), [], client=client(Script())).run("hello")
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    on_span = telemetry.agent_attributes()[semconv.GEN_AI_PROVIDER_NAME]
+    assert (on_span, point.attributes[semconv.GEN_AI_PROVIDER_NAME]) == (provider, provider)
+
+
+async def test_provider_name_set_on_the_chat_client_instance_wins(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    client = TelemetryScriptedChatClient(Script(), otel_provider_name="Anthropic")
+    await make_agent(Script(), [], client=client).run("hello")
+    assert telemetry.agent_attributes()[semconv.GEN_AI_PROVIDER_NAME] == "anthropic"
 
 
 async def test_content_is_not_captured_by_default(instrumentation: Instrumentation, telemetry: Telemetry) -> None:

@@ -108,9 +108,11 @@ class RecordingProvider(ContextProvider):
         self.calls.append(f"after_run:{getattr(response, 'text', None)!r}")
 
 
-def make_agent(script: Script, calls: list[str], name: str = "scripted") -> Agent:
+def make_agent(
+    script: Script, calls: list[str], name: str = "scripted", client: ScriptedChatClient | None = None
+) -> Agent:
     return Agent(
-        ScriptedChatClient(script),
+        client if client is not None else ScriptedChatClient(script),
         name=name,
         description="An offline scripted agent",
         default_options={"model": "fake-1", "temperature": 0.0},

@@ -5,6 +5,10 @@ Targets: `run` on `Agent`, `RawAgent`, the layers `AgentMiddlewareLayer` and `Ag
 `WorkflowAgent`; `run_stream` where a class still has one. Each agent run passes several of these
 (`Agent.run` -> layers -> `RawAgent.run`); the core's re-entry guard makes that one span.
 
+`gen_ai.provider.name` is the provider the framework's chat telemetry names for the agent's chat
+client (`otel_provider_name`, else the client class's `OTEL_PROVIDER_NAME`), mapped by
+`semconv.provider_name`; no client, or the framework's placeholder "unknown", records `_OTHER`.
+
 `run(stream=False)` returns a coroutine; `run(stream=True)` returns a `ResponseStream`, which comes back
 proxied (still `isinstance(..., ResponseStream)`; chaining methods keep the proxy, and a stream built
 over it by `map`, `flat_map` or `with_finalizer` takes the run over). Facts come from the updates the
@@ -108,6 +112,21 @@ def _input_messages(messages: Any) -> list[dict[str, Any]]:
     return [_message_json(message) for message in messages]
 
 
+def _provider_name(agent: Any) -> str | None:
+    """The provider the framework's own chat telemetry names for the agent's chat client: the
+    client's `otel_provider_name` (set by `ChatTelemetryLayer`, overridable per instance), else its
+    `OTEL_PROVIDER_NAME` class attribute; the framework's placeholder "unknown" is no provider."""
+    client = getattr(agent, "client", None)
+    if client is None:
+        return None
+    raw = getattr(client, "otel_provider_name", None)
+    if not isinstance(raw, str):
+        raw = getattr(client, "OTEL_PROVIDER_NAME", None)
+    if not isinstance(raw, str) or raw.strip().lower() == "unknown":
+        return None
+    return semconv.provider_name(raw)
+
+
 def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     options = _merged_options(agent, kwargs)
     agent_name = getattr(agent, "name", None)
@@ -121,6 +140,7 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
         request_model=model if isinstance(model, str) else None,
+        provider_name=_provider_name(agent),
         conversation_id=conversation_id if isinstance(conversation_id, str) else None,
     )
     for option, attribute in _REQUEST_OPTIONS:
