@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from agent_framework import AgentSession, ResponseStream
+from agent_framework import AgentSession, ResponseStream, observability
 from agent_framework.observability import ChatTelemetryLayer
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import StatusCode
@@ -22,6 +22,8 @@ from opentelemetry.trace import StatusCode
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry, attributes
 from tests.frameworks.agent_framework_driver import (
+    MODEL_FAILURE,
+    DeferredStreamAgent,
     ModelFailure,
     Script,
     ScriptedChatClient,
@@ -312,6 +314,135 @@ async def test_stream_records_time_to_first_chunk(instrumentation: Instrumentati
         pass
     (point,) = telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)
     assert point.count == 1
+
+
+# The framework's own telemetry layer, stood down while our span owns the run: what it does besides
+# telemetry still happens (the adapter's module docstring lists each step).
+
+
+async def deferred_stream_run() -> tuple[list[str], list[str], list[str], str]:
+    """What the application sees of a streamed run of an agent whose run returns an awaitable."""
+    calls: list[str] = []
+    stream = DeferredStreamAgent(calls).run("hello", stream=True)
+    called = list(calls)
+    updates = [update.text async for update in stream]
+    return called, updates, calls, (await stream.get_final_response()).text
+
+
+async def test_agent_returning_an_awaitable_streams_as_it_does_bare(instrumentation: Instrumentation) -> None:
+    bare = await deferred_stream_run()
+    instrumentation.on()
+    assert await deferred_stream_run() == bare
+
+
+async def test_span_of_an_agent_returning_an_awaitable_ends_with_its_stream(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    stream = DeferredStreamAgent([]).run("hello", stream=True)
+    assert await stream is stream
+    assert telemetry.agent_spans() == []
+    async for _ in stream:
+        pass
+    assert {key: telemetry.agent_attributes().get(key) for key in (semconv.OUTCOME, *RESULT_FACTS)} == {
+        semconv.OUTCOME: "completed",
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 5,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 2,
+        semconv.GEN_AI_RESPONSE_ID: "deferred-1",
+        semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+    }
+
+
+def streamed_run_error(agent: DeferredStreamAgent) -> BaseException:
+    try:
+        agent.run("hello", stream=True)
+    except BaseException as error:
+        return error
+    raise AssertionError("run(stream=True) returned")
+
+
+async def test_streamed_run_raising_at_the_call_raises_the_same_object(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = DeferredStreamAgent([], stream_shape="raise")
+    assert streamed_run_error(agent) is agent.raised[0]
+    assert telemetry.agent_attributes()[semconv.ERROR_TYPE] == MODEL_FAILURE
+
+
+async def test_streamed_run_returning_no_stream_raises_as_it_does_bare(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    bare = streamed_run_error(DeferredStreamAgent([], stream_shape="list"))
+    instrumentation.on()
+    traced = streamed_run_error(DeferredStreamAgent([], stream_shape="list"))
+    assert (
+        (type(traced), str(traced))
+        == (type(bare), str(bare))
+        == (
+            RuntimeError,
+            "Streaming telemetry requires a ResponseStream result.",
+        )
+    )
+    assert telemetry.agent_attributes()[semconv.ERROR_TYPE] == "RuntimeError"
+
+
+async def hooks_of_a_consumed_stream(consume: Callable[[Any], Any]) -> list[str]:
+    hooks: list[str] = []
+    stream = make_agent(Script(), hooks).run("hello", stream=True)
+    stream.with_cleanup_hook(lambda: hooks.append("cleanup")).with_result_hook(lambda _: hooks.append("result"))
+    await consume(stream)
+    return hooks
+
+
+async def iterate(stream: Any) -> None:
+    async for _ in stream:
+        pass
+
+
+async def final_response(stream: Any) -> None:
+    await stream.get_final_response()
+
+
+@pytest.mark.parametrize("consume", [iterate, final_response], ids=["iterated", "final_response"])
+async def test_consumed_stream_fires_result_hooks_before_later_cleanup_hooks_as_bare(
+    instrumentation: Instrumentation, consume: Callable[[Any], Any]
+) -> None:
+    bare = await hooks_of_a_consumed_stream(consume)
+    instrumentation.on()
+    assert await hooks_of_a_consumed_stream(consume) == bare
+
+
+async def not_awaited_then_awaited_run() -> tuple[list[str], list[str]]:
+    calls: list[str] = []
+    pending = DeferredStreamAgent(calls).run("hello")
+    before_await = list(calls)
+    await pending
+    return before_await, calls
+
+
+async def test_run_starts_the_agent_when_awaited_as_it_does_bare(instrumentation: Instrumentation) -> None:
+    bare = await not_awaited_then_awaited_run()
+    instrumentation.on()
+    assert await not_awaited_then_awaited_run() == bare
+
+
+async def run_with_framework_telemetry_off() -> tuple[str, list[str]]:
+    observability.disable_instrumentation()
+    try:
+        returned = DeferredStreamAgent([]).run("hello", stream=True)
+        stream = await returned
+        return type(returned).__name__, [update.text async for update in stream]
+    finally:
+        observability.enable_instrumentation(force=True)
+
+
+async def test_with_framework_telemetry_off_a_streamed_run_returns_what_the_agent_returns(
+    instrumentation: Instrumentation,
+) -> None:
+    bare = await run_with_framework_telemetry_off()
+    instrumentation.on()
+    assert await run_with_framework_telemetry_off() == bare
 
 
 async def test_suppressed_run_makes_no_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:

@@ -11,14 +11,19 @@ from typing import Any
 
 from agent_framework import (
     Agent,
+    AgentResponse,
+    AgentResponseUpdate,
+    BaseAgent,
     BaseChatClient,
     ChatResponse,
     ChatResponseUpdate,
     Content,
     ContextProvider,
     Message,
+    ResponseStream,
     observability,
 )
+from agent_framework.observability import AgentTelemetryLayer
 from opentelemetry import trace
 
 from tests.scenarios import AWAITED_ENDINGS, CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
@@ -118,6 +123,55 @@ def make_agent(
         default_options={"model": "fake-1", "temperature": 0.0},
         context_providers=[RecordingProvider(calls)],
     )
+
+
+class DeferredStreamBase(BaseAgent):
+    """An agent whose `run(stream=True)` returns an awaitable that resolves to its ResponseStream, the
+    shape `AgentTelemetryLayer` turns into a stream with `ResponseStream.from_awaitable` ("subclasses
+    that instead return an Awaitable defer their work into the first pull"). `stream_shape="list"`
+    returns a plain list instead, which the layer refuses; `"raise"` raises ModelFailure at the call.
+    Records when each part of it runs."""
+
+    def __init__(self, calls: list[str], stream_shape: str = "awaitable") -> None:
+        super().__init__(name="deferred", description="An agent that opens its stream when first pulled")
+        self.calls = calls
+        self.stream_shape = stream_shape
+        self.raised: list[BaseException] = []
+
+    def run(self, messages: Any = None, *, stream: bool = False, **kwargs: Any) -> Any:
+        self.calls.append("run")
+        if not stream:
+            return self._respond()
+        if self.stream_shape == "list":
+            return []
+        if self.stream_shape == "raise":
+            self.raised.append(ModelFailure("refused at the call"))
+            raise self.raised[-1]
+        return self._open_stream()
+
+    async def _open_stream(self) -> ResponseStream[AgentResponseUpdate, AgentResponse[Any]]:
+        self.calls.append("open")
+        return ResponseStream(self._updates(), finalizer=AgentResponse.from_updates)
+
+    async def _updates(self) -> AsyncIterator[AgentResponseUpdate]:
+        for index in range(2):
+            yield AgentResponseUpdate(
+                role="assistant", contents=[Content.from_text(f"part{index} ")], response_id="deferred-1"
+            )
+        yield AgentResponseUpdate(
+            role="assistant",
+            contents=[Content.from_usage({"input_token_count": 5, "output_token_count": 2})],
+            response_id="deferred-1",
+            finish_reason="stop",
+        )
+
+    async def _respond(self) -> AgentResponse[Any]:
+        self.calls.append("respond")
+        return AgentResponse.from_updates([update async for update in self._updates()])
+
+
+class DeferredStreamAgent(AgentTelemetryLayer, DeferredStreamBase):  # type: ignore[misc]  # a simpler run signature
+    """The framework's telemetry layer over `DeferredStreamBase`, composed as its docs show."""
 
 
 class AgentFrameworkDriver:

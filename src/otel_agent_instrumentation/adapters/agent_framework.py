@@ -17,14 +17,49 @@ consumes a stream built over it (whose updates may be mapped to anything), and n
 `get_final_response()`, which runs the finalizer and result hooks such as `after_run` context providers.
 
 The framework's own telemetry (on by default) also opens an `invoke_agent` span per run. Unless
-`keep_framework_spans` is set, `AgentTelemetryLayer._trace_agent_invocation` runs the agent directly
-when our span owns the run, so there is one agent span; the framework's chat and tool spans remain,
-as its children.
+`keep_framework_spans` is set, while our span owns a run `AgentTelemetryLayer._trace_agent_invocation`
+is replaced by what it does besides telemetry (read at 1.23.0 and at 1.26.0, the newest release when
+written, where the method is the same), so there is one agent span; the framework's chat and tool
+spans remain, as its children. What it does besides telemetry, and how each step is kept:
+
+1. Framework telemetry off (`OBSERVABILITY_SETTINGS.ENABLED` false): it returns `execute()` as it is.
+   Kept by calling the framework's method itself.
+   (test_with_framework_telemetry_off_a_streamed_run_returns_what_the_agent_returns)
+2. `stream=True`: it calls `execute()` at once, within `run()`, and lets what that raises propagate.
+   Kept: the same call. (test_streamed_run_raising_at_the_call_raises_the_same_object, and the
+   calls recorded right after `run()` in test_agent_returning_an_awaitable_streams_as_it_does_bare)
+3. `stream=True`: a `ResponseStream` result is returned as it is; an awaitable one becomes
+   `ResponseStream.from_awaitable(result)` (an agent whose `run` returns an awaitable "defers its work
+   into the first pull"); anything else raises
+   `RuntimeError("Streaming telemetry requires a ResponseStream result.")`. Kept: the same checks; the
+   run wrapper then proxies the stream the caller gets, so our span ends with that stream.
+   (test_agent_returning_an_awaitable_streams_as_it_does_bare,
+   test_span_of_an_agent_returning_an_awaitable_ends_with_its_stream,
+   test_streamed_run_returning_no_stream_raises_as_it_does_bare)
+4. `stream=True`: its cleanup hook asks the stream for its final response (errors swallowed). On a
+   stream pulled to its end, that runs the finalizer and result hooks among the cleanup hooks, before
+   cleanup hooks added after `run()` returned. Kept for a stream that ran out (`_FinalizeWhenExhausted`,
+   a cleanup hook plus a pull context manager that sees the end).
+   (test_consumed_stream_fires_result_hooks_before_later_cleanup_hooks_as_bare)
+   Not kept on close: there it fires `after_run` for a stream the consumer abandoned, which is what
+   this package avoids (test_early_close_fires_no_after_run); on a failure the framework skips it too.
+5. `stream=False`: it returns a coroutine that calls `execute()` only when awaited (a run never
+   awaited never starts). Kept: `_awaited`. (test_run_starts_the_agent_when_awaited_as_it_does_bare)
+
+The rest is telemetry and is not kept: its span (started, made current around `execute()` and each
+pull, ended by the cleanup hooks or a weakref finalizer), the span's attributes, events and captured
+messages, the duration, and the context variables through which the chat layer reports usage to the
+agent span (`INNER_RESPONSE_TELEMETRY_CAPTURED_FIELDS`, `INNER_ACCUMULATED_USAGE`).
+
+A copy rather than the framework's own code with only its span turned off (a tracer that makes no
+span for this call): in the streaming path the telemetry itself is what acts on the stream (step 4
+on close), so a span-less run of the framework's code would still fire `after_run` on close. The
+non-streaming path is copied too (one line) so that one function decides for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .. import semconv
@@ -305,13 +340,72 @@ for _method_name in (
     setattr(ResponseStreamMethods, _method_name, _chaining(_method_name))
 
 
+class _FinalizeWhenExhausted:
+    """Step 4 of the module docstring: the framework's `_finalize_stream` cleanup hook asks the stream
+    for its final response, so a stream pulled to its end runs its finalizer and result hooks during
+    its cleanup hooks, before the cleanup hooks added after `run()` returned. Kept only for a stream
+    that ran out, which a pull context manager (entered around each pull of the underlying iterator)
+    sees as StopAsyncIteration; a stream closed early or failed is not asked (the framework asks on
+    close too, the `after_run`-on-close behaviour the stand-down exists to avoid; it skips failures)."""
+
+    __slots__ = ("exhausted", "stream")
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.exhausted = False
+
+    def pull_context(self) -> _FinalizeWhenExhausted:
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        if exc_type is StopAsyncIteration:
+            self.exhausted = True
+
+    async def finalize(self) -> None:
+        if not self.exhausted:
+            return
+        try:
+            await self.stream.get_final_response()
+        except Exception:
+            # As the framework's hook does (it records the error on its span): the stream's own
+            # finalization, which runs next, raises it to the consumer.
+            return
+
+
+async def _awaited(execute: Callable[[], Awaitable[Any]]) -> Any:
+    return await execute()
+
+
 def _stand_down_framework_span(telemetry: Telemetry) -> Any:
+    from agent_framework import ResponseStream, observability
+
+    def framework_telemetry_on() -> bool:
+        settings = getattr(observability, "OBSERVABILITY_SETTINGS", None)
+        return bool(getattr(settings, "ENABLED", True))
+
+    def streamed(execute: Callable[[], Any]) -> Any:
+        result = execute()
+        if isinstance(result, ResponseStream):
+            stream: Any = result
+        elif isinstance(result, Awaitable):
+            stream = ResponseStream.from_awaitable(result)
+        else:
+            raise RuntimeError("Streaming telemetry requires a ResponseStream result.")
+        finalize = _FinalizeWhenExhausted(stream)
+        return stream.with_cleanup_hook(finalize.finalize).with_pull_context_manager(finalize.pull_context)
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         running = active_invocation()
         execute = kwargs.get("execute")
-        if running is not None and running.owner is instance and callable(execute):
-            return execute()
-        return wrapped(*args, **kwargs)
+        if running is None or running.owner is not instance or not callable(execute) or not framework_telemetry_on():
+            # Not our run, or the framework's telemetry is off (then the method only calls execute()).
+            return wrapped(*args, **kwargs)
+        if kwargs.get("stream"):
+            return streamed(execute)
+        return _awaited(execute)
 
     return wrapper
 
