@@ -6,10 +6,13 @@ import asyncio
 import threading
 from typing import Any
 
+import pytest
 from pydantic_ai import Agent
+from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.instrumented import InstrumentationSettings
+from pydantic_ai.models.test import TestModel
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry
@@ -157,3 +160,81 @@ async def test_run_stream_with_builtin_instrumentation_leaves_caller_context_alo
             assert trace.get_current_span() is caller
     assert trace.get_current_span() is caller
     assert len(telemetry.agent_spans()) == 1
+
+
+# -- gen_ai.provider.name ------------------------------------------------------------------------------------------
+
+
+def _function_agent() -> Agent[None, str]:
+    return make_agent([])
+
+
+def _test_model_agent() -> Agent[None, str]:
+    return Agent(TestModel(), name="scripted")
+
+
+@pytest.mark.parametrize(
+    ("make", "run_kwargs", "provider"),
+    [
+        (_function_agent, {}, "function"),
+        (_test_model_agent, {}, "test"),
+        (_function_agent, {"model": TestModel()}, "test"),
+        (_function_agent, {"model": "test"}, "test"),
+    ],
+    ids=["agent FunctionModel", "agent TestModel", "call-time Model", "call-time 'test'"],
+)
+async def test_provider_name_is_the_systems_of_the_model_the_run_uses(
+    instrumentation: Instrumentation,
+    telemetry: Telemetry,
+    make: Any,
+    run_kwargs: dict[str, Any],
+    provider: str,
+) -> None:
+    instrumentation.on()
+    await make().run("ok", **run_kwargs)
+    (duration,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    recorded = (
+        telemetry.agent_attributes()[semconv.GEN_AI_PROVIDER_NAME],
+        duration.attributes[semconv.GEN_AI_PROVIDER_NAME],
+    )
+    assert recorded == (provider, provider)
+
+
+async def test_provider_name_follows_an_agent_override(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    agent = _function_agent()
+    instrumentation.on()
+    with agent.override(model=TestModel()):
+        await agent.run("ok")
+    assert telemetry.agent_attributes()[semconv.GEN_AI_PROVIDER_NAME] == "test"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "provider"),
+    [("openai:gpt-4o", "openai"), ("openai-chat:gpt-4o", "openai"), ("gateway/chat:gpt-4o", "openai")],
+)
+@pytest.mark.parametrize("where", ["agent", "call"])
+async def test_provider_name_of_a_model_id_is_read_without_building_the_model(
+    instrumentation: Instrumentation,
+    telemetry: Telemetry,
+    monkeypatch: pytest.MonkeyPatch,
+    model_id: str,
+    provider: str,
+    where: str,
+) -> None:
+    # No API key: pydantic-ai fails building the model inside the run, before any request is made.
+    for variable in ("OPENAI_API_KEY", "PYDANTIC_AI_GATEWAY_API_KEY", "PAIG_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    instrumentation.on()
+    if where == "agent":
+        agent: Agent[None, str] = Agent(model_id, name="scripted", defer_model_check=True)
+        run = agent.run("ok")
+    else:
+        run = _function_agent().run("ok", model=model_id)
+    with pytest.raises(UserError):
+        await run
+    (duration,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    recorded = (
+        telemetry.agent_attributes()[semconv.GEN_AI_PROVIDER_NAME],
+        duration.attributes[semconv.GEN_AI_PROVIDER_NAME],
+    )
+    assert recorded == (provider, provider)

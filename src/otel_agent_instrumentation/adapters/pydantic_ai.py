@@ -33,11 +33,13 @@ import asyncio
 import inspect
 import weakref
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
 import wrapt
 
+from .. import semconv
 from ..config import Config
 from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_stream
@@ -84,6 +86,51 @@ def _model_name(model: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Model-id prefixes that name an API of a provider rather than the provider: the model pydantic-ai builds
+# for them reports the provider's name as its `system` (models/__init__.py infer_model, 2.68.0). Every other
+# prefix is the provider's name (checked for each prefix `providers.infer_provider_class` knows).
+_API_PREFIXES = {"openai-chat": "openai", "openai-responses": "openai", "azure-responses": "azure"}
+
+
+def _system_of_model_id(model_id: str) -> str | None:
+    """`Model.system` of the model pydantic-ai builds for `model_id`, read from the id alone: building the
+    model would build its provider's client (and read its API key) on our time."""
+    from pydantic_ai.models import parse_model_id
+
+    if model_id == "test":  # infer_model("test") is a TestModel
+        return "test"
+    prefix, _ = parse_model_id(model_id)
+    if not prefix:
+        return None
+    if prefix.startswith("gateway/"):
+        # The gateway's routes build the upstream provider's model: "gateway/chat" is "openai-chat".
+        from pydantic_ai.providers.gateway import normalize_gateway_provider
+
+        prefix = normalize_gateway_provider(prefix)
+    return _API_PREFIXES.get(prefix, prefix)
+
+
+def _system(model: Any) -> str | None:
+    if isinstance(model, str):
+        return _system_of_model_id(model)
+    try:
+        system = model.system  # a property; TestModel's is "test", FunctionModel's "function"
+    except Exception:
+        return None
+    return system if isinstance(system, str) else None
+
+
+def _selected_model(agent: Any, kwargs: dict[str, Any]) -> Any:
+    """The model the run will use before capabilities choose: AbstractAgent._pick_raw_model's order
+    (pydantic_ai/agent/__init__.py:3447), `agent.override(model=...)`, then `model=`, then the agent's."""
+    override_var = getattr(agent, "_override_model", None)
+    if isinstance(override_var, ContextVar):
+        override = override_var.get()
+        if override is not None:
+            return getattr(override, "value", None)
+    return kwargs.get("model") or agent.model
+
+
 def _text_message(role: str, text: str) -> dict[str, Any]:
     return {"role": role, "parts": [{"type": "text", "content": text}]}
 
@@ -92,13 +139,14 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     agent_name = agent.name
     if agent_name is None and kwargs.get("infer_name", True):
         agent_name = _predict_name(agent)
-    model = kwargs.get("model") or agent.model
+    model = _selected_model(agent, kwargs)
     conversation_id = kwargs.get("conversation_id")
     description = getattr(agent, "description", None)
     facts = RequestFacts(
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
         request_model=_model_name(model),
+        provider_name=semconv.provider_name(_system(model)),
         conversation_id=conversation_id if isinstance(conversation_id, str) and conversation_id != "new" else None,
     )
     if config.capture_content.enabled:
