@@ -162,6 +162,36 @@ async def test_run_stream_with_builtin_instrumentation_leaves_caller_context_alo
     assert len(telemetry.agent_spans()) == 1
 
 
+# -- time to first chunk of run_stream -----------------------------------------------------------------------------
+
+_AFTER_THE_FIRST_ITEM = 0.2  # seconds the consumer spends after its first item
+
+
+@pytest.mark.parametrize("method", ["stream_text", "stream_output", "stream_response"])
+async def test_run_stream_time_to_first_chunk_is_the_first_streamed_item(
+    instrumentation: Instrumentation, telemetry: Telemetry, method: str
+) -> None:
+    instrumentation.on()
+    async with make_agent([]).run_stream("ok") as result:
+        items = 0
+        async for _ in getattr(result, method)(debounce_by=None):
+            items += 1
+            if items == 1:
+                await asyncio.sleep(_AFTER_THE_FIRST_ITEM)
+    (first_chunk,) = telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK)
+    (duration,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert (first_chunk.count, duration.sum - first_chunk.sum >= _AFTER_THE_FIRST_ITEM) == (1, True)
+
+
+async def test_run_stream_read_without_streaming_has_no_time_to_first_chunk(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    async with make_agent([]).run_stream("ok") as result:
+        await result.get_output()
+    assert telemetry.metric_points(semconv.METRIC_TIME_TO_FIRST_CHUNK) == []
+
+
 # -- gen_ai.provider.name ------------------------------------------------------------------------------------------
 
 

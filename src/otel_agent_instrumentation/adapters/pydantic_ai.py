@@ -279,8 +279,14 @@ class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
     def __aiter__(self) -> Any:
         return self
 
-    def __anext__(self) -> Any:
-        return self._self_owner._self_astep(self.__wrapped__.__anext__())
+    async def __anext__(self) -> Any:
+        owner = self._self_owner
+        item = await owner._self_astep(self.__wrapped__.__anext__())
+        # The consumer received an update of the run's output: its first is the run's first chunk.
+        invocation = owner._self_invocation
+        if invocation.first_chunk_at is None and not invocation.finished:
+            invocation.mark_first_chunk()
+        return item
 
     def aclose(self) -> Any:
         return self._self_owner._self_astep(self.__wrapped__.aclose())
