@@ -7,6 +7,8 @@ import threading
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
@@ -15,8 +17,8 @@ from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.test import TestModel
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry
-from tests.frameworks.pydantic_ai_driver import make_agent
+from tests.conftest import Instrumentation, Telemetry, attributes
+from tests.frameworks.pydantic_ai_driver import MODEL_FAILURE, ModelFailure, make_agent, make_tool_agent
 
 
 def _in_thread(function: Any) -> Any:
@@ -160,6 +162,80 @@ async def test_run_stream_with_builtin_instrumentation_leaves_caller_context_alo
             assert trace.get_current_span() is caller
     assert trace.get_current_span() is caller
     assert len(telemetry.agent_spans()) == 1
+
+
+# -- agent.iter() with node.stream(run.ctx) ------------------------------------------------------------------------
+
+
+async def _stream_every_node(agent: Agent[None, str], prompt: str = "ok", on_event: Any = None) -> list[str]:
+    """pydantic-ai's documented way to stream every event of a run; returns the event class names."""
+    seen: list[str] = []
+    async with agent.iter(prompt) as run:
+        async for node in run:
+            if Agent.is_model_request_node(node) or Agent.is_call_tools_node(node):
+                async with node.stream(run.ctx) as stream:
+                    async for event in stream:
+                        seen.append(type(event).__name__)
+                        if on_event is not None:
+                            on_event()
+    return seen
+
+
+def _with_builtin_instrumentation(agent: Agent[None, str], telemetry: Telemetry) -> Agent[None, str]:
+    agent.instrument = InstrumentationSettings(tracer_provider=telemetry.tracer_provider)
+    return agent
+
+
+def _is_under(span: ReadableSpan, ancestor: ReadableSpan, spans: list[ReadableSpan]) -> bool:
+    by_id = {s.context.span_id: s for s in spans}
+    parent = span.parent
+    while parent is not None:
+        if parent.span_id == ancestor.context.span_id:
+            return True
+        above = by_id.get(parent.span_id)
+        parent = above.parent if above is not None else None
+    return False
+
+
+async def test_iter_node_streams_run_the_model_and_tools_under_the_agent_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = _with_builtin_instrumentation(make_tool_agent(), telemetry)
+    instrumentation.on()
+    await _stream_every_node(agent)
+    spans = telemetry.finished()
+    (ours,) = telemetry.agent_spans()
+    framework = [span for span in spans if span is not ours]
+    assert {"chat fn-model", "execute_tool lookup"} <= {span.name for span in framework}
+    assert [span.name for span in framework if not _is_under(span, ours, spans)] == []
+
+
+async def test_iter_node_streams_yield_the_same_events_as_bare(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    bare = await _stream_every_node(_with_builtin_instrumentation(make_tool_agent(), telemetry))
+    instrumentation.on()
+    traced = await _stream_every_node(_with_builtin_instrumentation(make_tool_agent(), telemetry))
+    assert traced == bare
+
+
+async def test_iter_node_streams_leave_the_callers_context_alone(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = _with_builtin_instrumentation(make_tool_agent(), telemetry)
+    instrumentation.on()
+    caller = trace.get_current_span()
+    current: list[object] = []
+    await _stream_every_node(agent, on_event=lambda: current.append(trace.get_current_span()))
+    assert current and all(span is caller for span in current)
+
+
+async def test_iter_node_stream_failure_is_the_runs(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    instrumentation.on()
+    with pytest.raises(ModelFailure):
+        await _stream_every_node(make_agent([]), prompt="fail")
+    (span,) = telemetry.agent_spans()
+    assert (attributes(span)[semconv.OUTCOME], attributes(span)[semconv.ERROR_TYPE]) == ("failed", MODEL_FAILURE)
 
 
 # -- time to first chunk of run_stream -----------------------------------------------------------------------------

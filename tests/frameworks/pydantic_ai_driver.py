@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai import Agent
 from pydantic_ai.capabilities import AbstractCapability
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
 from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -88,6 +96,44 @@ def make_agent(calls: list[str], name: str | None = "scripted") -> Agent[None, s
     return Agent(model, name=name, instructions="Be terse.", capabilities=[Recorder(calls)])
 
 
+TOOL_ANSWER = "looked up"
+
+
+def _tool_returned(messages: list[ModelMessage]) -> bool:
+    return any(
+        isinstance(part, ToolReturnPart)
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+    )
+
+
+async def _respond_with_tool(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    if _tool_returned(messages):
+        return ModelResponse(parts=[TextPart(TOOL_ANSWER)])
+    return ModelResponse(parts=[ToolCallPart("lookup", {}, tool_call_id="call-1")])
+
+
+async def _stream_with_tool(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+    if _tool_returned(messages):
+        yield TOOL_ANSWER
+    else:
+        yield {0: DeltaToolCall(name="lookup", json_args="{}", tool_call_id="call-1")}
+
+
+def make_tool_agent(on_tool: Callable[[], object] = lambda: None) -> Agent[None, str]:
+    """An agent whose model calls its `lookup` tool once (which calls `on_tool`), then answers TOOL_ANSWER."""
+    model = FunctionModel(_respond_with_tool, stream_function=_stream_with_tool, model_name="fn-model")
+    agent = Agent(model, name="scripted")
+
+    @agent.tool_plain
+    def lookup() -> str:
+        on_tool()
+        return "found"
+
+    return agent
+
+
 def _error(observed: Observed, error: BaseException) -> None:
     observed.error = error
     observed.error_type = f"{type(error).__module__}.{type(error).__qualname__}"
@@ -120,6 +166,8 @@ class PydanticAIDriver:
             Ending.BREAK_AND_CLOSE,
             Ending.CONCURRENT,
         ]
+        # iter() streaming each node's events with node.stream(run.ctx): the model fails or blocks in a pull.
+        iterate_nodes = [*iterate, Ending.CANCELLED]
         # run_stream dropped without __aexit__ is left out: pydantic-ai 2.68.0 itself then fails in the
         # asyncgen finalizer task and re-cancels the entering task (notes/pydantic_ai.md, section 6.2).
         return (
@@ -127,6 +175,7 @@ class PydanticAIDriver:
             + [("stream", e) for e in stream]
             + [("events", e) for e in events]
             + [("iter", e) for e in iterate]
+            + [("iter_nodes", e) for e in iterate_nodes]
         )
 
     def expected(self, mode: str, ending: Ending) -> Expected:
@@ -245,6 +294,19 @@ class PydanticAIDriver:
             if run.result is not None:
                 observed.result = run.result.output
 
+    async def _iter_nodes(self, agent: Agent[None, str], ending: Ending, observed: Observed) -> None:
+        kwargs: dict[str, Any] = {"run_id": ""} if ending is Ending.RAISES_AT_CALL else {}
+        manager = agent.iter(_prompt_for(ending), **kwargs)
+        observed.returned = manager
+        if ending is Ending.CANCELLED:
+            task = asyncio.create_task(_stream_nodes(manager, observed))
+            while not any(update.startswith("Part") for update in observed.updates):
+                await asyncio.sleep(0)  # loop turns, not wall time: the same point bare and instrumented
+            task.cancel()
+            await task
+        else:
+            await _stream_nodes(manager, observed, stop_at_first_event=ending is Ending.BREAK_AND_CLOSE)
+
     async def _concurrent(self, mode: str, observed: Observed) -> None:
         agents = [make_agent(observed.hooks) for _ in range(CONCURRENT_RUNS)]
         if mode == "run":
@@ -252,11 +314,9 @@ class PydanticAIDriver:
             outputs = [r.output for r in results]
         else:
             per_run = [Observed() for _ in agents]
-            runners = {"stream": _stream_text, "events": _events, "iter": _iterate}
-            managers = [
-                getattr(a, {"stream": "run_stream", "events": "run_stream_events", "iter": "iter"}[mode])("ok")
-                for a in agents
-            ]
+            runners = {"stream": _stream_text, "events": _events, "iter": _iterate, "iter_nodes": _stream_nodes}
+            entries = {"stream": "run_stream", "events": "run_stream_events", "iter": "iter", "iter_nodes": "iter"}
+            managers = [getattr(a, entries[mode])("ok") for a in agents]
             await asyncio.gather(*(runners[mode](m, o) for m, o in zip(managers, per_run, strict=True)))
             outputs = ["".join(o.updates) for o in per_run]
         observed.result = "|".join(sorted(outputs))
@@ -287,6 +347,25 @@ async def _iterate(manager: Any, observed: Observed) -> None:
     async with manager as run:
         async for node in run:
             observed.updates.append(type(node).__name__)
+
+
+async def _stream_nodes(manager: Any, observed: Observed, stop_at_first_event: bool = False) -> None:
+    """pydantic-ai's way to stream every event of an `iter()` run: each model request's and tool call
+    step's events through `node.stream(run.ctx)`; updates are the node and event class names."""
+    stream: AsyncIterable[Any]  # an AgentStream or a tool call step's events
+    async with manager as run:
+        async for node in run:
+            observed.updates.append(type(node).__name__)
+            if Agent.is_model_request_node(node) or Agent.is_call_tools_node(node):
+                async with node.stream(run.ctx) as stream:
+                    async for event in stream:
+                        observed.updates.append(type(event).__name__)
+                        if stop_at_first_event:
+                            break
+                if stop_at_first_event:
+                    break
+        if run.result is not None:
+            observed.result = run.result.output
 
 
 async def _names(events: Any) -> list[str]:

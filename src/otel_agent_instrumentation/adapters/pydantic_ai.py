@@ -32,18 +32,22 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import wrapt
+from opentelemetry import context as otel_context
 
 from .. import semconv
+from .._guard import report_failure
 from ..config import Config
-from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+
+_T = TypeVar("_T")
 
 name = "pydantic_ai"
 distribution = "pydantic-ai-slim"
@@ -254,8 +258,13 @@ class EntryMethods:
         if hasattr(type(result), "__anext__"):
             # AgentRunEvents / AgentRun: the proxy of what the consumer iterates owns the run from here.
             proxy._self_finalizer.detach()
-            methods = AgentRunMethods if hasattr(type(result), "next") else None
-            return trace_stream(result, proxy._self_invocation, proxy._self_reader, methods)
+            is_agent_run = hasattr(type(result), "next")
+            traced = trace_stream(
+                result, proxy._self_invocation, proxy._self_reader, AgentRunMethods if is_agent_run else None
+            )
+            if is_agent_run:
+                _register_run(result, traced)
+            return traced
         return result
 
     def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
@@ -326,6 +335,151 @@ class AgentRunMethods:
         return await proxy._self_astep(proxy.__wrapped__.next(node))
 
 
+# -- node.stream(run.ctx) under agent.iter() ---------------------------------------------------------------------
+# `async with node.stream(run.ctx) as stream: async for event in stream` (pydantic-ai's way to stream every event
+# of an `iter()` run) makes the node's model request or runs its tool calls in the consumer's block, between the
+# pulls of the AgentRun. Each enter, pull and exit of such a node stream is a step of the run, like those pulls.
+
+# The AgentRun proxies consumers iterate, by the id of the run's GraphAgentDeps: every `run.ctx` is a new
+# GraphRunContext over the same deps (run.py:324), and the proxy keeps the run, so the deps, alive while listed.
+_runs_by_deps: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def _register_run(agent_run: Any, traced: Any) -> None:
+    try:
+        _runs_by_deps[id(agent_run.ctx.deps)] = traced
+    except Exception:
+        report_failure("registering the agent run for its node streams")
+
+
+def _traced_run_of(ctx: Any) -> Any:
+    deps = getattr(ctx, "deps", None)
+    traced = _runs_by_deps.get(id(deps))
+    if traced is None or traced.__wrapped__.ctx.deps is not deps:
+        return None
+    return traced
+
+
+async def _run_step(traced_run: Any, awaitable: Awaitable[_T], consumer_error: BaseException | None = None) -> _T:
+    """Await one step of the run `traced_run` (an AgentRun proxy) owns with its span current.
+
+    The step's exception is the run's failure and ends it, except `consumer_error`, the exception of the
+    consumer's block passing back out of an exit. The end of a node's events is not the end of the run.
+    """
+    invocation: AgentInvocation = traced_run._self_invocation
+    if invocation.finished:
+        return await awaitable
+    token = otel_context.attach(invocation.context)
+    try:
+        value = await awaitable
+    except StopAsyncIteration:
+        otel_context.detach(token)
+        raise
+    except BaseException as error:
+        otel_context.detach(token)
+        if error is not consumer_error:
+            traced_run._self_end(Outcome.FAILED, error)  # the core maps cancellation to CANCELLED
+        raise
+    otel_context.detach(token)
+    return value
+
+
+class _StepIterator(wrapt.BaseObjectProxy[Any]):
+    """An async iterator of a node stream: each pull is a step of the run."""
+
+    _self_run: Any
+
+    def __init__(self, wrapped: Any, traced_run: Any) -> None:
+        super().__init__(wrapped)
+        self._self_run = traced_run
+
+    def __aiter__(self) -> Any:
+        return self
+
+    def __anext__(self) -> Any:
+        return _run_step(self._self_run, self.__wrapped__.__anext__())
+
+    def aclose(self) -> Any:
+        return _run_step(self._self_run, self.__wrapped__.aclose())
+
+
+def _iterated_as_step(method_name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _StepIterator(getattr(self.__wrapped__, method_name)(*args, **kwargs), self._self_run)
+
+    method.__name__ = method_name
+    return method
+
+
+def _awaited_as_step(method_name: str) -> Callable[..., Any]:
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _run_step(self._self_run, getattr(self.__wrapped__, method_name)(*args, **kwargs))
+
+    method.__name__ = method_name
+    return method
+
+
+class _StepAgentStream(wrapt.BaseObjectProxy[Any]):
+    """The AgentStream a ModelRequestNode's stream yields: iterating it, its streams and its awaited methods
+    pull the model's response (and build output) as steps of the run; properties read state as they are."""
+
+    _self_run: Any
+
+    def __init__(self, wrapped: Any, traced_run: Any) -> None:
+        super().__init__(wrapped)
+        self._self_run = traced_run
+
+    __aiter__ = _iterated_as_step("__aiter__")
+
+
+for _name in ("stream_output", "stream_text", "stream_response"):
+    setattr(_StepAgentStream, _name, _iterated_as_step(_name))
+for _name in ("get_output", "validate_response_output", "cancel", "drain"):
+    setattr(_StepAgentStream, _name, _awaited_as_step(_name))
+
+
+class _NodeStream(wrapt.BaseObjectProxy[Any]):
+    """The context manager `node.stream(run.ctx)` returns, its enter and exit steps of the run."""
+
+    _self_run: Any
+
+    def __init__(self, wrapped: Any, traced_run: Any) -> None:
+        super().__init__(wrapped)
+        self._self_run = traced_run
+
+    async def __aenter__(self) -> Any:
+        entered = await _run_step(self._self_run, self.__wrapped__.__aenter__())
+        kind = type(entered)
+        if hasattr(kind, "__anext__"):  # CallToolsNode: the events iterator
+            return _StepIterator(entered, self._self_run)
+        if hasattr(kind, "__aiter__"):  # ModelRequestNode: the AgentStream
+            return _StepAgentStream(entered, self._self_run)
+        return entered
+
+    async def __aexit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
+        return await _run_step(self._self_run, self.__wrapped__.__aexit__(exc_type, error, traceback), error)
+
+
+def _stream_node_in_the_run(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        try:
+            traced_run = _traced_run_of(args[0] if args else kwargs.get("ctx"))
+            if (
+                traced_run is None
+                or traced_run._self_invocation.finished
+                # Inside one of the run's own steps (run_stream, CallToolsNode.run): the span is current already.
+                or active_invocation() is traced_run._self_invocation
+            ):
+                return manager
+            return _NodeStream(manager, traced_run)
+        except Exception:
+            report_failure("tracing a node stream")
+            return manager
+
+    return wrapper
+
+
 def _same_run(owner: Any, agent: Any) -> bool:
     return owner is agent or getattr(owner, "wrapped", None) is agent
 
@@ -381,6 +535,8 @@ def targets(config: Config) -> Sequence[Target]:
         RunTarget("pydantic_ai.agent", "Agent.iter", read_request, reader, EntryMethods, should_trace),
         RunTarget("pydantic_ai.agent.wrapper", "WrapperAgent.iter", read_request, reader, EntryMethods, should_trace),
         HookTarget(abstract, "AbstractAgent._infer_name", _skip_our_frames),
+        HookTarget("pydantic_ai._agent_graph", "ModelRequestNode.stream", _stream_node_in_the_run),
+        HookTarget("pydantic_ai._agent_graph", "CallToolsNode.stream", _stream_node_in_the_run),
     ]
     if not config.keep_framework_spans:
         found.append(
