@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
@@ -162,6 +163,46 @@ async def test_run_stream_with_builtin_instrumentation_leaves_caller_context_alo
             assert trace.get_current_span() is caller
     assert trace.get_current_span() is caller
     assert len(telemetry.agent_spans()) == 1
+
+
+# -- the application's own error in the block ----------------------------------------------------------------------
+
+
+async def _raise_in_block(entry: str, error: BaseException, after_completion: bool) -> None:
+    """Leave the entry point's `async with` block by raising the application's own `error`, after the run
+    completed (the output read, every node or event pulled) or right after entering it."""
+    agent = make_agent([])
+    if entry == "run_stream":
+        async with agent.run_stream("ok") as result:
+            if after_completion:
+                await result.get_output()
+            raise error
+    elif entry == "iter":
+        async with agent.iter("ok") as run:
+            async for _ in run:
+                if not after_completion:
+                    raise error
+            raise error
+    else:
+        async with agent.run_stream_events("ok") as events:
+            async for _ in events:
+                if not after_completion:
+                    raise error
+            raise error
+
+
+@pytest.mark.parametrize("entry", ["run_stream", "iter", "run_stream_events"])
+@pytest.mark.parametrize(("after_completion", "outcome"), [(True, "completed"), (False, "closed_early")])
+async def test_app_error_in_the_block_is_not_the_runs(
+    instrumentation: Instrumentation, telemetry: Telemetry, entry: str, after_completion: bool, outcome: str
+) -> None:
+    instrumentation.on()
+    app_error = KeyError("the app's own")
+    with pytest.raises(KeyError) as raised:
+        await _raise_in_block(entry, app_error, after_completion)
+    assert raised.value is app_error
+    (span,) = telemetry.agent_spans()
+    assert (span.status.status_code, attributes(span)[semconv.OUTCOME]) == (StatusCode.UNSET, outcome)
 
 
 # -- agent.iter() with node.stream(run.ctx) ------------------------------------------------------------------------

@@ -268,12 +268,18 @@ class EntryMethods:
         return result
 
     def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
-        if error is None or isinstance(error, GeneratorExit):
-            entered = _entered.get(getattr(self, "__wrapped__"))  # noqa: B009 - wrapt proxy attribute
-            return (Outcome.COMPLETED if _settled(entered) is not None else Outcome.CLOSED_EARLY), None
+        """Leaving the block with the run still open. The run's own failures have ended it already, where
+        they happened: the enter, a pull of what the consumer iterates (AgentRun nodes, AgentRunEvents
+        events, StreamedRunResult's streams and awaited methods, node streams) and the exit itself are
+        steps that end the run on the framework's exception. An exception the block exits with is
+        therefore the consumer's own (its code failed, or it re-raised what a step raised after that step
+        ended the run), never the run's: the run completed if it had, else the consumer closed it early
+        (pydantic-ai hands it to the run's `on_run_error` hooks all the same). Cancellation stays a
+        cancelled run."""
         if isinstance(error, asyncio.CancelledError):
             return Outcome.CANCELLED, error
-        return Outcome.FAILED, error
+        entered = _entered.get(getattr(self, "__wrapped__"))  # noqa: B009 - wrapt proxy attribute
+        return (Outcome.COMPLETED if _settled(entered) is not None else Outcome.CLOSED_EARLY), None
 
 
 class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
