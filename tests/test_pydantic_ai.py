@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import baggage, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 from pydantic_ai import Agent
-from pydantic_ai.exceptions import UserError
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.durable_exec import replay_scope
+from pydantic_ai.exceptions import MessageHistoryMutatedWarning, UserError
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.test import TestModel
@@ -385,3 +390,93 @@ async def test_provider_name_of_a_model_id_is_read_without_building_the_model(
         duration.attributes[semconv.GEN_AI_PROVIDER_NAME],
     )
     assert recorded == (provider, provider)
+
+
+# -- pydantic-ai's run wrapper keeps doing what is not telemetry ---------------------------------------------------
+
+
+async def _warnings_of_a_run_mutating_its_history(entry: str, telemetry: Telemetry) -> list[str]:
+    """A run continuing a history whose first prompt the app mutates in place after the first model request."""
+    earlier = UserPromptPart("earlier")
+    history: list[ModelMessage] = [ModelRequest(parts=[earlier]), ModelResponse(parts=[TextPart("ok")])]
+
+    def mutate() -> None:
+        earlier.content = "mutated in place"
+
+    agent = _with_builtin_instrumentation(make_tool_agent(on_tool=mutate), telemetry)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if entry == "run":
+            await agent.run("ok", message_history=history)
+        else:
+            async with agent.iter("ok", message_history=history) as run:
+                async for _ in run:
+                    pass
+    return [str(w.message) for w in caught if issubclass(w.category, MessageHistoryMutatedWarning)]
+
+
+@pytest.mark.parametrize("entry", ["run", "iter"])
+async def test_history_mutation_warning_is_the_same_with_our_span(
+    instrumentation: Instrumentation, telemetry: Telemetry, entry: str
+) -> None:
+    bare = await _warnings_of_a_run_mutating_its_history(entry, telemetry)
+    instrumentation.on()
+    traced = await _warnings_of_a_run_mutating_its_history(entry, telemetry)
+    assert (len(bare), traced) == (1, bare)
+
+
+async def _baggage_seen_by_the_tool(entry: str, telemetry: Telemetry) -> dict[str, object]:
+    seen: dict[str, object] = {}
+    agent = _with_builtin_instrumentation(make_tool_agent(on_tool=lambda: seen.update(baggage.get_all())), telemetry)
+    if entry == "run":
+        await agent.run("ok", run_id="run-1", conversation_id="conv-1")
+    else:
+        async with agent.iter("ok", run_id="run-1", conversation_id="conv-1") as run:
+            async for _ in run:
+                pass
+    return seen
+
+
+@pytest.mark.parametrize("entry", ["run", "iter"])
+async def test_run_baggage_is_the_same_with_our_span(
+    instrumentation: Instrumentation, telemetry: Telemetry, entry: str
+) -> None:
+    bare = await _baggage_seen_by_the_tool(entry, telemetry)
+    instrumentation.on()
+    traced = await _baggage_seen_by_the_tool(entry, telemetry)
+    assert (bare["gen_ai.agent.name"], traced) == ("scripted", bare)
+
+
+@dataclass
+class _MarksTheRunSpan(AbstractCapability[Any]):
+    """An app capability that sets an attribute on the current span when the run starts (pydantic-ai's
+    documented way for capabilities to annotate its run span)."""
+
+    async def before_run(self, ctx: Any) -> None:
+        trace.get_current_span().set_attribute("app.mark", "set before the run")
+
+
+@pytest.mark.parametrize("in_replay_scope", [False, True], ids=["plain run", "durable replay scope"])
+async def test_attribute_a_capability_sets_on_the_current_run_span_lands_on_ours(
+    instrumentation: Instrumentation, telemetry: Telemetry, in_replay_scope: bool
+) -> None:
+    # In a durable replay scope pydantic-ai makes its run span current itself: the stand-in passes writes on.
+    agent = Agent(make_agent([]).model, name="scripted", capabilities=[_MarksTheRunSpan()])
+    agent.instrument = InstrumentationSettings(tracer_provider=telemetry.tracer_provider)
+    instrumentation.on()
+    with replay_scope() if in_replay_scope else contextlib.nullcontext():
+        await agent.run("ok")
+    (ours,) = telemetry.agent_spans()
+    assert attributes(ours).get("app.mark") == "set before the run"
+
+
+async def test_run_stream_with_builtin_span_kept_leaves_caller_context_alone(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = _with_builtin_instrumentation(make_agent([]), telemetry)
+    instrumentation.on(keep_framework_spans=True)
+    caller = trace.get_current_span()
+    async with agent.run_stream("ok") as result:
+        async for _ in result.stream_text(delta=True, debounce_by=None):
+            pass  # to the end of the text, which ends the run before the block does
+    assert trace.get_current_span() is caller

@@ -7,24 +7,61 @@ guard makes each one span, and `should_trace` does the same for `WrapperAgent.it
 `run_stream_sync` goes through `run_stream`.
 
 `run_stream` and `iter` are `@asynccontextmanager`s and `run_stream_events` returns a hand-written one: the
-context manager comes back proxied; the `StreamedRunResult` it yields is returned as is (user code reads
-its private fields), while `AgentRunEvents` and `AgentRun` are proxied so that each pull runs with our span
-current (`run_stream_events` starts its background run on the first `__anext__`, copying that context).
-Leaving the `async with` ends the run COMPLETED if it finished, CLOSED_EARLY if the consumer left before
-(pydantic-ai fires neither `after_run` nor `on_run_error` then for `run_stream`).
+context manager comes back proxied, and so does what it yields, so that the framework's work runs with our
+span current wherever the consumer drives it: `AgentRunEvents` and `AgentRun` pulls (and `AgentRun.next`),
+the `StreamedRunResult`'s streams and awaited methods (`run_stream_events` starts its background run on the
+first `__anext__`, copying that context). Under `iter()`, `node.stream(run.ctx)` (pydantic-ai's way to stream
+every event: the node's model request, or its tool calls, run in the consumer's block) comes back proxied
+too (`ModelRequestNode.stream`, `CallToolsNode.stream`): its enter, exit and every pull of the AgentStream or
+events iterator it yields are steps of the run. A step's exception is the run's failure and ends the span.
+
+Leaving the `async with` with the run still open ends it COMPLETED if it finished, else CLOSED_EARLY, also
+when the block raised: every piece of the run's own work is a step that has recorded its failure already,
+so what the block raises is the consumer's own error, never the run's (pydantic-ai hands it to
+`on_run_error`, an app hook; neither `after_run` nor `on_run_error` fires for a `run_stream` left early).
+A block cancelled is CANCELLED. The time to first chunk is the consumer's first item: the first node or
+event pulled, or the first item of `StreamedRunResult.stream_text`/`stream_output`/`stream_response`.
 
 Agent names are inferred by pydantic-ai from the caller's frame on the first run (`_infer_name`), which
 would see our wrapper frames; `AbstractAgent._infer_name` is patched to skip them, so the inferred name is
 the one an uninstrumented run infers. The span's name is predicted the same way at call time.
 
-`gen_ai.conversation.id` is pydantic-ai's `conversation_id`: passed by the caller, inherited from
-`message_history`, or generated once and stored on the messages that continue the conversation, so it is
-the framework's own conversation id. `run_id` identifies one run and is not recorded.
+`gen_ai.provider.name` is the `Model.system` of the model the run uses (`agent.override(model=)`, then the
+call's `model=`, then the agent's): a Model's own, or for a model id ("openai:gpt-4o") its provider prefix,
+the name the model pydantic-ai builds for it reports, read without building it. A model a capability
+supplies is not known at call time (`_OTHER`). `gen_ai.conversation.id` is pydantic-ai's
+`conversation_id`: passed by the caller, inherited from `message_history`, or generated once and stored on
+the messages that continue the conversation. `run_id` identifies one run and is not recorded.
 
 The built-in instrumentation (off by default; `Agent.instrument_all` / `agent.instrument`) opens its own
-`invoke_agent` span in `Instrumentation.wrap_run`. Unless `keep_framework_spans` is set, that method calls
-the run straight through when our span owns the run; its `chat`/`execute_tool` spans remain, as children.
-Skipped with it: its run-span baggage and aggregated-usage attributes, which belong to that span.
+`invoke_agent` span in `Instrumentation.wrap_run`. Unless `keep_framework_spans` is set, only that span is
+stood down when ours owns the run: the wrapper runs whole, and the module's `start_as_current_span` hands it
+a stand-in for the run span (`_StoodDownRunSpan`: our span's context, never ended or exported, recording
+when ours was sampled, the wrapper's writes dropped). Its `chat`/`execute_tool` spans remain, as children of
+ours. What `wrap_run` does (capabilities/instrumentation.py:268-367 in 2.68.0), and what becomes of it:
+
+- `ctx.realtime`: calls the handler straight through (a realtime session has spans of its own). Runs as is.
+- renders the agent's description with the run's deps (`render_description`), for the span. Runs as is.
+- opens the run span with `_durable_replay.start_as_current_span`, which inside a durable replay scope also
+  keeps the tally that decides whether spans of replayed work are exported. Runs, on the stand-in.
+- `_record_uncaught_errors`: records an exception leaving the run on the span and re-raises it unchanged.
+  Runs; the records are dropped (our span records the run's failures itself).
+- `_usage_attribution.accumulate`: makes this run's usage the one nested requests are credited to, for the
+  span's `gen_ai.aggregated_usage.*`. Runs (nested runs' tallies stay their own); the attributes are dropped.
+- attaches baggage `gen_ai.agent.name`, `gen_ai.agent.call.id`, `gen_ai.conversation.id` for the run. Not
+  only telemetry: app code reads it (`baggage.get_baggage`) and the W3C baggage propagator sends it on
+  outgoing requests. Runs; the steps the consumer drives attach that context (our span current, the
+  baggage kept: `invocation.context` is taken from the wrapper's context when it calls the handler).
+- `final_result` and the end-of-run attributes (all messages, instructions, metadata, usage): telemetry,
+  computed and dropped.
+- the in-place history mutation check, in its `finally` after a run that returned a result with a recording
+  span: warns `MessageHistoryMutatedWarning`, which the app sees (an exception under `-W error`). Not
+  telemetry. Runs, exactly as without us: the stand-in is recording when ours is sampled.
+
+pydantic-ai sets the context variables its run wrapper set (the OTel context among them, with that baggage)
+in the consumer's task when the block is entered, and resets them when it exits; an exit after the run
+ended attaches the caller's own context around it (`EntryMethods._self_astep`) so the caller's context comes
+back after the block.
 """
 
 from __future__ import annotations
@@ -32,19 +69,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from types import FrameType
 from typing import Any, TypeVar
 
 import wrapt
 from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode
+from opentelemetry.util import types as otel_types
 
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import trace_stream
+from ..stream import StreamProxy, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 _T = TypeVar("_T")
@@ -266,6 +307,23 @@ class EntryMethods:
                 _register_run(result, traced)
             return traced
         return result
+
+    async def _self_astep(self, awaitable: Awaitable[_T]) -> _T:
+        """The enter and exit of the context manager (the core's `_aenter`/`_aexit` await them through here).
+
+        pydantic-ai sets the context variables its run wrapper set (the OTel context among them, as it
+        attaches baggage) in the consumer's task at the enter, and resets them at the exit to their values
+        before that set: the value inside our enter step, our span's context. An exit after the run ended
+        is therefore fenced too, with the caller's own context, so the caller's context comes back after it.
+        """
+        proxy: Any = self
+        if not proxy._self_invocation.finished:
+            return await StreamProxy._self_astep(proxy, awaitable)
+        token = otel_context.attach(otel_context.get_current())
+        try:
+            return await awaitable
+        finally:
+            otel_context.detach(token)
 
     def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
         """Leaving the block with the run still open. The run's own failures have ended it already, where
@@ -509,8 +567,128 @@ def _skip_our_frames(telemetry: Telemetry) -> Any:
     return wrapper
 
 
-async def _call_through(handler: Callable[[], Any]) -> Any:
-    return await handler()
+# -- pydantic-ai's run span, stood down -------------------------------------------------------------------------
+
+
+class _StoodDownRunSpan(Span):
+    """What `Instrumentation.wrap_run` gets in place of its agent-run span while ours owns the run.
+
+    It has our span's context, so whatever it parents is under ours, and it is never ended or exported. It
+    reports recording when ours was started recording (sampled), also after ours ended (the end of an
+    `iter()` run's nodes ends ours before the wrapper finishes), so the wrapper does its end-of-run work
+    (the history-mutation check among it) when it would have had a span to record on, and only then.
+    Writes made while the run's handler runs come from
+    other code reaching it as the current span (inside a durable replay scope, which makes it current) and
+    go to our span, as they do to a current span; the wrapper's own writes, after the handler, are dropped.
+    """
+
+    def __init__(self, ours: Span) -> None:
+        self._ours = ours
+        self._recording = ours.is_recording()
+        # Armed for the next run span the wrapper starts; disarmed when the handler is called.
+        self.pending = True
+        self.forwarding = False
+
+    def get_span_context(self) -> SpanContext:
+        return self._ours.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._recording
+
+    def end(self, end_time: int | None = None) -> None:
+        pass
+
+    def set_attributes(self, attributes: Any) -> None:
+        if self.forwarding:
+            self._ours.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if self.forwarding:
+            self._ours.set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None) -> None:
+        if self.forwarding:
+            self._ours.add_event(name, attributes, timestamp)
+
+    def add_link(self, context: SpanContext, attributes: otel_types.Attributes = None) -> None:
+        if self.forwarding:
+            self._ours.add_link(context, attributes)
+
+    def update_name(self, name: str) -> None:
+        if self.forwarding:
+            self._ours.update_name(name)
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if self.forwarding:
+            self._ours.set_status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: otel_types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        if self.forwarding:
+            self._ours.record_exception(exception, attributes, timestamp, escaped)
+
+
+class _StandInTracer:
+    """The tracer `_durable_replay.start_as_current_span` is handed for the run span (the two methods it
+    calls): it yields the stand-in. Nothing is made current: the wrapper runs in a task copied from one of
+    our run's steps, so under our span already."""
+
+    def __init__(self, stand_in: _StoodDownRunSpan) -> None:
+        self._stand_in = stand_in
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
+        return self._stand_in
+
+    @contextmanager
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Span]:
+        yield self._stand_in
+
+
+# The stand-in for the run span of the `Instrumentation.wrap_run` running in this context, if ours owns the run.
+_run_span_stand_in: ContextVar[_StoodDownRunSpan | None] = ContextVar(
+    "otel_agent_instrumentation.pydantic_ai.run_span_stand_in", default=None
+)
+
+
+async def _wrap_run_with_span_stood_down(
+    wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], invocation: AgentInvocation
+) -> Any:
+    """Run pydantic-ai's own `wrap_run` whole, its run span replaced by a stand-in (see the module docstring)."""
+    stand_in = _StoodDownRunSpan(invocation.span)
+    handler: Callable[[], Awaitable[Any]] = kwargs["handler"]
+
+    async def handler_under_our_span() -> Any:
+        # The run span is started before the handler, or not at all (a realtime session): no later span is it.
+        stand_in.pending = False
+        _adopt_run_context(invocation)
+        stand_in.forwarding = True
+        try:
+            return await handler()
+        finally:
+            stand_in.forwarding = False
+
+    token = _run_span_stand_in.set(stand_in)
+    try:
+        return await wrapped(*args, **{**kwargs, "handler": handler_under_our_span})
+    finally:
+        _run_span_stand_in.reset(token)
+
+
+def _adopt_run_context(invocation: AgentInvocation) -> None:
+    """Make the run's later steps attach the context the wrapper set up for the run (its baggage) with our span
+    current. Runs in the wrapper's task, where that context is current; the steps the consumer drives attach
+    `invocation.context`, which would otherwise lack it."""
+    if invocation.finished:
+        return
+    try:
+        invocation.context = trace.set_span_in_context(invocation.span, otel_context.get_current())
+    except Exception:
+        report_failure("reading the agent run context")
 
 
 def _stand_down_framework_span(telemetry: Telemetry) -> Any:
@@ -524,8 +702,21 @@ def _stand_down_framework_span(telemetry: Telemetry) -> Any:
             and callable(handler)
             and _same_run(running.owner, getattr(ctx, "agent", None))
         ):
-            return _call_through(handler)
+            return _wrap_run_with_span_stood_down(wrapped, args, kwargs, running)
         return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def _hand_run_span_the_stand_in(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # start_as_current_span(tracer, name, **kwargs): the module's every span; the run's is the first
+        # one the wrapper starts while its stand-in is pending.
+        stand_in = _run_span_stand_in.get()
+        if stand_in is None or not stand_in.pending or not args:
+            return wrapped(*args, **kwargs)
+        stand_in.pending = False
+        return wrapped(_StandInTracer(stand_in), *args[1:], **kwargs)
 
     return wrapper
 
@@ -545,11 +736,11 @@ def targets(config: Config) -> Sequence[Target]:
         HookTarget("pydantic_ai._agent_graph", "CallToolsNode.stream", _stream_node_in_the_run),
     ]
     if not config.keep_framework_spans:
-        found.append(
-            HookTarget(
-                "pydantic_ai.capabilities.instrumentation", "Instrumentation.wrap_run", _stand_down_framework_span
-            )
-        )
+        instrumentation = "pydantic_ai.capabilities.instrumentation"
+        found += [
+            HookTarget(instrumentation, "Instrumentation.wrap_run", _stand_down_framework_span),
+            HookTarget(instrumentation, "start_as_current_span", _hand_run_span_the_stand_in),
+        ]
     return found
 
 
