@@ -118,6 +118,9 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
     _self_methods: type | None
     # Set when entering the wrapped context manager gave the consumer a stream to read.
     _self_entered_stream: bool = False
+    # Our enter step's token, kept attached until the exit when the manager left context of its own on
+    # top of it for the block (see _self_hold_or_detach).
+    _self_held_token: object | None = None
     if TYPE_CHECKING:
         __wrapped__: Any
 
@@ -244,6 +247,56 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             raise
         _detach(token)
         return value
+
+    async def _self_aenter_step(self, awaitable: Awaitable[_T]) -> _T:
+        """`__aenter__` with the span current: a step, but see _self_hold_or_detach."""
+        invocation = self._self_invocation
+        if invocation.finished:
+            return await awaitable
+        context = invocation.step_context()
+        token = _attach(context)
+        try:
+            value = await awaitable
+        except GeneratorExit:
+            self._self_end(_closed_outcome(token))
+            raise
+        except BaseException as error:
+            _detach(token)
+            self._self_end(_outcome_of(error), error)
+            raise
+        self._self_hold_or_detach(token, context)
+        return value
+
+    def _self_enter_step(self, method: Callable[[], _T]) -> _T:
+        invocation = self._self_invocation
+        if invocation.finished:
+            return method()
+        context = invocation.step_context()
+        token = _attach(context)
+        try:
+            value = method()
+        except BaseException as error:
+            _detach(token)
+            self._self_end(_outcome_of(error), error)
+            raise
+        self._self_hold_or_detach(token, context)
+        return value
+
+    def _self_hold_or_detach(self, token: object, context: object) -> None:
+        # A manager may set up context for its block in its enter and reset it in its exit (pydantic-ai
+        # sets its run's baggage in the consumer's task). Without us the block sees it; detaching our
+        # step now would take it away too (contextvars reset to the value before our attach). So when
+        # the enter left something on top of ours, ours stays under it until the exit has run.
+        if _get_current() is context:
+            _detach(token)  # type: ignore[arg-type]  # a token from attach()
+        else:
+            self._self_held_token = token
+
+    def _self_release_held(self) -> None:
+        token = self._self_held_token
+        if token is not None:
+            self._self_held_token = None
+            _detach_if_here(token)
 
     async def _self_aclosing(self, awaitable: Awaitable[_T]) -> _T:
         value = await self._self_astep(awaitable)
@@ -375,23 +428,29 @@ def _close(self: StreamProxy, *args: Any, **kwargs: Any) -> Any:
 
 
 async def _aenter(self: StreamProxy) -> Any:
-    entered = await self._self_astep(self.__wrapped__.__aenter__())
+    entered = await self._self_aenter_step(self.__wrapped__.__aenter__())
     return self._self_entered(entered)
 
 
 async def _aexit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
-    suppress = await self._self_astep(self.__wrapped__.__aexit__(exc_type, error, traceback))
+    try:
+        suppress = await self._self_astep(self.__wrapped__.__aexit__(exc_type, error, traceback))
+    finally:
+        self._self_release_held()
     outcome, recorded = self._self_exit_outcome(error)
     self._self_end(outcome, recorded)
     return suppress
 
 
 def _enter(self: StreamProxy) -> Any:
-    return self._self_entered(self._self_step(self.__wrapped__.__enter__))
+    return self._self_entered(self._self_enter_step(self.__wrapped__.__enter__))
 
 
 def _exit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
-    suppress = self._self_step(self.__wrapped__.__exit__, exc_type, error, traceback)
+    try:
+        suppress = self._self_step(self.__wrapped__.__exit__, exc_type, error, traceback)
+    finally:
+        self._self_release_held()
     outcome, recorded = self._self_exit_outcome(error)
     self._self_end(outcome, recorded)
     return suppress

@@ -50,18 +50,18 @@ ours. What `wrap_run` does (capabilities/instrumentation.py:268-367 in 2.68.0), 
   span's `gen_ai.aggregated_usage.*`. Runs (nested runs' tallies stay their own); the attributes are dropped.
 - attaches baggage `gen_ai.agent.name`, `gen_ai.agent.call.id`, `gen_ai.conversation.id` for the run. Not
   only telemetry: app code reads it (`baggage.get_baggage`) and the W3C baggage propagator sends it on
-  outgoing requests. Runs; the steps the consumer drives attach that context (our span current, the
-  baggage kept: `invocation.context` is taken from the wrapper's context when it calls the handler).
+  outgoing requests. Runs; the run's steps see it as they would without us (below).
 - `final_result` and the end-of-run attributes (all messages, instructions, metadata, usage): telemetry,
   computed and dropped.
 - the in-place history mutation check, in its `finally` after a run that returned a result with a recording
   span: warns `MessageHistoryMutatedWarning`, which the app sees (an exception under `-W error`). Not
   telemetry. Runs, exactly as without us: the stand-in is recording when ours is sampled.
 
-pydantic-ai sets the context variables its run wrapper set (the OTel context among them, with that baggage)
-in the consumer's task when the block is entered, and resets them when it exits; an exit after the run
-ended attaches the caller's own context around it (`EntryMethods._self_astep`) so the caller's context comes
-back after the block.
+pydantic-ai sets the context variables its run wrapper set (the OTel context among them, with that baggage,
+its run span current) in the consumer's task when the block is entered, and resets them when it exits. The
+core's enter step keeps ours attached under it until the exit (`StreamProxy._self_hold_or_detach`): the
+block and every step in it see that context with our span where pydantic-ai's run span would be, and the
+caller's own context is back after the block, also when the run ended before the exit.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ from typing import Any, TypeVar
 
 import wrapt
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import Span, SpanContext, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
@@ -85,7 +84,7 @@ from .. import semconv
 from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import StreamProxy, trace_stream
+from ..stream import trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 _T = TypeVar("_T")
@@ -308,23 +307,6 @@ class EntryMethods:
             return traced
         return result
 
-    async def _self_astep(self, awaitable: Awaitable[_T]) -> _T:
-        """The enter and exit of the context manager (the core's `_aenter`/`_aexit` await them through here).
-
-        pydantic-ai sets the context variables its run wrapper set (the OTel context among them, as it
-        attaches baggage) in the consumer's task at the enter, and resets them at the exit to their values
-        before that set: the value inside our enter step, our span's context. An exit after the run ended
-        is therefore fenced too, with the caller's own context, so the caller's context comes back after it.
-        """
-        proxy: Any = self
-        if not proxy._self_invocation.finished:
-            return await StreamProxy._self_astep(proxy, awaitable)
-        token = otel_context.attach(otel_context.get_current())
-        try:
-            return await awaitable
-        finally:
-            otel_context.detach(token)
-
     def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
         """Leaving the block with the run still open. The run's own failures have ended it already, where
         they happened: the enter, a pull of what the consumer iterates (AgentRun nodes, AgentRunEvents
@@ -433,7 +415,7 @@ async def _run_step(traced_run: Any, awaitable: Awaitable[_T], consumer_error: B
     invocation: AgentInvocation = traced_run._self_invocation
     if invocation.finished:
         return await awaitable
-    token = otel_context.attach(invocation.context)
+    token = otel_context.attach(invocation.step_context())
     try:
         value = await awaitable
     except StopAsyncIteration:
@@ -665,7 +647,6 @@ async def _wrap_run_with_span_stood_down(
     async def handler_under_our_span() -> Any:
         # The run span is started before the handler, or not at all (a realtime session): no later span is it.
         stand_in.pending = False
-        _adopt_run_context(invocation)
         stand_in.forwarding = True
         try:
             return await handler()
@@ -677,18 +658,6 @@ async def _wrap_run_with_span_stood_down(
         return await wrapped(*args, **{**kwargs, "handler": handler_under_our_span})
     finally:
         _run_span_stand_in.reset(token)
-
-
-def _adopt_run_context(invocation: AgentInvocation) -> None:
-    """Make the run's later steps attach the context the wrapper set up for the run (its baggage) with our span
-    current. Runs in the wrapper's task, where that context is current; the steps the consumer drives attach
-    `invocation.context`, which would otherwise lack it."""
-    if invocation.finished:
-        return
-    try:
-        invocation.context = trace.set_span_in_context(invocation.span, otel_context.get_current())
-    except Exception:
-        report_failure("reading the agent run context")
 
 
 def _stand_down_framework_span(telemetry: Telemetry) -> Any:
