@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
+import inspect
 import sys
 import threading
 import warnings
@@ -367,3 +368,15 @@ def test_metric_exemplars_point_at_the_agent_span(instrumentation: Instrumentati
     (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
     assert span.context is not None
     assert [exemplar.span_id for exemplar in point.exemplars] == [span.context.span_id]
+
+
+async def test_an_awaited_run_is_still_a_coroutine_to_its_caller(instrumentation: Instrumentation) -> None:
+    bare: Any = agents.NamedAgent().arun()
+    instrumentation.on(targets=[f"{APP}:NamedAgent.arun"])
+    traced: Any = agents.NamedAgent().arun()
+    facts = [
+        (inspect.iscoroutine(run), asyncio.iscoroutine(run), run.cr_code.co_qualname, repr(run).split(" at ")[0])
+        for run in (bare, traced)
+    ]
+    assert facts[0] == facts[1] == (True, True, "NamedAgent.arun", "<coroutine object NamedAgent.arun")
+    assert (await bare, await traced) == ("plan", "plan")

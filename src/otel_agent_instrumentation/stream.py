@@ -583,6 +583,9 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
     def __await__(self) -> Any:
         return self
 
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)  # asyncio's task and "never awaited" messages name the framework's
+
     def __next__(self) -> Any:
         return self.send(None)
 
