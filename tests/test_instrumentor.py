@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from agent_framework import Agent, AgentMiddlewareLayer, RawAgent
 from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+import otel_agent_instrumentation
 from otel_agent_instrumentation import AgentInstrumentor, semconv
 from otel_agent_instrumentation.adapters._base import RunTarget, Target
 from otel_agent_instrumentation.config import Config
@@ -169,7 +171,9 @@ def test_third_party_adapter_package_is_discovered_after_install(tmp_path: Path)
         print(span.name, span.attributes["gen_ai.request.model"], span.attributes["OUTCOME_KEY"])
         """.replace("OUTCOME_KEY", semconv.OUTCOME)
     )
-    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}
+    # The package under test, wherever it comes from (an install, or PYTHONPATH=src), beside the example.
+    package_root = Path(otel_agent_instrumentation.__file__).resolve().parent.parent
+    env = {"PYTHONPATH": os.pathsep.join([str(target), str(package_root)]), "PATH": "/usr/bin:/bin"}
     completed = subprocess.run(
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120, check=True
     )
