@@ -1,1 +1,56 @@
-"""Framework adapters. Each module imports its framework lazily (inside `targets()`)."""
+"""The adapter API: everything a framework adapter, built-in or third-party, is written with.
+
+    from otel_agent_instrumentation.adapters import FrameworkAdapter, RequestFacts, RunTarget
+
+An adapter names its targets and supplies small readers; the core does the span, the re-entry guard
+and the stream lifecycle. Register it under the entry-point group `otel_agent_instrumentation.adapters`
+(README, "Writing an adapter"). The names in `__all__` are the public API; the modules behind them may
+move. By use:
+
+- what an adapter is and where it wraps: `Adapter` (the protocol), `FrameworkAdapter`, `RunTarget`,
+  `HookTarget`, `Target`;
+- readers: `RequestReader` (instance, args, kwargs, `Config`) -> `RequestFacts`, and `ResultReader`
+  (result, `Outcome`) -> `ResultFacts`; `semconv` has the attribute names (request parameters' keys,
+  `error.type` values) and `semconv.provider_name(raw)`;
+- `RunTarget.handle_result` (result, `AgentInvocation`) -> what the caller gets, for a run whose end its
+  own protocol does not show (e.g. it goes on in a background task): `trace_result`, `trace_stream`,
+  `read_facts`, `finish_with_error`;
+- `HookTarget.make_wrapper` (`Telemetry`) -> `WrapperFunction`, e.g. to stand a framework's own agent span
+  down while `active_invocation()` is ours;
+- `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
+  wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
+
+The built-in adapters are this package's modules, each importing its framework inside `targets()`.
+"""
+
+from .. import semconv
+from .._guard import report_failure
+from .._patching import WrapperFunction
+from ..config import Config
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import finish_with_error, read_facts, trace_result, trace_stream
+from ._base import Adapter, FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
+
+__all__ = [
+    "Adapter",
+    "AgentInvocation",
+    "Config",
+    "FrameworkAdapter",
+    "HookTarget",
+    "Outcome",
+    "RequestFacts",
+    "RequestReader",
+    "ResultFacts",
+    "ResultReader",
+    "RunTarget",
+    "Target",
+    "Telemetry",
+    "WrapperFunction",
+    "active_invocation",
+    "finish_with_error",
+    "read_facts",
+    "report_failure",
+    "semconv",
+    "trace_result",
+    "trace_stream",
+]

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from otel_agent_instrumentation.adapters._base import RunTarget
-from otel_agent_instrumentation.config import Config
-from otel_agent_instrumentation.invocation import RequestFacts
+# The adapter API: every name an adapter needs, from the one public module.
+from otel_agent_instrumentation.adapters import Config, RequestFacts, RunTarget
 
 
 def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
