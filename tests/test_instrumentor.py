@@ -96,10 +96,121 @@ def test_adapter_for_missing_framework_is_skipped_with_a_debug_line(
 def test_adapter_outside_supported_range_is_skipped_with_a_warning(
     instrumentation: Instrumentation, caplog: pytest.LogCaptureFixture
 ) -> None:
-    instrumentation.on(adapters=[_Adapter("wrapt", "<1")])
+    # Below the floor (a release above the range is instrumented: see the tests that follow).
+    instrumentation.on(adapters=[_Adapter("wrapt", ">=99")])
     assert instrumentation.instrumentor._patches == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("outside its supported range" in m for m in warnings)
+
+
+FAKE_FRAMEWORK = "fake-agent-framework"
+CHECKED_RANGE = ">=0.24,<0.25"
+
+
+def _install_fake_framework(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    """Make `importlib.metadata.version`, as the instrumentor calls it, report FAKE_FRAMEWORK at `version`."""
+    real_version = metadata.version
+
+    def fake_version(distribution: str) -> str:
+        return version if distribution == FAKE_FRAMEWORK else real_version(distribution)
+
+    monkeypatch.setattr(metadata, "version", fake_version)
+
+
+class _AdapterWithMissingTarget(_Adapter):
+    def targets(self, config: Config) -> Sequence[Target]:
+        present = RunTarget("tests.sample_app.agents", "UnnamedAgent.run", _read_x)
+        return [present, RunTarget("tests.sample_app.agents", "RemovedInThisRelease.run", _read_x)]
+
+
+def _read_x(instance: object, args: tuple[object, ...], kwargs: dict[str, object], config: Config) -> RequestFacts:
+    return RequestFacts(agent_name="x")
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_release_above_the_checked_range_with_every_target_found_is_instrumented(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_framework(monkeypatch, "0.25.0")
+    instrumentation.on(adapters=[_Adapter(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    UnnamedAgent().run()
+    assert [span.name for span in telemetry.agent_spans()] == ["invoke_agent x"]
+
+
+def test_release_above_the_checked_range_is_named_in_one_warning(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_fake_framework(monkeypatch, "0.25.0")
+    instrumentation.on(adapters=[_Adapter(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    (warning,) = _warnings(caplog)
+    assert f"{FAKE_FRAMEWORK} 0.25.0 is newer than the versions it was checked against ({CHECKED_RANGE})" in warning
+
+
+def test_pre_release_of_the_next_minor_counts_as_above_the_checked_range(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_framework(monkeypatch, "0.25.0rc1")
+    instrumentation.on(adapters=[_Adapter(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    UnnamedAgent().run()
+    assert len(telemetry.agent_spans()) == 1
+
+
+def test_release_above_the_checked_range_with_a_target_missing_skips_the_whole_adapter(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_framework(monkeypatch, "0.25.0")
+    instrumentation.on(adapters=[_AdapterWithMissingTarget(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    UnnamedAgent().run()
+    assert instrumentation.instrumentor._patches == []
+    assert telemetry.agent_spans() == []
+
+
+def test_release_above_the_checked_range_with_a_target_missing_names_it_in_one_warning(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_fake_framework(monkeypatch, "0.25.0")
+    instrumentation.on(adapters=[_AdapterWithMissingTarget(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    (warning,) = _warnings(caplog)
+    assert f"{FAKE_FRAMEWORK} 0.25.0 is newer" in warning
+    assert "tests.sample_app.agents:RemovedInThisRelease.run" in warning
+
+
+def test_release_within_the_checked_range_with_a_target_missing_keeps_the_other_targets(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_framework(monkeypatch, "0.24.3")
+    instrumentation.on(adapters=[_AdapterWithMissingTarget(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    UnnamedAgent().run()
+    assert len(telemetry.agent_spans()) == 1
+
+
+def test_release_below_the_floor_is_skipped(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_framework(monkeypatch, "0.23.9")
+    instrumentation.on(adapters=[_Adapter(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    UnnamedAgent().run()
+    assert telemetry.agent_spans() == []
+
+
+def test_release_below_the_floor_is_named_in_one_warning(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_fake_framework(monkeypatch, "0.23.9")
+    instrumentation.on(adapters=[_Adapter(FAKE_FRAMEWORK, CHECKED_RANGE)])
+    (warning,) = _warnings(caplog)
+    assert f"{FAKE_FRAMEWORK} 0.23.9 is outside its supported range {CHECKED_RANGE}" in warning
+
+
+def test_release_excluded_from_the_checked_range_is_skipped(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_framework(monkeypatch, "0.24.2")
+    instrumentation.on(adapters=[_Adapter(FAKE_FRAMEWORK, ">=0.24,!=0.24.2,<0.25")])
+    assert instrumentation.instrumentor._patches == []
 
 
 class _RaisingProcessor(SpanProcessor):

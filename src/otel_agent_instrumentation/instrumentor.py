@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from packaging.requirements import InvalidRequirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from . import _patching
@@ -52,18 +54,46 @@ def discover_adapters() -> list[Adapter]:
     return adapters
 
 
-def framework_supported(adapter: Adapter) -> bool:
-    """Whether the adapter's framework is installed at a version it supports; logs why not."""
-    if adapter.distribution is None:
+class Support(enum.Enum):
+    """Where the installed framework stands against the versions its adapter was checked with."""
+
+    SKIP = "skip"  # not installed, below the floor, excluded, or not comparable
+    CHECKED = "checked"  # within the checked range
+    # Above the checked range (frameworks release weekly): instrumented while every target is found.
+    NEWER = "newer"
+
+
+@dataclass(frozen=True)
+class FrameworkVersion:
+    support: Support
+    installed: str = ""
+
+
+def _at_least_the_floor(specifier: Specifier, version: Version) -> bool:
+    """Whether `version` passes the specifier's lower bound; upper bounds are what a newer release exceeds."""
+    if specifier.operator in ("<", "<="):
         return True
+    if specifier.operator in ("==", "~="):
+        # ~=1.2 and ==1.2.* have the floor 1.2; ==1.2.0 has 1.2.0.
+        return version >= Version(specifier.version.removesuffix(".*"))
+    return specifier.contains(version, prereleases=True)  # >=, >, != (an excluded release), ===
+
+
+def framework_support(adapter: Adapter) -> FrameworkVersion:
+    """The installed framework's version against the adapter's checked range; logs a skip."""
+    if adapter.distribution is None:
+        return FrameworkVersion(Support.CHECKED)
     try:
         installed = metadata.version(adapter.distribution)
     except metadata.PackageNotFoundError:
         logger.debug("adapter %s skipped: %s is not installed", adapter.name, adapter.distribution)
-        return False
+        return FrameworkVersion(Support.SKIP)
     try:
         supported = SpecifierSet(adapter.supported)
-        ok = supported.contains(Version(installed), prereleases=True)
+        version = Version(installed)
+        if supported.contains(version, prereleases=True):
+            return FrameworkVersion(Support.CHECKED, installed)
+        newer = all(_at_least_the_floor(specifier, version) for specifier in supported)
     except (InvalidRequirement, InvalidVersion, ValueError):
         logger.warning(
             "adapter %s skipped: cannot compare %s %s with %r",
@@ -72,16 +102,21 @@ def framework_supported(adapter: Adapter) -> bool:
             installed,
             adapter.supported,
         )
-        return False
-    if not ok:
-        logger.warning(
-            "adapter %s skipped: %s %s is outside its supported range %s",
-            adapter.name,
-            adapter.distribution,
-            installed,
-            adapter.supported,
-        )
-    return ok
+        return FrameworkVersion(Support.SKIP)
+    if newer:
+        return FrameworkVersion(Support.NEWER, installed)
+    logger.warning(
+        "adapter %s skipped: %s %s is outside its supported range %s (below its floor, or excluded)",
+        adapter.name,
+        adapter.distribution,
+        installed,
+        adapter.supported,
+    )
+    return FrameworkVersion(Support.SKIP, installed)
+
+
+class _MissingTarget(Exception):
+    """A target of an adapter whose framework is newer than its checked range was not found."""
 
 
 class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped
@@ -134,15 +169,24 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
             self._telemetry = telemetry
             self._patches = []
             for adapter in adapters:
-                if adapter.name in config.disabled_adapters or not framework_supported(adapter):
+                if adapter.name in config.disabled_adapters:
                     continue
-                self._apply_adapter(adapter, telemetry, config)
+                version = framework_support(adapter)
+                if version.support is not Support.SKIP:
+                    self._apply_adapter(adapter, telemetry, config, version)
         register_exit_hook()
 
-    def _apply_adapter(self, adapter: Adapter, telemetry: Telemetry, config: Config) -> None:
+    def _apply_adapter(self, adapter: Adapter, telemetry: Telemetry, config: Config, version: FrameworkVersion) -> None:
         applied: list[_patching.Patch] = []
+        newer = version.support is Support.NEWER
         try:
-            for target in adapter.targets(config):
+            try:
+                targets = adapter.targets(config)
+            except (ImportError, AttributeError) as error:
+                if not newer:
+                    raise
+                raise _MissingTarget(f"{type(error).__name__} in targets(): {error}") from error
+            for target in targets:
                 if isinstance(target, RunTarget):
                     wrapper = make_run_wrapper(target, telemetry, adapter.name)
                 elif isinstance(target, HookTarget):
@@ -152,17 +196,46 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
                 try:
                     applied.append(_patching.apply(target.module, target.attribute, wrapper))
                 except (ImportError, AttributeError) as error:
+                    if newer:
+                        # An unchecked release that moved a target may have changed more than that.
+                        raise _MissingTarget(f"{target.module}:{target.attribute} ({error})") from error
                     # One missing class (moved in a release, optional extra) leaves the rest usable.
                     logger.debug(
                         "adapter %s: %s:%s not patched (%s)", adapter.name, target.module, target.attribute, error
                     )
+        except _MissingTarget as missing:
+            logger.warning(
+                "adapter %s skipped: %s %s is newer than the versions it was checked against (%s) and a "
+                "target is missing: %s",
+                adapter.name,
+                adapter.distribution,
+                version.installed,
+                adapter.supported,
+                missing,
+            )
+            self._revert(applied)
+            return
         except Exception:
             logger.warning("adapter %s failed to instrument; its patches are reverted", adapter.name, exc_info=True)
-            for patch in reversed(applied):
-                patch.revert()
+            self._revert(applied)
             return
         self._patches.extend(applied)
+        if newer:
+            logger.warning(
+                "adapter %s: %s %s is newer than the versions it was checked against (%s); instrumented "
+                "unchecked, all %d targets found",
+                adapter.name,
+                adapter.distribution,
+                version.installed,
+                adapter.supported,
+                len(applied),
+            )
         logger.debug("adapter %s instrumented %d targets", adapter.name, len(applied))
+
+    @staticmethod
+    def _revert(applied: list[_patching.Patch]) -> None:
+        for patch in reversed(applied):
+            patch.revert()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         with self._lock:
