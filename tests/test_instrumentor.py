@@ -289,3 +289,48 @@ def test_third_party_adapter_package_is_discovered_after_install(tmp_path: Path)
         [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=120, check=True
     )
     assert completed.stdout.splitlines() == ["['A', 'B']", "invoke_agent toy toy-model completed"]
+
+
+def _install_opentelemetry(monkeypatch: pytest.MonkeyPatch, api: str, sdk: str | None) -> None:
+    """Make `importlib.metadata.version` report these API and SDK versions (None: no SDK installed)."""
+    real_version = metadata.version
+
+    def fake_version(distribution: str) -> str:
+        if distribution == "opentelemetry-api":
+            return api
+        if distribution == "opentelemetry-sdk":
+            if sdk is None:
+                raise metadata.PackageNotFoundError(distribution)
+            return sdk
+        return real_version(distribution)
+
+    monkeypatch.setattr(metadata, "version", fake_version)
+
+
+def _sdk_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [m for m in _warnings(caplog) if "opentelemetry-sdk" in m]
+
+
+def test_sdk_and_api_at_different_versions_are_named_in_one_warning_at_instrument(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_opentelemetry(monkeypatch, api="1.40.0", sdk="1.45.2")
+    instrumentation.on()
+    (warning,) = _sdk_warnings(caplog)
+    assert "opentelemetry-sdk 1.45.2 requires opentelemetry-api 1.45.2, but opentelemetry-api 1.40.0" in warning
+
+
+def test_sdk_and_api_at_the_same_version_log_no_warning(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_opentelemetry(monkeypatch, api="1.45.2", sdk="1.45.2")
+    instrumentation.on()
+    assert _sdk_warnings(caplog) == []
+
+
+def test_api_without_an_sdk_logs_no_warning(
+    instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_opentelemetry(monkeypatch, api="1.40.0", sdk=None)
+    instrumentation.on()
+    assert _sdk_warnings(caplog) == []

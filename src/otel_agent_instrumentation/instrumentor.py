@@ -115,6 +115,33 @@ def framework_support(adapter: Adapter) -> FrameworkVersion:
     return FrameworkVersion(Support.SKIP, installed)
 
 
+def warn_if_sdk_and_api_differ() -> None:
+    """One WARNING when opentelemetry-sdk and opentelemetry-api are installed at different versions.
+
+    Each SDK release requires the very API release it was built with; beside another (a lock file
+    pinning one of them) span starts can fail, each failure site logs one warning, and the application
+    silently gets no telemetry. Said once, when instrument() runs.
+    """
+    try:
+        sdk = metadata.version("opentelemetry-sdk")
+        api = metadata.version("opentelemetry-api")
+    except metadata.PackageNotFoundError:
+        return  # no SDK: the API's no-op implementation, or another SDK, which states its own needs
+    try:
+        same = Version(sdk) == Version(api)
+    except InvalidVersion:
+        same = sdk == api
+    if not same:
+        logger.warning(
+            "opentelemetry-sdk %s requires opentelemetry-api %s, but opentelemetry-api %s is installed: "
+            "span starts can fail (opentelemetry-api 1.40 beside opentelemetry-sdk 1.45: every one does), leaving "
+            "this application without telemetry; install the same version of both",
+            sdk,
+            sdk,
+            api,
+        )
+
+
 class _MissingTarget(Exception):
     """A target of an adapter whose framework is newer than its checked range was not found."""
 
@@ -148,6 +175,7 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
             return super().uninstrument(**kwargs)
 
     def _instrument(self, **kwargs: Any) -> None:
+        warn_if_sdk_and_api_differ()
         config = resolve(kwargs)
         telemetry = Telemetry(
             config,
