@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The package at the LOWEST versions pyproject.toml allows: creates .venv-lowest with the Python floor of
 # `requires-python`, installs the package and the test extra with every dependency floor pinned exactly
-# (scripts/lowest-constraints.py reads them from pyproject.toml, so the published floors are the tested
+# (scripts/requirement-sets.py reads them from pyproject.toml, so the published floors are the tested
 # ones), checks that the floors are what got installed, and runs a subset of the suite: the core lifecycle
 # table, user targets, the instrumentor, and Agent Framework. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-lowest
-python_floor="$(python3 scripts/lowest-constraints.py --python)"
+python_floor="$(python3 scripts/requirement-sets.py python-floor)"
 if [ ! -x "$venv/bin/python" ]; then
   python="${PYTHON:-python$python_floor}"
   if ! "$python" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$python_floor'.split('.'))))"; then
@@ -19,7 +19,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
 constraints="$venv/constraints.txt"
-python3 scripts/lowest-constraints.py > "$constraints.new"
+python3 scripts/requirement-sets.py lowest > "$constraints.new"
 stamp="$venv/.installed"
 # Reinstall when the floors or anything else in pyproject.toml changed.
 if [ ! -f "$stamp" ] || ! cmp -s "$constraints.new" "$constraints" || [ pyproject.toml -nt "$stamp" ]; then
