@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+
+from otel_agent_instrumentation import package
+from otel_agent_instrumentation.instrumentor import ADAPTER_ENTRY_POINT_GROUP
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "otel_agent_instrumentation"
@@ -106,3 +110,15 @@ def test_set_up_scripts_accept_exactly_the_python_floor() -> None:
     script = (ROOT / "scripts" / "find-python.sh").read_text()
     (minimum,) = re.findall(r"sys\.version_info < \((\d+), (\d+)\)", script)
     assert Version(".".join(minimum)) == _python_floor()
+
+
+def test_package_lists_the_checked_range_of_every_built_in_adapter() -> None:
+    listed = {canonicalize_name(r.name): r.specifier for r in map(Requirement, package._supported_frameworks)}
+    adapters = [
+        entry_point.load()
+        for entry_point in metadata.entry_points(group=ADAPTER_ENTRY_POINT_GROUP)
+        if entry_point.value.startswith(f"{PACKAGE.name}.")
+    ]
+    built_in = {canonicalize_name(a.distribution): SpecifierSet(a.supported) for a in adapters if a.distribution}
+    assert len(built_in) >= 6
+    assert listed == built_in

@@ -9,8 +9,9 @@ framework's version when `instrument()` runs (see instrumentor.py).
 
 _instruments: tuple[str, ...] = ()
 
-# The adapters' supported ranges, for documentation and for `instrumentation_dependencies` callers
-# that want to know what can be instrumented; each adapter module holds its own range.
+# The ranges the adapters were checked against, for documentation and for callers that want to know
+# what can be instrumented; each adapter module holds its own range (tests/test_packaging.py keeps the
+# two equal). A release above its range is still instrumented when every target is found (instrumentor.py).
 _supported_frameworks: tuple[str, ...] = (
     "agent-framework-core >= 1.23, < 2",
     "autogen-agentchat >= 0.7.5, < 0.8",
