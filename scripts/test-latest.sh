@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
   echo '*' > "$venv/.gitignore"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-mapfile -t requirements < <(python3 scripts/requirement-sets.py latest)
+mapfile -t requirements < <("$venv/bin/python" scripts/requirement-sets.py latest)
 "$venv/bin/python" -m pip install --quiet --upgrade -e . "${requirements[@]}"
 # The frameworks that moved past the versions the suite is pinned to.
 "$venv/bin/python" scripts/requirement-sets.py report-latest

@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-lowest
-python_floor="$(python3 scripts/requirement-sets.py python-floor)"
+host_python="$(bash scripts/find-python.sh)"  # 3.11+: requirement-sets.py reads pyproject.toml with tomllib
+python_floor="$("$host_python" scripts/requirement-sets.py python-floor)"
 if [ ! -x "$venv/bin/python" ]; then
   python="${PYTHON:-python$python_floor}"
   if ! "$python" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$python_floor'.split('.'))))"; then
@@ -19,7 +20,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
 constraints="$venv/constraints.txt"
-python3 scripts/requirement-sets.py lowest > "$constraints.new"
+"$host_python" scripts/requirement-sets.py lowest > "$constraints.new"
 stamp="$venv/.installed"
 # Reinstall when the floors or anything else in pyproject.toml changed.
 if [ ! -f "$stamp" ] || ! cmp -s "$constraints.new" "$constraints" || [ pyproject.toml -nt "$stamp" ]; then
