@@ -12,9 +12,12 @@ move. By use:
 - readers: `RequestReader` (instance, args, kwargs, `Config`) -> `RequestFacts`, and `ResultReader`
   (result, `Outcome`) -> `ResultFacts`; `semconv` has the attribute names (request parameters' keys,
   `error.type` values) and `semconv.provider_name(raw)`;
-- `RunTarget.handle_result` (result, `AgentInvocation`) -> what the caller gets, for a run whose end its
+- `RequestFacts.operation`: an `Operation` (agent run, workflow, tool call); the span's name and
+  attributes follow it;
+- `RunTarget.handle_result` (result, `Invocation`) -> what the caller gets, for a run whose end its
   own protocol does not show (e.g. it goes on in a background task): `trace_result`, `trace_stream`,
-  `read_facts`, `finish_with_error`;
+  `trace_coroutine`, `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old
+  name of `Invocation`);
 - `HookTarget.make_wrapper` (`Telemetry`) -> `WrapperFunction`, e.g. to stand a framework's own agent span
   down while `active_invocation()` is ours;
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
@@ -27,8 +30,17 @@ from .. import semconv
 from .._guard import report_failure
 from .._patching import WrapperFunction
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import finish_with_error, read_facts, trace_result, trace_stream
+from ..invocation import (
+    AgentInvocation,
+    Invocation,
+    Operation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    Telemetry,
+    active_invocation,
+)
+from ..stream import finish_with_error, read_facts, trace_coroutine, trace_future, trace_result, trace_stream
 from ._base import Adapter, FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
 
 __all__ = [
@@ -37,6 +49,8 @@ __all__ = [
     "Config",
     "FrameworkAdapter",
     "HookTarget",
+    "Invocation",
+    "Operation",
     "Outcome",
     "RequestFacts",
     "RequestReader",
@@ -51,6 +65,8 @@ __all__ = [
     "read_facts",
     "report_failure",
     "semconv",
+    "trace_coroutine",
+    "trace_future",
     "trace_result",
     "trace_stream",
 ]
