@@ -56,6 +56,15 @@ async def test_cancelled_coroutine_ends_error_cancelled(traced: Instrumentation,
     assert attributes(span)[semconv.ERROR_TYPE] == "asyncio.exceptions.CancelledError"
 
 
+async def test_dropped_pending_coroutine_task_ends_abandoned(traced: Instrumentation, telemetry: Telemetry) -> None:
+    task = asyncio.ensure_future(NamedAgent().arun(block=True))
+    for _ in range(3):  # loop turns: the task passes its sleep(0) and waits on the event forever
+        await asyncio.sleep(0)
+    del task  # the collector closes its coroutine outside the task's context (no "Failed to detach context")
+    gc.collect()
+    assert outcome(telemetry) == ("invoke_agent planner", "abandoned", StatusCode.UNSET)
+
+
 async def test_async_generator_completes(traced: Instrumentation, telemetry: Telemetry) -> None:
     assert [u async for u in NamedAgent().astream()] == ["u0", "u1", "u2"]
     assert outcome(telemetry) == ("invoke_agent planner", "completed", StatusCode.UNSET)
