@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
+import logging
 import socket
+import sys
 import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import agents
@@ -257,6 +263,73 @@ async def test_stream_failure_error_matches_consumer_exception(
             pass
     assert raised.value is result.run_loop_exception
     assert _only_span(telemetry).status.description == "model failed"
+
+
+# -- a run the application drops while it waits forever ----------------------------------------
+
+
+@contextmanager
+def _dropped_run_noise() -> Iterator[None]:
+    """Drop what collecting a pending run makes Python report, as it does for an uninstrumented run:
+    asyncio's "Task was destroyed but it is pending!" and the SDK's own errors from its coroutines being
+    closed by the collector (context variables reset outside their context, "coroutine ignored
+    GeneratorExit"), which pytest would turn into failures. Our own failures are log records."""
+    loop = asyncio.get_running_loop()
+    loop_handler = loop.get_exception_handler()
+    unraisable_hook = sys.unraisablehook
+    loop.set_exception_handler(lambda _loop, _context: None)
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(loop_handler)
+        sys.unraisablehook = unraisable_hook
+
+
+def _our_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("otel_agent") and r.levelno >= logging.WARNING]
+
+
+def _blocks_forever(entered: asyncio.Event) -> ModelStep:
+    """A model call that says it has started, then waits on a future nothing will ever set."""
+
+    async def respond(call: Any) -> Any:
+        entered.set()
+        await asyncio.get_running_loop().create_future()
+
+    return ModelStep.respond(respond)
+
+
+async def test_dropped_pending_streamed_run_is_abandoned_and_collected(
+    instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation.on()
+    entered = asyncio.Event()
+    result = Runner.run_streamed(make_agent(_blocks_forever(entered)), "hello")
+    await entered.wait()  # the run task is suspended in the model from here on
+    result_ref = weakref.ref(result)
+    with _dropped_run_noise():
+        del result  # with its run_loop_task, never consumed
+        gc.collect()
+    assert result_ref() is None
+    assert _only_span(telemetry).attributes[semconv.OUTCOME] == "abandoned"
+    assert _our_warnings(caplog) == []
+
+
+async def test_dropped_pending_run_task_is_abandoned_and_collected(
+    instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation.on()
+    entered = asyncio.Event()
+    task = asyncio.ensure_future(Runner.run(make_agent(_blocks_forever(entered)), "hello"))
+    await entered.wait()
+    task_ref = weakref.ref(task)
+    with _dropped_run_noise():
+        del task
+        gc.collect()
+    assert task_ref() is None
+    assert _only_span(telemetry).attributes[semconv.OUTCOME] == "abandoned"
+    assert _our_warnings(caplog) == []
 
 
 # -- time to first chunk --------------------------------------------------------------------------

@@ -7,8 +7,15 @@ default loop (run.py:2596), so wrapping `run` gives it exactly one span; wrappin
 would make the shared default runner own the run and hide nested runs (agent-as-tool) from us.
 
 The re-entry guard compares `invocation.owner` with the runner; every run goes through the one
-module-level `DEFAULT_AGENT_RUNNER`, so each invocation is re-owned by the object it returns (the
-coroutine or the `RunResultStreaming`): a `Runner.run` inside a tool then gets a child span.
+module-level `DEFAULT_AGENT_RUNNER`, so each invocation is re-owned, before any of the run executes,
+by a fresh `_RunOwner` that stands for this run only: a `Runner.run` inside a tool (agent as tool) is
+on another owner than the runner it calls, so it gets a child span. The owner is a sentinel that
+refers to nothing, not the returned coroutine or `RunResultStreaming`: the invocation is held
+strongly until it ends (the core's set of open invocations, the abandoned-run `weakref.finalize`), so
+an owner that is the run's own object kept the run, its task and its events alive, and a run the
+application dropped while it waited forever was never collected, never ended `abandoned`. A weak
+reference as the owner would do as well for the guard (it is not the runner either); a sentinel needs
+no weak-referenceable target and no dereferencing.
 
 `run_streamed` returns a real `RunResultStreaming` at once (no proxy: a proxy breaks `type() is`,
 `dataclasses.replace` and `copy`); the run is its `run_loop_task`, created while our span is current,
@@ -229,10 +236,16 @@ def _watch_first_event(result: Any, invocation: AgentInvocation, end_marker: typ
     return _noop
 
 
+class _RunOwner:
+    """The owner of one run for the re-entry guard: unique per run, refers to nothing (module docstring)."""
+
+    __slots__ = ()
+
+
 def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any, AgentInvocation], Any]:
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
         # Re-own the run (see the module docstring) before any of it runs.
-        invocation.owner = result
+        invocation.owner = _RunOwner()
         task = getattr(result, "run_loop_task", None)
         if not isinstance(task, asyncio.Future):  # `run`: a coroutine, traced by the core
             return trace_result(result, invocation, reader)
