@@ -114,6 +114,28 @@ async def test_agent_as_tool_is_child_span(instrumentation: Instrumentation, tel
     assert spans["invoke_agent inner"].parent.span_id == spans["invoke_agent outer"].context.span_id
 
 
+async def test_agent_as_tool_in_streamed_run_is_child_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    inner = make_agent(answer("inner answer"), name="inner")
+    outer = Agent(
+        name="outer",
+        model=ScriptedModel(
+            [ModelStep(output=[function_call("ask_inner", {"input": "q"}, call_id="c1")]), answer("outer answer")]
+        ),
+        tools=[inner.as_tool(tool_name="ask_inner", tool_description="asks the inner agent")],
+    )
+    result = Runner.run_streamed(outer, "hello")
+    async for _ in result.stream_events():
+        pass
+    assert result.final_output == "outer answer"
+    spans = {span.name: span for span in telemetry.agent_spans()}
+    assert set(spans) == {"invoke_agent outer", "invoke_agent inner"}
+    assert spans["invoke_agent inner"].parent is not None
+    assert spans["invoke_agent inner"].parent.span_id == spans["invoke_agent outer"].context.span_id
+
+
 async def test_streamed_run_work_is_parented_under_agent_span(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
