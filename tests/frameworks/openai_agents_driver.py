@@ -88,6 +88,18 @@ async def _collect(result: RunResultStreaming, observed: Observed) -> None:
         observed.updates.append(event.type)
 
 
+async def _until_model_called(hooks: list[str]) -> None:
+    # Loop turns, not time: the earliest turn at which the run is in its model call.
+    while "llm_start" not in hooks:
+        await asyncio.sleep(0)
+
+
+async def _run_task_done(result: RunResultStreaming) -> None:
+    run_task = result.run_loop_task
+    assert run_task is not None
+    await asyncio.wait([run_task])  # its done callbacks, the span's end among them, have run
+
+
 async def _background_work_done() -> None:
     """Wait (briefly) for the tasks a dropped stream left running: its run still completes."""
     others = asyncio.all_tasks() - {asyncio.current_task()}
@@ -143,8 +155,7 @@ class OpenAIAgentsDriver:
             await Runner.run(agent, "hello", hooks=object())  # type: ignore[arg-type]
         elif ending is Ending.CANCELLED:
             task = asyncio.ensure_future(Runner.run(agent, "hello", hooks=hooks))
-            while "llm_start" not in observed.hooks:
-                await asyncio.sleep(0.001)
+            await _until_model_called(observed.hooks)
             task.cancel()
             await task
         elif ending is Ending.DROPPED:
@@ -186,18 +197,22 @@ class OpenAIAgentsDriver:
         observed.result_type = type(result).__name__
         if ending is Ending.CANCELLED:
             task = asyncio.create_task(_collect(result, observed))
-            while "llm_start" not in observed.hooks:
-                await asyncio.sleep(0.001)
+            await _until_model_called(observed.hooks)
             task.cancel()
-            await task
+            try:
+                await task
+            finally:
+                # stream_events() only asks the run task to cancel (result.py:1082): cancelled before its
+                # model call is suspended, the run task unwinds a loop turn after the consumer's task is
+                # done. The run, and so its span, is over when the run task is.
+                await _run_task_done(result)
         elif ending is Ending.BREAK_AND_CLOSE:
             # The SDK's way to stop a stream: break, result.cancel(), then close the iterator.
             events: Any = result.stream_events()  # an async generator: it has aclose()
             async for event in events:
                 observed.updates.append(event.type)
                 break
-            while "llm_start" not in observed.hooks:
-                await asyncio.sleep(0.001)
+            await _until_model_called(observed.hooks)
             result.cancel()
             await events.aclose()
             observed.result = str(result.final_output)
