@@ -18,8 +18,11 @@ from typing import Any
 import agents
 import pytest
 from agents import Agent, RunConfig, Runner, RunResultStreaming
+from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
+from agents.models.openai_responses import OpenAIResponsesModel
 from agents.testing import ModelStep, ScriptedModel, function_call
 from agents.tracing import TracingProcessor, set_trace_processors, set_tracing_disabled
+from openai import AsyncOpenAI
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
@@ -217,6 +220,63 @@ async def test_content_not_recorded_by_default(instrumentation: Instrumentation,
     instrumentation.on()
     await Runner.run(make_agent(answer()), "hello")
     assert semconv.GEN_AI_INPUT_MESSAGES not in _only_span(telemetry).attributes
+
+
+# -- gen_ai.provider.name ------------------------------------------------------------------------
+
+
+class UsersOwnProvider(agents.ModelProvider):
+    """A model provider of the application's own: the names it resolves say nothing of the provider."""
+
+    def get_model(self, model_name: str | None) -> agents.Model:
+        return ScriptedModel([answer()])
+
+
+def _offline_client() -> AsyncOpenAI:
+    return AsyncOpenAI(api_key="offline", base_url="http://127.0.0.1:9/v1")  # never called
+
+
+PROVIDER_CASES = [
+    pytest.param(lambda: OpenAIResponsesModel("gpt-4.1", _offline_client()), None, "openai", id="responses-model"),
+    pytest.param(
+        lambda: OpenAIChatCompletionsModel("gpt-4.1", _offline_client()), None, "openai", id="chat-completions-model"
+    ),
+    pytest.param(lambda: "gpt-4.1", None, "openai", id="name-default-provider"),
+    pytest.param(lambda: None, None, "openai", id="default-model"),
+    pytest.param(
+        lambda: "gpt-4.1", RunConfig(model="litellm/anthropic/claude-3-5-sonnet"), "anthropic", id="litellm-name"
+    ),
+    pytest.param(lambda: "litellm/gemini/gemini-2.0-flash", None, "gcp.gemini", id="litellm-name-mapped"),
+    pytest.param(lambda: "gpt-4.1", RunConfig(model_provider=UsersOwnProvider()), "_OTHER", id="users-provider"),
+    # A Model subclass that is none of the SDK's provider models.
+    pytest.param(lambda: ScriptedModel([answer()]), None, "_OTHER", id="other-model-class"),
+]
+
+
+@pytest.mark.parametrize(("model", "run_config", "provider"), PROVIDER_CASES)
+async def test_provider_name_on_span_and_duration(
+    model: Any, run_config: RunConfig | None, provider: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = Runner.run_streamed(Agent(name="probe", model=model()), "hello", run_config=run_config)
+    result.cancel()  # before the run task starts: no model is resolved, built or called
+    await _run_loop_done(result)
+    assert _only_span(telemetry).attributes[semconv.GEN_AI_PROVIDER_NAME] == provider
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert point.attributes[semconv.GEN_AI_PROVIDER_NAME] == provider
+
+
+async def test_provider_name_of_litellm_model_is_its_prefix(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    pytest.importorskip("litellm")
+    from agents.extensions.models.litellm_model import LitellmModel
+
+    instrumentation.on()
+    result = Runner.run_streamed(Agent(name="probe", model=LitellmModel("anthropic/claude-3-5-sonnet")), "hello")
+    result.cancel()
+    await _run_loop_done(result)
+    assert _only_span(telemetry).attributes[semconv.GEN_AI_PROVIDER_NAME] == "anthropic"
 
 
 # -- how a streamed run ends ----------------------------------------------------------------------

@@ -37,6 +37,20 @@ not an event and does not count. Nothing is put before `run_streamed` returns (t
 created, run.py:2922), so the first event cannot be missed. The mark is when the event becomes
 available, not when the consumer pulls it; a run that ends with no event records no point.
 
+`gen_ai.provider.name` is read from the model the run resolves first (`get_model` in
+run_internal/turn_preparation.py: the run config's model, else the agent's), without resolving it (that
+builds clients): `OpenAIResponsesModel` / `OpenAIChatCompletionsModel` (and subclasses) -> `openai`;
+`LitellmModel` / `AnyLLMModel` -> the prefix of their "provider/model" name, through
+`semconv.provider_name` ("anthropic/..." -> `anthropic`, "gemini/..." -> `gcp.gemini`; an unprefixed
+LiteLLM name -> none, LiteLLM guesses it from its own tables; an unprefixed any-llm name -> `openai`, as
+any-llm does); any other `Model` (a user's own, `ScriptedModel`) -> none (`_OTHER`). A model name, or
+none (the SDK's default model), goes through the run config's model provider as `MultiProvider` routes
+it: no prefix or "openai/" -> `openai` (also a custom base_url: the OpenAI provider's
+OpenAI-compatible endpoint), "litellm/p/..." and "any-llm/p/..." -> `p`, a `provider_map` prefix -> by
+the mapped provider, an unknown prefix -> `openai` under `unknown_prefix_mode="model_id"`, else none;
+an `OpenAIProvider` -> `openai`; a user's own `ModelProvider` -> none. A handoff to an agent on
+another provider does not change the span's value (the starting agent's).
+
 The SDK's own tracing (its trace processors, not OpenTelemetry) is left alone: we neither disable
 nor replace its processors, so `keep_framework_spans` has nothing to stand down here.
 """
@@ -85,6 +99,100 @@ def _model_name(model: Any) -> str | None:
     return name_attr if isinstance(name_attr, str) else None
 
 
+# What a model or model provider is, by the qualified names of the SDK classes in its MRO (subclasses
+# included): the LiteLLM and any-llm modules import optional packages, so they are never imported here.
+_OPENAI_MODEL = "openai model"
+_LITELLM_MODEL = "litellm model"  # "provider/model"
+_ANY_LLM_MODEL = "any-llm model"  # "provider/model"
+_OPENAI_PROVIDER = "openai provider"
+_MULTI_PROVIDER = "multi provider"
+_LITELLM_PROVIDER = "litellm provider"
+_ANY_LLM_PROVIDER = "any-llm provider"
+_KINDS: dict[str, str] = {
+    "agents.models.openai_responses.OpenAIResponsesModel": _OPENAI_MODEL,
+    "agents.models.openai_chatcompletions.OpenAIChatCompletionsModel": _OPENAI_MODEL,
+    "agents.extensions.models.litellm_model.LitellmModel": _LITELLM_MODEL,
+    "agents.extensions.models.any_llm_model.AnyLLMModel": _ANY_LLM_MODEL,
+    "agents.models.openai_provider.OpenAIProvider": _OPENAI_PROVIDER,
+    "agents.models.multi_provider.MultiProvider": _MULTI_PROVIDER,
+    "agents.extensions.models.litellm_provider.LitellmProvider": _LITELLM_PROVIDER,
+    "agents.extensions.models.any_llm_provider.AnyLLMProvider": _ANY_LLM_PROVIDER,
+}
+# Type -> its kind (None: none of the SDK's). Bounded, for applications that make classes at run time.
+_kind_of_type: dict[type, str | None] = {}
+
+
+def _kind(obj: object) -> str | None:
+    cls = type(obj)
+    if cls in _kind_of_type:
+        return _kind_of_type[cls]
+    found = next((_KINDS[n] for n in (f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__) if n in _KINDS), None)
+    if len(_kind_of_type) < 1024:
+        _kind_of_type[cls] = found
+    return found
+
+
+def _prefix(model_name: object, unprefixed: str | None = None) -> str | None:
+    """The provider part of a LiteLLM / any-llm model name ("anthropic/claude-..." -> "anthropic")."""
+    if not isinstance(model_name, str):
+        return None
+    prefix, slash, _ = model_name.partition("/")
+    return prefix if slash else unprefixed
+
+
+def _provider_of_model(model: object) -> str | None:
+    kind = _kind(model)
+    if kind == _OPENAI_MODEL:
+        return "openai"
+    if kind == _LITELLM_MODEL:
+        # An unprefixed name: LiteLLM guesses the provider from its own model tables, not consulted here.
+        return _prefix(getattr(model, "model", None))
+    if kind == _ANY_LLM_MODEL:
+        return _prefix(getattr(model, "model", None), "openai")  # AnyLLMModel._split_model_name
+    return None  # ScriptedModel, a user's own Model
+
+
+def _provider_of_name(model_name: str | None, model_provider: object) -> str | None:
+    """The provider of the model `model_provider.get_model(model_name)` returns, without calling it
+    (that builds clients). `model_provider` None is the run config's default, a `MultiProvider()`."""
+    kind = _MULTI_PROVIDER if model_provider is None else _kind(model_provider)
+    if kind == _OPENAI_PROVIDER:
+        return "openai"  # every name, and the default model (None)
+    if kind == _LITELLM_PROVIDER:
+        return _prefix(model_name)
+    if kind == _ANY_LLM_PROVIDER:
+        return _prefix(model_name, "openai")
+    if kind != _MULTI_PROVIDER:
+        return None  # a user's own ModelProvider
+    # MultiProvider.get_model / _resolve_prefixed_model (models/multi_provider.py).
+    if model_name is None or "/" not in model_name:
+        return "openai"
+    prefix, rest = model_name.split("/", 1)
+    provider_map = getattr(model_provider, "provider_map", None)
+    get_provider = getattr(provider_map, "get_provider", None)
+    mapped = get_provider(prefix) if callable(get_provider) else None
+    if mapped is not None:
+        return _provider_of_name(rest, mapped)
+    if prefix == "litellm":
+        return _prefix(rest)
+    if prefix == "any-llm":
+        return _prefix(rest, "openai")
+    if prefix == "openai" or getattr(model_provider, "_unknown_prefix_mode", None) == "model_id":
+        return "openai"
+    return None  # the run fails: UserError("Unknown prefix")
+
+
+def _provider(agent: Any, run_config: Any) -> str | None:
+    # The model the run resolves first (run_internal/turn_preparation.py get_model): the run config's
+    # model (a Model or a name), else the agent's; a name (or None) through the run config's provider.
+    model = _get(run_config, "model")
+    if model is None:
+        model = getattr(agent, "model", None)
+    if model is None or isinstance(model, str):
+        return _provider_of_name(model, _get(run_config, "model_provider"))
+    return _provider_of_model(model)
+
+
 def _text_message(role: str, text: str) -> dict[str, Any]:
     return {"role": role, "parts": [{"type": "text", "content": text}]}
 
@@ -119,6 +227,7 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
         request_model=model,
+        provider_name=semconv.provider_name(_provider(agent, run_config)),
         conversation_id=conversation_id if isinstance(conversation_id, str) else None,
     )
     agent_settings = getattr(agent, "model_settings", None)
