@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from autogen_core.models import CreateResult, LLMMessage
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import ChatAgent, Team
+from autogen_agentchat.teams import RoundRobinGroupChat
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -165,6 +168,97 @@ async def test_capture_content_records_task_and_last_reply(
         json.loads(str(attributes[semconv.GEN_AI_INPUT_MESSAGES]))[0]["parts"][0]["content"],
         json.loads(str(attributes[semconv.GEN_AI_OUTPUT_MESSAGES]))[0]["parts"][0]["content"],
     ) == ("hi", "hello world")
+
+
+# -- gen_ai.provider.name ------------------------------------------------------------------------
+
+
+def offline_client(kind: str) -> ChatCompletionClient:
+    """A real model client, built offline: the runs below end before any model call. autogen-ext's
+    provider clients import optional packages (tiktoken for OpenAI/Azure): skipped where they are absent."""
+    if kind in ("openai", "azure", "cached openai"):
+        pytest.importorskip("tiktoken")
+        from autogen_ext.models.openai import AzureOpenAIChatCompletionClient, OpenAIChatCompletionClient
+
+        if kind == "azure":
+            return AzureOpenAIChatCompletionClient(
+                model="gpt-4o",
+                azure_deployment="gpt-4o",
+                azure_endpoint="https://offline.invalid",
+                api_version="2024-06-01",
+                api_key="offline",
+            )
+        client = OpenAIChatCompletionClient(model="gpt-4o", api_key="offline")
+        if kind == "cached openai":
+            from autogen_ext.models.cache import ChatCompletionCache
+
+            return ChatCompletionCache(client)
+        return client
+    if kind == "anthropic":
+        pytest.importorskip("anthropic")
+        from autogen_ext.models.anthropic import AnthropicChatCompletionClient
+
+        return AnthropicChatCompletionClient(model="claude-3-5-sonnet-20241022", api_key="offline")
+    if kind == "ollama":
+        pytest.importorskip("ollama")
+        from autogen_ext.models.ollama import OllamaChatCompletionClient
+
+        return OllamaChatCompletionClient(model="llama3.2")
+    if kind == "replay":
+        from autogen_ext.models.replay import ReplayChatCompletionClient
+
+        return ReplayChatCompletionClient(["unused"])
+    return ScriptedClient(Script())
+
+
+async def close_before_first_pull(runner: Any) -> None:
+    stream = runner.run_stream(task="hi")
+    await stream.aclose()  # the run ends before any model call
+
+
+def assert_provider(telemetry: Telemetry, provider: str) -> None:
+    assert attributes_of(telemetry)[semconv.GEN_AI_PROVIDER_NAME] == provider
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    assert point.attributes[semconv.GEN_AI_PROVIDER_NAME] == provider
+
+
+@pytest.mark.parametrize(
+    ("client", "provider"),
+    [
+        ("openai", "openai"),
+        ("azure", "azure.ai.openai"),
+        ("anthropic", "anthropic"),
+        ("ollama", "ollama"),
+        ("cached openai", "openai"),
+        ("replay", "_OTHER"),
+        ("scripted", "_OTHER"),
+    ],
+)
+async def test_agent_provider_name_is_its_model_clients(
+    client: str, provider: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await close_before_first_pull(AssistantAgent("probe", model_client=offline_client(client)))
+    assert_provider(telemetry, provider)
+
+
+@pytest.mark.parametrize(
+    ("clients", "provider"),
+    [
+        (("openai", "openai"), "openai"),
+        (("openai", "anthropic"), "_OTHER"),
+        (("openai", "scripted"), "_OTHER"),
+    ],
+)
+async def test_team_provider_name_is_the_one_all_members_use(
+    clients: tuple[str, str], provider: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    members: list[ChatAgent | Team] = [
+        AssistantAgent(f"a{i}", model_client=offline_client(kind)) for i, kind in enumerate(clients)
+    ]
+    await close_before_first_pull(RoundRobinGroupChat(members, max_turns=2, name="probe"))
+    assert_provider(telemetry, provider)
 
 
 async def test_stream_consumer_runs_in_the_callers_context(

@@ -15,6 +15,20 @@ finish reason, so it is not recorded as `gen_ai.response.finish_reasons`. AgentC
 conversation id. Teams re-raise member failures as `RuntimeError(str(SerializableException))`
 (`_base_group_chat.py:554`): the span records what the app sees, `RuntimeError`.
 
+`gen_ai.provider.name`: an agent's model client (`_model_client`), by its autogen-ext class (subclasses
+included; those modules are not imported): `OpenAIChatCompletionClient` -> `openai`,
+`AzureOpenAIChatCompletionClient` -> `azure.ai.openai`, `AnthropicChatCompletionClient` -> `anthropic`,
+`AnthropicBedrockChatCompletionClient` -> `aws.bedrock`, `OllamaChatCompletionClient` -> `ollama`,
+`AzureAIChatCompletionClient` -> `azure.ai.inference`, `ChatCompletionCache` -> the client it wraps;
+anything else (`ReplayChatCompletionClient`, a user's own client, `SKChatCompletionAdapter`, no client)
+-> none (`_OTHER`). The OpenAI client is `openai` whatever endpoint it talks to (a `base_url`, or the
+Gemini/Anthropic OpenAI-compatible endpoints it picks itself for `gemini-*`/`claude-*` names): the
+conventions set the provider from the client library in use, the model name telling the rest. A team
+(rule of ours): the one provider that every participant (nested teams included) and the team's own
+model client (a selector's, an orchestrator's) have; none when they differ or any participant's calls
+cannot be attributed (a `UserProxyAgent`, an agent of the app's own, a replay client), since then no
+single provider serves the run.
+
 autogen-core opens its own `invoke_agent` span (kind CLIENT, global tracer provider) in
 `BaseChatAgent.run`/`run_stream` and around each team member turn (`ChatAgentContainer`). Both call
 sites hold their own `trace_invoke_agent_span` reference, so both module bindings are patched: while
@@ -29,6 +43,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import semconv
 from ..config import Config
 from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_result
@@ -67,6 +82,62 @@ def _model_name(owner: Any) -> str | None:
     return model if isinstance(model, str) else None
 
 
+# autogen-ext's model clients by the qualified names of the classes in a client's MRO (subclasses
+# included; the modules import optional packages, so they are never imported here) -> provider.
+_CLIENT_PROVIDERS: dict[str, str] = {
+    "autogen_ext.models.openai._openai_client.OpenAIChatCompletionClient": "openai",
+    "autogen_ext.models.openai._openai_client.AzureOpenAIChatCompletionClient": "azure",
+    "autogen_ext.models.anthropic._anthropic_client.AnthropicChatCompletionClient": "anthropic",
+    "autogen_ext.models.anthropic._anthropic_client.AnthropicBedrockChatCompletionClient": "aws.bedrock",
+    "autogen_ext.models.ollama._ollama_client.OllamaChatCompletionClient": "ollama",
+    "autogen_ext.models.azure._azure_ai_client.AzureAIChatCompletionClient": "azure.ai.inference",
+}
+# A client that forwards every call it does not answer itself to the one in its `client` attribute.
+_CACHE_CLIENT = "autogen_ext.models.cache._chat_completion_cache.ChatCompletionCache"
+_CACHE = "cache"
+# Client type -> provider, _CACHE, or None. Bounded, for applications that make classes at run time.
+_client_kinds: dict[type, str | None] = {}
+
+
+def _client_kind(client: object) -> str | None:
+    cls = type(client)
+    if cls in _client_kinds:
+        return _client_kinds[cls]
+    kind: str | None = None
+    for base in cls.__mro__:
+        name = f"{base.__module__}.{base.__qualname__}"
+        if name in _CLIENT_PROVIDERS or name == _CACHE_CLIENT:
+            kind = _CLIENT_PROVIDERS.get(name, _CACHE)
+            break
+    if len(_client_kinds) < 1024:
+        _client_kinds[cls] = kind
+    return kind
+
+
+def _client_provider(client: object) -> str | None:
+    for _ in range(4):  # a cache of a cache of ...: a few levels, never a cycle
+        kind = _client_kind(client)
+        if kind != _CACHE:
+            return kind
+        client = getattr(client, "client", None)
+    return None
+
+
+def _provider(owner: Any, depth: int = 0) -> str | None:
+    """An agent's: its model client's provider. A team's: the one provider every participant's model
+    calls go to (and its own model client's, a selector's or orchestrator's), else none."""
+    participants = getattr(owner, "_participants", None)
+    if not isinstance(participants, list):
+        return _client_provider(getattr(owner, "_model_client", None))
+    if depth > 8:
+        return None
+    found = {_provider(participant, depth + 1) for participant in participants}
+    own_client = getattr(owner, "_model_client", None)
+    if own_client is not None:
+        found.add(_client_provider(own_client))
+    return found.pop() if len(found) == 1 else None
+
+
 def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     agent_name = getattr(owner, "name", None)
     description = getattr(owner, "description", None)
@@ -74,6 +145,7 @@ def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
         request_model=_model_name(owner),
+        provider_name=semconv.provider_name(_provider(owner)),
     )
     if config.capture_content.enabled:
         task = kwargs.get("task")  # run/run_stream take keyword-only arguments
