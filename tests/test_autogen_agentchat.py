@@ -18,7 +18,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry
-from tests.frameworks.autogen_agentchat_driver import MODEL, Script, ScriptedClient, make_agent, make_team
+from tests.frameworks.autogen_agentchat_driver import (
+    MODEL,
+    ModelFailure,
+    Script,
+    ScriptedClient,
+    make_agent,
+    make_team,
+)
 
 
 @pytest.fixture
@@ -268,6 +275,70 @@ async def test_stream_consumer_runs_in_the_callers_context(
     caller = trace.get_current_span()
     seen = [trace.get_current_span() async for _ in make_agent(Script(), stream=True).run_stream(task="hi")]
     assert all(span is caller for span in seen)
+
+
+# -- what standing autogen-core's span down changes for the app (see the adapter's docstring) ------
+
+
+class CurrentSpanClient(ScriptedClient):
+    """Records the span current in each model call, the code inside autogen-core's span block; raises
+    `failure`, when given, as that very object."""
+
+    def __init__(self, script: Script, failure: Exception | None = None) -> None:
+        super().__init__(script)
+        self.current: list[trace.Span] = []
+        self.failure = failure
+
+    async def create(self, messages: Sequence[LLMMessage], **kwargs: Any) -> CreateResult:
+        self.current.append(trace.get_current_span())
+        if self.failure is not None:
+            raise self.failure
+        return await super().create(messages, **kwargs)
+
+
+def span_ids(spans: Sequence[trace.Span]) -> list[int]:
+    return [span.get_span_context().span_id for span in spans]
+
+
+async def test_stood_down_agent_run_has_our_span_current_in_its_code(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    client = CurrentSpanClient(Script())
+    await AssistantAgent("scripted", model_client=client).run(task="hi")
+    (span,) = telemetry.agent_spans()
+    assert span_ids(client.current) == [span.context.span_id]
+
+
+async def test_kept_framework_span_is_current_in_the_agents_code(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on(keep_framework_spans=True)
+    client = CurrentSpanClient(Script())
+    await AssistantAgent("scripted", model_client=client).run(task="hi")
+    spans = {span.kind: span for span in telemetry.agent_spans()}
+    assert span_ids(client.current) == [spans[SpanKind.CLIENT].context.span_id]
+
+
+async def test_stood_down_member_turns_have_the_team_span_current(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    clients = [CurrentSpanClient(Script()), CurrentSpanClient(Script())]
+    members: list[ChatAgent | Team] = [AssistantAgent(f"a{i}", model_client=c) for i, c in enumerate(clients)]
+    await RoundRobinGroupChat(members, max_turns=2, name="scripted").run(task="hi")
+    (team_span,) = telemetry.agent_spans()
+    assert span_ids(clients[0].current + clients[1].current) == [team_span.context.span_id] * 2
+
+
+async def test_stood_down_agent_run_raises_the_model_clients_exception_object(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    failure = ModelFailure("model failed")
+    with pytest.raises(ModelFailure) as raised:
+        await AssistantAgent("scripted", model_client=CurrentSpanClient(Script(), failure)).run(task="hi")
+    assert raised.value is failure
 
 
 async def test_framework_agent_span_stood_down_by_default(

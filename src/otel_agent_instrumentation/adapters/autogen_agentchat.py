@@ -35,6 +35,29 @@ sites hold their own `trace_invoke_agent_span` reference, so both module binding
 our invocation owns the run they get a no-op context manager (unless `keep_framework_spans`). This also
 stops autogen-core's span being attached across `run_stream`'s yields ("Failed to detach context" when
 the generator is closed from GC or another task).
+
+What `trace_invoke_agent_span` (autogen_core/_telemetry/_genai.py, 0.7.5) does, and what standing it
+down changes (call sites: `_base_chat_agent.py` `run` and `run_stream` with the agent's name and
+description; `_chat_agent_container.py` `handle_request`, for a member that is not a team, with its
+name, description and `agent_id=str(self.id)`; none passes a tracer or a parent, none binds the span):
+1. `trace.get_tracer("autogen-core")` from the global provider: telemetry only.
+2. Attributes `gen_ai.operation.name=invoke_agent`, `gen_ai.system=autogen`, `gen_ai.agent.name`,
+   `gen_ai.agent.id` (member turns), `gen_ai.agent.description`: telemetry only; ours carries the name,
+   description and operation (no agent id: AgentChat has none outside a team's runtime).
+3. `start_as_current_span(kind=CLIENT, context=None)`: starts the span under the current context and
+   makes it current for the block. Stood down, the code in the block (the agent's model client, its
+   tools, the app's own agent code) sees our agent span current (a member turn: our team span), which
+   outgoing trace headers then name; this is the one difference the app can observe, and only through
+   OpenTelemetry. No baggage or other context key is set either way.
+4. Yields the span; no call site binds it (`with trace_invoke_agent_span(...):`), so nothing gets it.
+   The stand-in yields `INVALID_SPAN`.
+5. An `Exception` in the block: `record_exception`, status ERROR, `error.type` (bare class name) on its
+   span, then re-raised as the same object; `start_as_current_span` also records any BaseException and
+   ends the span. No exception is caught, replaced or suppressed: the stand-in (`nullcontext`) passes
+   every exception through unchanged, so the app sees the same objects (a member's failure is still
+   published as `GroupChatError` by the container's own `except`, inside the block, before it re-raises).
+No step is anything but telemetry, so nothing else needs keeping. Team members get no span of their own
+while stood down (another change will give them theirs).
 """
 
 from __future__ import annotations
