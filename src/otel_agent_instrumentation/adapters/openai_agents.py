@@ -26,7 +26,9 @@ so everything the run does is parented under it. The span ends from that task's 
 - cancelled by `result.cancel()` (the SDK's way to stop a stream; the consumer breaks first): closed
   early, UNSET; cancelled because the consumer's task was cancelled (stream_events calls `cancel()`
   inside its `except CancelledError`, result.py:1082): cancelled, ERROR.
-Events nobody reads do not stop the run (unbounded queue): it completes and so does the span.
+Events nobody reads do not stop the run (unbounded queue): it completes and so does the span. A run
+that never ends (its model waits forever) and that the application drops, result and task, is
+collected like an uninstrumented one; a `weakref.finalize` on the task then ends the span abandoned.
 
 Time to first chunk: every event the consumer can get passes through the result's `_event_queue`,
 written by the run task with `put_nowait` (run_internal/run_loop.py, run_internal/streaming.py:65;
