@@ -129,12 +129,20 @@ async def test_chained_result_hook_keeps_the_span_and_runs(
     assert telemetry.agent_attributes()[semconv.OUTCOME] == "completed"
 
 
-async def test_mapped_stream_takes_the_run_over(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
-    instrumentation.on()
+async def consume_mapped() -> tuple[list[str], str]:
     stream = make_agent(Script(), []).run("hello", stream=True)
     mapped = stream.map(lambda update: update.text.upper(), lambda updates: "".join(updates))
-    assert [text async for text in mapped] == ["CHUNK0 ", "CHUNK1 ", "CHUNK2 ", ""]
-    assert await mapped.get_final_response() == "CHUNK0 CHUNK1 CHUNK2 "
+    return [text async for text in mapped], await mapped.get_final_response()
+
+
+async def test_mapped_stream_takes_the_run_over(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    # Compared with the bare run, not a literal list: how many updates a mapped stream yields is the
+    # framework's (1.26.0 yields one more empty update than 1.23.0).
+    bare = await consume_mapped()
+    instrumentation.on()
+    traced = await consume_mapped()
+    assert traced == bare
+    assert bare[0][:3] == ["CHUNK0 ", "CHUNK1 ", "CHUNK2 "] and bare[1] == "CHUNK0 CHUNK1 CHUNK2 "
     (span,) = telemetry.agent_spans()
     assert attributes(span)[semconv.OUTCOME] == "completed"
 

@@ -87,10 +87,21 @@ def _detach_if_here(token: object) -> bool:
     return True
 
 
-def _closed_outcome(token: object) -> Outcome:
-    """A suspended async step received GeneratorExit: closed by the consumer in its own Context
-    (closed early), or torn down by the garbage collector elsewhere (abandoned)."""
-    return Outcome.CLOSED_EARLY if _detach_if_here(token) else Outcome.ABANDONED
+def _async_step_ending(token: object, error: BaseException) -> tuple[Outcome, BaseException | None]:
+    """Detach a suspended async step that `error` ended, and say how the run ended: (outcome, the error
+    to record, if any).
+
+    A step unwound in another Context was torn down by the garbage collector (its task was dropped):
+    the run was abandoned, whatever the error (a framework coroutine that answers the close by awaiting
+    again raises RuntimeError "coroutine ignored GeneratorExit"), and there is nothing to detach there.
+    In its own Context, GeneratorExit is the consumer closing it (closed early); anything else is the
+    run's own ending.
+    """
+    if not _detach_if_here(token):
+        return Outcome.ABANDONED, None
+    if isinstance(error, GeneratorExit):
+        return Outcome.CLOSED_EARLY, None
+    return _outcome_of(error), error
 
 
 def read_facts(reader: ResultReader | None, value: Any, outcome: Outcome) -> ResultFacts | None:
@@ -238,12 +249,8 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             _detach(token)
             self._self_end(Outcome.COMPLETED)
             raise
-        except GeneratorExit:
-            self._self_end(_closed_outcome(token))
-            raise
         except BaseException as error:
-            _detach(token)
-            self._self_end(_outcome_of(error), error)
+            self._self_end(*_async_step_ending(token, error))
             raise
         _detach(token)
         return value
@@ -257,12 +264,8 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         token = _attach(context)
         try:
             value = await awaitable
-        except GeneratorExit:
-            self._self_end(_closed_outcome(token))
-            raise
         except BaseException as error:
-            _detach(token)
-            self._self_end(_outcome_of(error), error)
+            self._self_end(*_async_step_ending(token, error))
             raise
         self._self_hold_or_detach(token, context)
         return value
@@ -334,12 +337,8 @@ async def _anext(self: StreamProxy) -> Any:
         _detach(token)
         self._self_end(Outcome.COMPLETED)
         raise
-    except GeneratorExit:
-        self._self_end(_closed_outcome(token))
-        raise
     except BaseException as error:
-        _detach(token)
-        self._self_end(_outcome_of(error), error)
+        self._self_end(*_async_step_ending(token, error))
         raise
     _detach(token)
     if invocation.first_chunk_at is None:
@@ -522,15 +521,14 @@ async def _drive(
     token = invocation.attach()
     try:
         value = await coroutine
-    except GeneratorExit:
-        finalizer.detach()
-        outcome = _closed_outcome(token)
-        invocation.finish(outcome, None, read_facts(reader, None, outcome))
-        raise
     except BaseException as error:
         finalizer.detach()
-        invocation.detach(token)
-        finish_with_error(invocation, error, read_facts(reader, None, _outcome_of(error)))
+        outcome, recorded = _async_step_ending(token, error)
+        facts = read_facts(reader, None, outcome)
+        if recorded is None:
+            invocation.finish(outcome, None, facts)
+        else:
+            finish_with_error(invocation, recorded, facts)
         raise
     finalizer.detach()
     invocation.detach(token)
