@@ -511,3 +511,26 @@ def test_disabled_instrumentations_env_turns_us_off() -> None:
     # Only the framework's own agent spans remain, and they carry no outcome of ours.
     assert len(agents) == 3
     assert all("otel_agent_instrumentation.outcome" not in s["attributes"] for s in agents)  # type: ignore[operator]
+
+
+async def test_with_framework_telemetry_off_the_span_of_an_agent_returning_an_awaitable_ends_with_its_stream(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The framework's telemetry off: run(stream=True) returns the agent's awaitable as it is (bare too);
+    # the stream it resolves to is the rest of the run.
+    instrumentation.on()
+    observability.disable_instrumentation()
+    try:
+        stream = await DeferredStreamAgent([]).run("hello", stream=True)
+        assert telemetry.agent_spans() == []
+        async for _ in stream:
+            pass
+    finally:
+        observability.enable_instrumentation(force=True)
+    assert {key: telemetry.agent_attributes().get(key) for key in (semconv.OUTCOME, *RESULT_FACTS)} == {
+        semconv.OUTCOME: "completed",
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 5,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 2,
+        semconv.GEN_AI_RESPONSE_ID: "deferred-1",
+        semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+    }

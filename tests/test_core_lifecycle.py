@@ -380,3 +380,24 @@ async def test_an_awaited_run_is_still_a_coroutine_to_its_caller(instrumentation
     ]
     assert facts[0] == facts[1] == (True, True, "NamedAgent.arun", "<coroutine object NamedAgent.arun")
     assert (await bare, await traced) == ("plan", "plan")
+
+
+async def test_an_awaited_run_that_resolves_to_a_stream_ends_with_the_stream(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{APP}:DeferringAgent.open"])
+    stream = await agents.DeferringAgent().open()
+    assert telemetry.agent_spans() == []  # the run goes on in the stream's pulls
+    assert [update async for update in stream] == ["u0", "u1", "u2"]
+    assert outcome(telemetry) == ("completed", StatusCode.UNSET)
+
+
+async def test_an_awaited_run_that_resolves_to_a_stream_failing_mid_way_ends_failed(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{APP}:DeferringAgent.open"])
+    stream = await agents.DeferringAgent().open(fail_at=1)
+    with pytest.raises(agents.AgentFailure):
+        async for _ in stream:
+            pass
+    assert outcome(telemetry) == ("failed", StatusCode.ERROR)

@@ -515,6 +515,7 @@ async def _drive(
     reader: ResultReader | None,
     on_return: Callable[[Any], None] | None,
     finalizer: weakref.finalize[Any, Any],
+    methods: type | None,
 ) -> _T:
     # One attach for the whole await, in the task that awaits: the framework's own context changes
     # across its awaits (its spans opened before an await, closed after) are kept as they are.
@@ -533,6 +534,11 @@ async def _drive(
     finalizer.detach()
     invocation.detach(token)
     if on_return is None:
+        kind = type(value)
+        if hasattr(kind, "__anext__") or hasattr(kind, "__next__"):
+            # It resolved to a stream (a run that defers its work into the first pull): the stream is
+            # the rest of the run, and the caller consumes it through our proxy.
+            return trace_stream(value, invocation, reader, methods)  # type: ignore[no-any-return]
         invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
     else:
         try:
@@ -558,6 +564,7 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
     _self_invocation: AgentInvocation
     _self_reader: ResultReader | None
     _self_on_return: Callable[[Any], None] | None
+    _self_methods: type | None
     _self_driver: Any
     _self_finalizer: weakref.finalize[Any, Any]
     if TYPE_CHECKING:
@@ -569,11 +576,13 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         invocation: AgentInvocation,
         reader: ResultReader | None,
         on_return: Callable[[Any], None] | None = None,
+        methods: type | None = None,
     ) -> None:
         super().__init__(coroutine)
         self._self_invocation = invocation
         self._self_reader = reader
         self._self_on_return = on_return
+        self._self_methods = methods
         self._self_driver = None
         self._self_finalizer = weakref.finalize(self, _end_abandoned, invocation)
         self._self_finalizer.atexit = False
@@ -591,7 +600,12 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         driver = self._self_driver
         if driver is None:
             driver = self._self_driver = _drive(
-                self.__wrapped__, self._self_invocation, self._self_reader, self._self_on_return, self._self_finalizer
+                self.__wrapped__,
+                self._self_invocation,
+                self._self_reader,
+                self._self_on_return,
+                self._self_finalizer,
+                self._self_methods,
             )
         return driver.send(value)
 
@@ -631,13 +645,15 @@ def trace_coroutine(
     invocation: AgentInvocation,
     reader: ResultReader | None,
     on_return: Callable[[Any], None] | None = None,
+    methods: type | None = None,
 ) -> Any:
     """`coroutine` behind a TracedCoroutine: awaited with the span current, ending the invocation with it.
 
+    A coroutine that resolves to a stream hands the run over to it (proxied, with `methods`).
     `on_return(value)`, when given, takes over ending the invocation once the coroutine returns (a run
     that goes on in a background task after its call returned).
     """
-    return TracedCoroutine(coroutine, invocation, reader, on_return)
+    return TracedCoroutine(coroutine, invocation, reader, on_return, methods)
 
 
 def _future_exception(future: Any) -> BaseException | None:
@@ -701,7 +717,7 @@ def trace_result(
     hook, nothing wrapped); a plain value ends the run.
     """
     if inspect.iscoroutine(result):
-        return trace_coroutine(result, invocation, reader)
+        return trace_coroutine(result, invocation, reader, methods=methods)
     if isinstance(result, (asyncio.Future, concurrent.futures.Future)):
         return trace_future(result, invocation, reader)
     if _is_stream_type(type(result)):

@@ -143,3 +143,13 @@ class WatchingAgent:
         import time
 
         return executor.submit(time.sleep, seconds)
+
+
+class DeferringAgent:
+    """A run whose call is a coroutine that resolves to the stream doing the work."""
+
+    name = "deferring"
+
+    async def open(self, fail_at: int | None = None) -> AsyncIterator[str]:
+        await asyncio.sleep(0)
+        return NamedAgent().astream(fail_at=fail_at)
