@@ -9,9 +9,10 @@ The script, the same for every framework: a request that does not yet carry a to
 body) is answered with a call of the first tool the request offers, each required argument set to
 `ARGUMENT`; a request that carries one is answered with `FINAL_ANSWER`, as text, or as a call of
 `final_answer` when the request offers that tool (smolagents' `ToolCallingAgent` ends a run only
-that way). Each turn reports its own usage (`TOOL_CALL_USAGE`, `ANSWER_USAGE`; a streamed
-chat completion only when the request asks with `stream_options.include_usage`, as OpenAI does), so
-a test can tell which call a span describes. Every request is recorded for assertions.
+that way); a request naming `PARALLEL_MODEL` gets a call of each tool it offers, at once. Each turn reports
+its own usage (`TOOL_CALL_USAGE`, `ANSWER_USAGE`; a streamed chat completion only when the request
+asks with `stream_options.include_usage`, as OpenAI does), so a test can tell which call a span
+describes. Every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MODEL = "gpt-4o-mini"
+PARALLEL_MODEL = "gpt-4o-parallel"  # its tool-call turn calls every offered tool at once
 ARGUMENT = "Paris"
 TOOL_RESULT = "sunny-21C"  # what the tests' tool returns; distinct enough never to appear otherwise
 FINAL_ANSWER = "It is sunny in Paris."
@@ -58,19 +60,21 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True)
+class _Call:
+    call_id: str
+    name: str
+    arguments: str  # JSON
+
+
+@dataclass(frozen=True)
 class _Turn:
     kind: str
     number: int
-    tool_name: str | None  # the tool called, None for a text answer
-    arguments: str
+    calls: tuple[_Call, ...]  # none for a text answer
 
     @property
     def usage(self) -> Usage:
         return TOOL_CALL_USAGE if self.kind == TOOL_CALL else ANSWER_USAGE
-
-    @property
-    def call_id(self) -> str:
-        return f"call_{self.number}"
 
 
 def _tools(body: dict[str, Any]) -> dict[str, str]:
@@ -92,11 +96,17 @@ def _plan(raw_body: str, body: dict[str, Any], number: int) -> _Turn:
     tools = _tools(body)
     if TOOL_RESULT not in raw_body and FINAL_ANSWER not in raw_body:
         callable_tools = [name for name in tools if name != FINAL_ANSWER_TOOL]
+        if body.get("model") != PARALLEL_MODEL:
+            callable_tools = callable_tools[:1]
         if callable_tools:
-            return _Turn(TOOL_CALL, number, callable_tools[0], tools[callable_tools[0]])
+            calls = tuple(
+                _Call(f"call_{number}_{index}", name, tools[name]) for index, name in enumerate(callable_tools)
+            )
+            return _Turn(TOOL_CALL, number, calls)
     if FINAL_ANSWER_TOOL in tools:
-        return _Turn(ANSWER, number, FINAL_ANSWER_TOOL, json.dumps({"answer": FINAL_ANSWER}))
-    return _Turn(ANSWER, number, None, "")
+        answer = json.dumps({"answer": FINAL_ANSWER})
+        return _Turn(ANSWER, number, (_Call(f"call_{number}_0", FINAL_ANSWER_TOOL, answer),))
+    return _Turn(ANSWER, number, ())
 
 
 # -- Chat Completions ----------------------------------------------------------------------------
@@ -111,10 +121,11 @@ def _chat_usage(usage: Usage) -> dict[str, int]:
 
 
 def _chat_completion(turn: _Turn, response_id: str, model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": None if turn.tool_name else FINAL_ANSWER}
-    if turn.tool_name:
+    message: dict[str, Any] = {"role": "assistant", "content": None if turn.calls else FINAL_ANSWER}
+    if turn.calls:
         message["tool_calls"] = [
-            {"id": turn.call_id, "type": "function", "function": {"name": turn.tool_name, "arguments": turn.arguments}}
+            {"id": call.call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in turn.calls
         ]
     return {
         "id": response_id,
@@ -125,7 +136,7 @@ def _chat_completion(turn: _Turn, response_id: str, model: str) -> dict[str, Any
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": "tool_calls" if turn.tool_name else "stop",
+                "finish_reason": "tool_calls" if turn.calls else "stop",
                 "logprobs": None,
             }
         ],
@@ -143,11 +154,12 @@ def _chat_chunks(turn: _Turn, response_id: str, model: str, include_usage: bool)
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
         }
 
-    yield chunk({"role": "assistant", "content": None if turn.tool_name else ""})
-    if turn.tool_name:
-        head = {"index": 0, "id": turn.call_id, "type": "function", "function": {"name": turn.tool_name}}
-        yield chunk({"tool_calls": [{**head, "function": {"name": turn.tool_name, "arguments": ""}}]})
-        yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": turn.arguments}}]})
+    yield chunk({"role": "assistant", "content": None if turn.calls else ""})
+    if turn.calls:
+        for index, call in enumerate(turn.calls):
+            head = {"index": index, "id": call.call_id, "type": "function"}
+            yield chunk({"tool_calls": [{**head, "function": {"name": call.name, "arguments": ""}}]})
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": call.arguments}}]})
         yield chunk({}, "tool_calls")
     else:
         middle = len(FINAL_ANSWER) // 2
@@ -168,23 +180,28 @@ def _chat_chunks(turn: _Turn, response_id: str, model: str, include_usage: bool)
 # -- Responses -----------------------------------------------------------------------------------
 
 
-def _responses_item(turn: _Turn, status: str = "completed") -> dict[str, Any]:
-    if turn.tool_name:
-        return {
-            "type": "function_call",
-            "id": f"fc_{turn.number}",
-            "call_id": turn.call_id,
-            "name": turn.tool_name,
-            "arguments": turn.arguments if status == "completed" else "",
-            "status": status,
-        }
+def _responses_items(turn: _Turn, status: str = "completed") -> list[dict[str, Any]]:
+    if turn.calls:
+        return [_responses_function_call(call, status) for call in turn.calls]
     content = [{"type": "output_text", "text": FINAL_ANSWER, "annotations": [], "logprobs": []}]
-    return {
+    message = {
         "type": "message",
         "id": f"msg_{turn.number}",
         "role": "assistant",
         "status": status,
         "content": content if status == "completed" else [],
+    }
+    return [message]
+
+
+def _responses_function_call(call: _Call, status: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": f"fc_{call.call_id}",
+        "call_id": call.call_id,
+        "name": call.name,
+        "arguments": call.arguments if status == "completed" else "",
+        "status": status,
     }
 
 
@@ -196,7 +213,7 @@ def _response(turn: _Turn, response_id: str, model: str, status: str = "complete
         "created_at": 0,
         "model": model,
         "status": status,
-        "output": [_responses_item(turn)] if done else [],
+        "output": _responses_items(turn) if done else [],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
@@ -220,22 +237,22 @@ def _response(turn: _Turn, response_id: str, model: str, status: str = "complete
 
 
 def _response_events(turn: _Turn, response_id: str, model: str) -> Iterator[dict[str, Any]]:
-    item = _responses_item(turn)
-    item_id = item["id"]
     yield {"type": "response.created", "response": _response(turn, response_id, model, "in_progress")}
-    yield {"type": "response.output_item.added", "output_index": 0, "item": _responses_item(turn, "in_progress")}
-    if turn.tool_name:
-        common = {"item_id": item_id, "output_index": 0}
-        yield {"type": "response.function_call_arguments.delta", **common, "delta": turn.arguments}
-        yield {"type": "response.function_call_arguments.done", **common, "arguments": turn.arguments}
-    else:
-        common = {"item_id": item_id, "output_index": 0, "content_index": 0}
-        empty_part = {"type": "output_text", "text": "", "annotations": []}
-        yield {"type": "response.content_part.added", **common, "part": empty_part}
-        yield {"type": "response.output_text.delta", **common, "delta": FINAL_ANSWER, "logprobs": []}
-        yield {"type": "response.output_text.done", **common, "text": FINAL_ANSWER, "logprobs": []}
-        yield {"type": "response.content_part.done", **common, "part": item["content"][0]}
-    yield {"type": "response.output_item.done", "output_index": 0, "item": item}
+    started = _responses_items(turn, "in_progress")
+    for index, item in enumerate(_responses_items(turn)):
+        yield {"type": "response.output_item.added", "output_index": index, "item": started[index]}
+        if item["type"] == "function_call":
+            common: dict[str, Any] = {"item_id": item["id"], "output_index": index}
+            yield {"type": "response.function_call_arguments.delta", **common, "delta": item["arguments"]}
+            yield {"type": "response.function_call_arguments.done", **common, "arguments": item["arguments"]}
+        else:
+            common = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            empty_part = {"type": "output_text", "text": "", "annotations": []}
+            yield {"type": "response.content_part.added", **common, "part": empty_part}
+            yield {"type": "response.output_text.delta", **common, "delta": FINAL_ANSWER, "logprobs": []}
+            yield {"type": "response.output_text.done", **common, "text": FINAL_ANSWER, "logprobs": []}
+            yield {"type": "response.content_part.done", **common, "part": item["content"][0]}
+        yield {"type": "response.output_item.done", "output_index": index, "item": item}
     yield {"type": "response.completed", "response": _response(turn, response_id, model)}
 
 

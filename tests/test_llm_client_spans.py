@@ -54,6 +54,7 @@ from tests.openai_server import (
     ANSWER_USAGE,
     FINAL_ANSWER,
     MODEL,
+    PARALLEL_MODEL,
     TOOL_CALL,
     TOOL_CALL_USAGE,
     TOOL_RESULT,
@@ -300,10 +301,12 @@ def pydantic_ai_stream(instrumented: bool) -> RunAgent:
     return run
 
 
-def openai_agents_agent(client: AsyncOpenAI, model_class: type[Any] = OpenAIChatCompletionsModel) -> OpenAIAgent:
+def openai_agents_agent(
+    client: AsyncOpenAI, model_class: type[Any] = OpenAIChatCompletionsModel, name: str = AGENT_NAME
+) -> OpenAIAgent:
     # The SDK asks a streamed Chat Completions call for usage by default only from api.openai.com.
     return OpenAIAgent(
-        name=AGENT_NAME,
+        name=name,
         model=model_class(model=MODEL, openai_client=client),
         model_settings=ModelSettings(include_usage=True),
         tools=[function_tool(get_weather)],
@@ -330,12 +333,12 @@ async def openai_agents_responses_run(server: OpenAIServer, telemetry: Telemetry
     return str(result.final_output)
 
 
-def smolagents_agent(server: OpenAIServer, stream: bool) -> smolagents.ToolCallingAgent:
+def smolagents_agent(server: OpenAIServer, stream: bool, name: str = AGENT_NAME) -> smolagents.ToolCallingAgent:
     model = smolagents.OpenAIServerModel(model_id=MODEL, api_base=server.base_url, api_key="test")
     return smolagents.ToolCallingAgent(
         tools=[smolagents.tool(get_weather)],
         model=model,
-        name=AGENT_NAME,
+        name=name,
         logger=quiet_logger(),
         stream_outputs=stream,
         max_steps=3,
@@ -619,40 +622,66 @@ async def test_concurrent_runs_each_own_their_chat_spans(
 
 # -- an agent called by another: its calls under its own span --------------------------------------
 
-MANAGER_MODEL = "gpt-4o"  # the manager's calls are told from the worker's by the model they name
+MANAGER_MODEL = "gpt-4o"  # the manager's calls are told from the workers' by the model they name
+WORKER_NAMES = ("weather", "weather_backup")
 
 
-async def openai_agents_agent_as_tool(server: OpenAIServer, telemetry: Telemetry) -> str:
-    async with AsyncOpenAI(base_url=server.base_url, api_key="test") as client:
-        worker = openai_agents_agent(client)
-        manager = OpenAIAgent(
+def openai_agents_agent_as_tool(manager_model: str, workers: int) -> RunAgent:
+    async def run(server: OpenAIServer, telemetry: Telemetry) -> str:
+        async with AsyncOpenAI(base_url=server.base_url, api_key="test") as client:
+            tools = [
+                openai_agents_agent(client, name=name).as_tool(tool_name=f"ask_{name}", tool_description="Asks.")
+                for name in WORKER_NAMES[:workers]
+            ]
+            manager = OpenAIAgent(
+                name="manager", model=OpenAIChatCompletionsModel(model=manager_model, openai_client=client), tools=tools
+            )
+            result = await Runner.run(manager, QUESTION)
+        return str(result.final_output)
+
+    return run
+
+
+def smolagents_managed_agent(manager_model: str, workers: int) -> RunAgent:
+    async def run(server: OpenAIServer, telemetry: Telemetry) -> str:
+        managed = []
+        for name in WORKER_NAMES[:workers]:
+            worker = smolagents_agent(server, stream=False, name=name)
+            worker.description = "Knows the weather."
+            managed.append(worker)
+        manager = smolagents.ToolCallingAgent(
+            tools=[],
+            model=smolagents.OpenAIServerModel(model_id=manager_model, api_base=server.base_url, api_key="test"),
+            managed_agents=managed,
             name="manager",
-            model=OpenAIChatCompletionsModel(model=MANAGER_MODEL, openai_client=client),
-            tools=[worker.as_tool(tool_name="ask_weather_agent", tool_description="Asks the weather agent.")],
+            logger=quiet_logger(),
+            max_steps=3,
         )
-        result = await Runner.run(manager, QUESTION)
-    return str(result.final_output)
+        return str(await asyncio.to_thread(manager.run, QUESTION))
 
-
-async def smolagents_managed_agent(server: OpenAIServer, telemetry: Telemetry) -> str:
-    worker = smolagents_agent(server, stream=False)
-    worker.description = "Knows the weather."
-    manager = smolagents.ToolCallingAgent(
-        tools=[],
-        model=smolagents.OpenAIServerModel(model_id=MANAGER_MODEL, api_base=server.base_url, api_key="test"),
-        managed_agents=[worker],
-        name="manager",
-        logger=quiet_logger(),
-        max_steps=3,
-    )
-    return str(await asyncio.to_thread(manager.run, QUESTION))
+    return run
 
 
 @pytest.mark.parametrize(
-    "run", [openai_agents_agent_as_tool, smolagents_managed_agent], ids=["openai_agents-as_tool", "smolagents-managed"]
+    ("run", "workers"),
+    [
+        (openai_agents_agent_as_tool(MANAGER_MODEL, workers=1), 1),
+        # Both agent tools called at once: the SDK runs them as concurrent tasks.
+        (openai_agents_agent_as_tool(PARALLEL_MODEL, workers=2), 2),
+        (smolagents_managed_agent(MANAGER_MODEL, workers=1), 1),
+        # Both managed agents called at once: smolagents runs them in a ThreadPoolExecutor.
+        (smolagents_managed_agent(PARALLEL_MODEL, workers=2), 2),
+    ],
+    ids=[
+        "openai_agents-as_tool",
+        "openai_agents-as_tool-parallel",
+        "smolagents-managed",
+        "smolagents-managed-parallel",
+    ],
 )
 async def test_a_called_agents_chat_spans_are_under_its_own_span(
     run: RunAgent,
+    workers: int,
     openai_server: OpenAIServer,
     telemetry: Telemetry,
     instrumentation: Instrumentation,
@@ -663,19 +692,19 @@ async def test_a_called_agents_chat_spans_are_under_its_own_span(
     assert await run(openai_server, telemetry) == FINAL_ANSWER
     assert detach_failures(caplog) == []
     tree = Tree(telemetry.finished())
-    owners = []
+    calls: dict[str, int] = {}
     for chat in tree.client_chats():
         owner = tree.calling_agent(chat)
-        owners.append(
-            (
-                attributes(chat).get(semconv.GEN_AI_REQUEST_MODEL),
-                attributes(owner).get(semconv.GEN_AI_AGENT_NAME) if owner else None,
-            )
-        )
-    expected = [(MANAGER_MODEL, "manager"), (MODEL, AGENT_NAME), (MODEL, AGENT_NAME), (MANAGER_MODEL, "manager")]
-    assert owners == expected, tree.render()
+        # Which agent made the call shows in the model it named: the manager's, or a worker's.
+        caller = "manager" if attributes(chat).get(semconv.GEN_AI_REQUEST_MODEL) != MODEL else "worker"
+        owner_name = attributes(owner).get(semconv.GEN_AI_AGENT_NAME) if owner else None
+        key = f"{caller} call under {owner_name}"
+        calls[key] = calls.get(key, 0) + 1
+    expected = {"manager call under manager": 2} | {f"worker call under {name}": 2 for name in WORKER_NAMES[:workers]}
+    assert calls == expected, tree.render()
     (manager,) = [span for span in tree.agent_spans() if attributes(span).get(semconv.GEN_AI_AGENT_NAME) == "manager"]
-    assert all(manager in tree.ancestors(chat) for chat in tree.client_chats()), tree.render()
+    worker_spans = [span for span in tree.agent_spans() if span is not manager]
+    assert [manager in tree.ancestors(span) for span in worker_spans] == [True] * workers, tree.render()
 
 
 # -- model calls that do not go through an instrumented client -------------------------------------
