@@ -629,7 +629,7 @@ WORKER_NAMES = ("weather", "weather_backup")
 def openai_agents_agent_as_tool(manager_model: str, workers: int) -> RunAgent:
     async def run(server: OpenAIServer, telemetry: Telemetry) -> str:
         async with AsyncOpenAI(base_url=server.base_url, api_key="test") as client:
-            tools = [
+            tools: list[Any] = [
                 openai_agents_agent(client, name=name).as_tool(tool_name=f"ask_{name}", tool_description="Asks.")
                 for name in WORKER_NAMES[:workers]
             ]
