@@ -397,7 +397,7 @@ class Case:
     id: str
     run: RunAgent
     streamed: bool
-    # Where openai-v2's chat span sits, nearest first, up to the root: [] means directly under ours.
+    # The scope of the framework's own chat span that openai-v2's sits under; None: directly under ours.
     framework_chat_scope: str | None = None
     framework_spans: Callable[[Telemetry], contextlib.AbstractContextManager[None]] = field(
         default=lambda telemetry: contextlib.nullcontext()
