@@ -404,7 +404,6 @@ class Case:
     )
     # "Failed to detach context" lines openai-v2 logs on its own in one run (see the AutoGen test).
     openai_v2_detach_failures: int = 0
-    usage_defect: str | None = None  # why the usage does not add up yet (strict xfail)
 
     def expected_path(self) -> list[str]:
         agent = f"invoke_agent {AGENT_NAME} [{OUR_SCOPE}]"
@@ -412,12 +411,6 @@ class Case:
             return [agent]
         return [f"chat {MODEL} [{self.framework_chat_scope}]", agent]
 
-
-AGENT_FRAMEWORK_STREAM_USAGE = (
-    "our Agent Framework adapter adds up every usage content of a stream, but Agent Framework 1.23's "
-    "function-invocation layer re-sends the run's cumulative usage with merge_mode='replace' after a "
-    "tool turn: 55/17 instead of 42/12 (agent_framework/_tools.py project_cumulative_usage)"
-)
 
 CASES = [
     Case(
@@ -433,7 +426,6 @@ CASES = [
         streamed=True,
         framework_chat_scope=AGENT_FRAMEWORK_SCOPE,
         framework_spans=agent_framework_spans_to,
-        usage_defect=AGENT_FRAMEWORK_STREAM_USAGE,
     ),
     # Without a global tracer provider, Agent Framework's own spans are non-recording: they carry
     # our span's context on, so openai-v2's chat span is a child of ours.
@@ -442,7 +434,6 @@ CASES = [
         "agent_framework-own-spans-not-recorded-stream",
         agent_framework_stream,
         streamed=True,
-        usage_defect=AGENT_FRAMEWORK_STREAM_USAGE,
     ),
     Case("autogen-run", autogen_run, streamed=False),
     Case("autogen-run_stream", autogen_stream, streamed=True, openai_v2_detach_failures=2),
@@ -472,12 +463,7 @@ CASES = [
 
 
 def usage_cases() -> list[Any]:
-    return [
-        pytest.param(case, id=case.id, marks=pytest.mark.xfail(strict=True, reason=case.usage_defect))
-        if case.usage_defect
-        else pytest.param(case, id=case.id)
-        for case in CASES
-    ]
+    return [pytest.param(case, id=case.id) for case in CASES]
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -582,6 +568,22 @@ async def test_agent_span_usage_is_the_sum_of_its_chat_spans(
     assert calls == [(TOOL_CALL_USAGE, TOOL_CALL_USAGE), (ANSWER_USAGE, ANSWER_USAGE)], tree.render()
     (agent,) = tree.agent_spans()
     assert usage(agent) == RUN_TOTAL, tree.render()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+async def test_the_agent_span_response_id_is_one_the_server_sent_or_none(
+    case: Case,
+    openai_server: OpenAIServer,
+    telemetry: Telemetry,
+    instrumentation: Instrumentation,
+    openai_v2: OpenAIInstrumentor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Never a placeholder: the OpenAI Agents SDK fills "__fake_id__" where a streamed model gave none.
+    tree = await run_instrumented(case, openai_server, telemetry, instrumentation, caplog)
+    (agent,) = tree.agent_spans()
+    sent = {request.response_id for request in openai_server.requests}
+    assert attributes(agent).get(semconv.GEN_AI_RESPONSE_ID) in sent | {None}, tree.render()
 
 
 @pytest.mark.parametrize("case", usage_cases())

@@ -243,6 +243,11 @@ def _facts_from_updates(updates: Sequence[Any], capture: bool) -> ResultFacts:
         for content in getattr(update, "contents", None) or ():
             kind = getattr(content, "type", None)
             if kind == "usage":
+                if getattr(content, "merge_mode", None) == "replace":
+                    # The function-invocation layer re-sends the run's cumulative usage after a tool turn
+                    # (1.23.0 _tools.py project_cumulative_usage): it replaces what came before.
+                    facts.input_tokens = facts.output_tokens = None
+                    facts.cache_read_input_tokens = facts.cache_creation_input_tokens = None
                 _fold_usage(facts, getattr(content, "usage_details", None))
             elif capture and kind == "text":
                 text.append(getattr(content, "text", "") or "")

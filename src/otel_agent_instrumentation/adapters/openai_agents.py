@@ -84,6 +84,8 @@ _SETTINGS: tuple[tuple[str, str], ...] = (
     ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
 )
 
+_FAKE_ID = "__fake_id__"  # agents.models.fake_id.FAKE_RESPONSES_ID in 0.24.0
+
 # run_loop_task -> the cancel mode the application asked for (not the SDK reacting to a cancelled
 # consumer); read by the task's done callback to tell closed early from cancelled.
 _stop_requested: weakref.WeakKeyDictionary[asyncio.Future[Any], str] = weakref.WeakKeyDictionary()
@@ -266,7 +268,8 @@ def make_result_reader(config: Config) -> ResultReader:
         raw_responses = getattr(result, "raw_responses", None)
         if raw_responses:
             response_id = getattr(raw_responses[-1], "response_id", None)
-            facts.response_id = response_id if isinstance(response_id, str) else None
+            # The SDK's placeholder for a model that returned no id (agents.models.fake_id) is not one.
+            facts.response_id = response_id if isinstance(response_id, str) and response_id != _FAKE_ID else None
         final_output = getattr(result, "final_output", None)
         if capture and final_output is not None:
             text = final_output if isinstance(final_output, str) else str(final_output)
