@@ -1,7 +1,9 @@
 """AutoGen AgentChat, driven offline: a scripted ChatCompletionClient that records its calls.
 
 Modes: "run" (AssistantAgent.run), "stream" (AssistantAgent.run_stream with model streaming on),
-"team_run" and "team_stream" (RoundRobinGroupChat of two agents, max_turns=2, model streaming off).
+"team_run" and "team_stream" (RoundRobinGroupChat of two agents, max_turns=2, model streaming off): a
+team's run is an `invoke_workflow` span, the table's run span; each member turn's `invoke_agent` span
+under it is checked by tests/test_autogen_agentchat.py (the member outcomes differ from the team's).
 Two autogen-agentchat 0.7.5 hangs are kept out of the scenarios: cancelling a team's task waits for the
 in-flight model call (the team's `finally` awaits `stop_when_idle`), so teams are cancelled the
 framework's way, through their CancellationToken; and a streaming-model team hangs on its next run after
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -25,7 +28,7 @@ from typing import Any
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.teams import RoundRobinGroupChat
-from autogen_core import CancellationToken
+from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import (
     ChatCompletionClient,
     CreateResult,
@@ -34,7 +37,7 @@ from autogen_core.models import (
     ModelInfo,
     RequestUsage,
 )
-from autogen_core.tools import Tool, ToolSchema
+from autogen_core.tools import FunctionTool, Tool, ToolSchema
 
 from tests.scenarios import AWAITED_ENDINGS, CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -140,16 +143,86 @@ class ScriptedClient(ChatCompletionClient):
         )
 
 
-def make_agent(script: Script, name: str = "scripted", stream: bool = False) -> AssistantAgent:
+class GatedClient(ScriptedClient):
+    """A ScriptedClient whose answer waits until `gate` is set; `script.blocked` is set once it waits."""
+
+    def __init__(self, script: Script, gate: asyncio.Event) -> None:
+        super().__init__(script)
+        self.gate = gate
+
+    async def create(self, messages: Sequence[LLMMessage], **kwargs: Any) -> CreateResult:
+        self.script.blocked.set()
+        await self.gate.wait()
+        return await super().create(messages, **kwargs)
+
+
+class ToolFailure(Exception):
+    """What the failing tool raises."""
+
+
+def lookup(word: str) -> str:
+    """Looks a word up."""
+    return f"{word}: a word"
+
+
+def explode() -> str:
+    """Always fails."""
+    raise ToolFailure("tool failed")
+
+
+TOOLS = [FunctionTool(lookup, description="Looks a word up"), FunctionTool(explode, description="Always fails")]
+
+
+class ToolCallingClient(ScriptedClient):
+    """Asks for two tool calls on its first answer (`lookup`, id call-1, and `explode`, id call-2), then
+    answers `script.text`."""
+
+    def _result(self) -> CreateResult:
+        usage = RequestUsage(prompt_tokens=3, completion_tokens=1)
+        if self.script.calls.count("create") > 1:
+            return super()._result()
+        calls = [
+            FunctionCall(id="call-1", name="lookup", arguments='{"word": "otter"}'),
+            FunctionCall(id="call-2", name="explode", arguments="{}"),
+        ]
+        return CreateResult(finish_reason="function_calls", content=calls, usage=usage, cached=False)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(
+            vision=False, function_calling=True, json_output=False, family=ModelFamily.UNKNOWN, structured_output=False
+        )
+
+
+def make_agent(
+    script: Script, name: str = "scripted", stream: bool = False, client: ChatCompletionClient | None = None
+) -> AssistantAgent:
     return AssistantAgent(
-        name, model_client=ScriptedClient(script), model_client_stream=stream, description="An offline scripted agent"
+        name,
+        model_client=client or ScriptedClient(script),
+        model_client_stream=stream,
+        description="An offline scripted agent",
     )
 
 
-def make_team(script: Script) -> RoundRobinGroupChat:
+def make_tool_agent(script: Script, name: str = "scripted") -> AssistantAgent:
+    """An AssistantAgent with TOOLS whose model calls both (one succeeds, one raises) and then replies."""
+    return AssistantAgent(
+        name,
+        model_client=ToolCallingClient(script),
+        tools=[*TOOLS],
+        reflect_on_tool_use=True,
+        description="An offline agent with tools",
+    )
+
+
+def make_team(
+    script: Script, members: Sequence[str] = ("a1", "a2"), agents: Sequence[AssistantAgent] = ()
+) -> RoundRobinGroupChat:
+    """Members named `members` on `script`'s model, or the given `agents`; one turn each (max_turns=2)."""
     return RoundRobinGroupChat(
-        [make_agent(script, "a1"), make_agent(script, "a2")],
-        max_turns=2,
+        list(agents) or [make_agent(script, name) for name in members],
+        max_turns=len(agents or members),
         name="scripted",
         description="An offline scripted team",
     )
@@ -221,11 +294,15 @@ class AutogenAgentChatDriver:
         )
 
     def expected(self, mode: str, ending: Ending) -> Expected:
+        team = mode.startswith("team")
         if ending is Ending.RAISES_AT_CALL:  # task=[]: "Task list cannot be empty."
-            return Expected(error_type="ValueError", outcome="failed")
-        # Teams re-raise a member's failure as RuntimeError (autogen-agentchat 0.7.5).
-        failure = "RuntimeError" if mode.startswith("team") else MODEL_FAILURE
-        return default_expectation(ending, streamed=mode.endswith("stream"), error_type=failure)
+            expected = Expected(error_type="ValueError", outcome="failed")
+        else:
+            # Teams re-raise a member's failure as RuntimeError (autogen-agentchat 0.7.5).
+            failure = "RuntimeError" if team else MODEL_FAILURE
+            expected = default_expectation(ending, streamed=mode.endswith("stream"), error_type=failure)
+        # A team's run is a workflow; its member turns' agent spans: tests/test_autogen_agentchat.py.
+        return dataclasses.replace(expected, operation="invoke_workflow") if team else expected
 
     async def perform(self, mode: str, ending: Ending) -> Observed:
         observed = Observed()
@@ -322,6 +399,45 @@ class AutogenAgentChatDriver:
             await asyncio.create_task(_collect(stream, observed))
         else:
             await _collect(stream, observed)
+
+
+async def observe_run(runner: Any, **kwargs: Any) -> Observed:
+    """`await runner.run(task="hi", **kwargs)` as the app sees it: the result, or the exception."""
+    observed = Observed()
+    try:
+        result = await runner.run(task="hi", **kwargs)
+        observed.result = describe(result)
+        observed.result_type = type(result).__name__
+    except Exception as error:  # the observation is the point
+        _error(observed, error)
+    return observed
+
+
+async def observe_stream(runner: Any, **kwargs: Any) -> Observed:
+    """Every item of `runner.run_stream(task="hi", **kwargs)` as the app sees it, or the exception."""
+    observed = Observed()
+    try:
+        await _collect(runner.run_stream(task="hi", **kwargs), observed)
+    except Exception as error:  # the observation is the point
+        _error(observed, error)
+    return observed
+
+
+async def observe_close_mid_turn(team: Any, script: Script, gate: asyncio.Event) -> Observed:
+    """Pull the team's first item (the task), wait until a member's model call waits on `gate`, close the
+    stream (aclose), open the gate while the close is in progress, and report what the app saw."""
+    observed = Observed()
+    stream = team.run_stream(task="hi")
+    observed.updates.append(describe(await stream.__anext__()))
+    await script.blocked.wait()
+    closing = asyncio.ensure_future(stream.aclose())
+    await asyncio.sleep(0)
+    observed.hooks.append(f"closed before the turn ended: {not closing.done()}")
+    gate.set()
+    await closing
+    observed.hooks.extend(script.calls)
+    observed.hooks.append(f"team running after the close: {team._is_running}")
+    return observed
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
