@@ -10,9 +10,9 @@ import openai
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode, Tracer
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from smolagents import CodeAgent, Tool, ToolCallingAgent, models
-from smolagents.agents import RunResult
+from smolagents.agents import MultiStepAgent, RunResult
 from smolagents.memory import ActionStep
 
 from otel_agent_instrumentation import semconv
@@ -20,12 +20,15 @@ from tests.conftest import Instrumentation, Telemetry
 from tests.frameworks import openai_wire
 from tests.frameworks.smolagents_driver import (
     ECHO,
+    FAIL,
     GENERATION_ERROR,
     INPUT_TOKENS,
     OUTPUT_TOKENS,
     Echo,
+    Fails,
     ModelFailure,
     ScriptedModel,
+    ToolFailure,
     final,
     make_agent,
     make_code_agent,
@@ -41,6 +44,24 @@ def only_span(telemetry: Telemetry) -> ReadableSpan:
 
 def attributes(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
+
+
+# (span name, kind, parent span name, status code), in start order: the trace as a tree.
+TreeRow = tuple[str, SpanKind, str | None, StatusCode]
+INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
+
+
+def span_tree(telemetry: Telemetry) -> list[TreeRow]:
+    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
+    names = {span.context.span_id: span.name for span in spans}
+    return [
+        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
+        for span in spans
+    ]
+
+
+def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
+    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
 
 
 def test_run_span_reads_name_description_and_model_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
@@ -142,40 +163,267 @@ def test_max_steps_reached_ends_span_error_agent_max_steps_error(
     )
 
 
-def test_managed_agent_run_is_a_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
-    instrumentation.on()
-    child = make_agent((final("child-answer"),), name="helper")
-    parent = ToolCallingAgent(
+def boss_with_helper() -> ToolCallingAgent:
+    """A ToolCallingAgent whose model calls its managed agent `helper`, then answers."""
+    return ToolCallingAgent(
         tools=[],
-        managed_agents=[child],
+        managed_agents=[make_agent((final("child-answer"),), name="helper")],
         name="boss",
         logger=quiet_logger(),
         model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]),
     )
-    parent.run("q")
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    parent_span, child_span = spans["invoke_agent boss"], spans["invoke_agent helper"]
-    assert child_span.parent is not None
-    assert child_span.parent.span_id == parent_span.context.span_id
 
 
-def test_managed_agent_in_a_streamed_run_is_a_child_span(
+# An agent used as a tool: the model's tool call is an execute_tool span, the managed agent's run its child.
+MANAGED_AGENT_TREE: list[TreeRow] = [
+    ("invoke_agent boss", INTERNAL, None, UNSET),
+    ("execute_tool helper", INTERNAL, "invoke_agent boss", UNSET),
+    ("invoke_agent helper", INTERNAL, "execute_tool helper", UNSET),
+    ("execute_tool final_answer", INTERNAL, "invoke_agent helper", UNSET),
+    ("execute_tool final_answer", INTERNAL, "invoke_agent boss", UNSET),
+]
+
+
+def test_managed_agent_run_is_a_child_of_its_tool_call_span(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
-    child = make_agent((final("child-answer"),), name="helper")
-    parent = ToolCallingAgent(
-        tools=[],
-        managed_agents=[child],
-        name="boss",
-        logger=quiet_logger(),
-        model=ScriptedModel([("tool", "helper", {"task": "sub task"}), final()]),
+    boss_with_helper().run("q")
+    assert span_tree(telemetry) == MANAGED_AGENT_TREE
+
+
+def test_managed_agent_in_a_streamed_run_is_a_child_of_its_tool_call_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    list(boss_with_helper().run("q", stream=True))
+    assert span_tree(telemetry) == MANAGED_AGENT_TREE
+
+
+def test_managed_agent_tool_span_carries_the_models_call_id_and_the_agents_description(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    boss_with_helper().run("q")
+    (span,) = tool_spans(telemetry, "helper")
+    attrs = attributes(span)
+    assert (
+        attrs[semconv.GEN_AI_TOOL_CALL_ID],
+        attrs[semconv.GEN_AI_TOOL_TYPE],
+        attrs[semconv.GEN_AI_TOOL_DESCRIPTION],
+    ) == ("call_1", "function", "Does arithmetic")
+
+
+def test_managed_agent_result_is_the_same_with_and_without_us(instrumentation: Instrumentation) -> None:
+    bare = agent_steps(boss_with_helper(), "q")
+    instrumentation.on()
+    assert agent_steps(boss_with_helper(), "q") == bare
+
+
+def test_managed_agent_called_by_the_app_is_one_agent_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # MultiStepAgent.__call__ outside a run is not an agent's tool call.
+    instrumentation.on()
+    make_agent((final("child-answer"),), name="helper")("sub task")
+    assert span_tree(telemetry) == [
+        ("invoke_agent helper", INTERNAL, None, UNSET),
+        ("execute_tool final_answer", INTERNAL, "invoke_agent helper", UNSET),
+    ]
+
+
+# -- tool calls: execute_tool spans (smolagents has none of its own) -------------------------------
+
+
+def agent_steps(agent: MultiStepAgent, task: str) -> list[tuple[Any, ...]]:
+    """What the app sees of each step: its observations and output, and its error."""
+    result = agent.run(task)
+    steps = [step for step in agent.memory.steps if isinstance(step, ActionStep)]
+    seen = [(s.observations, s.action_output, type(s.error).__name__, str(s.error or "")) for s in steps]
+    return [*seen, ("result", result)]
+
+
+def echo_then_fails() -> ToolCallingAgent:
+    return make_agent((ECHO, FAIL, final()), tools=[Echo(), Fails()])
+
+
+ECHO_THEN_FAILS_TREE: list[TreeRow] = [
+    ("invoke_agent calc", INTERNAL, None, UNSET),
+    ("execute_tool echo", INTERNAL, "invoke_agent calc", UNSET),
+    ("execute_tool fails", INTERNAL, "invoke_agent calc", ERROR),
+    ("execute_tool final_answer", INTERNAL, "invoke_agent calc", UNSET),
+]
+
+
+def test_each_tool_call_is_a_child_span_of_the_run_and_the_one_that_raises_is_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    echo_then_fails().run("q")
+    assert span_tree(telemetry) == ECHO_THEN_FAILS_TREE
+
+
+def test_each_tool_call_of_a_streamed_run_is_a_child_span_of_the_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    list(make_agent((ECHO, FAIL, final()), tools=[Echo(), Fails()], stream_outputs=True).run("q", stream=True))
+    assert span_tree(telemetry) == ECHO_THEN_FAILS_TREE
+
+
+def test_tool_calls_leave_the_apps_steps_and_result_as_without_us(instrumentation: Instrumentation) -> None:
+    bare = agent_steps(echo_then_fails(), "q")
+    instrumentation.on()
+    traced = agent_steps(echo_then_fails(), "q")
+    assert traced == bare
+    assert "ToolFailure: tool broke on x" in traced[1][3]
+
+
+class FailsRecording(Fails):
+    """`fails`, keeping what it raised."""
+
+    def forward(self, text: str) -> str:
+        self.raised = ToolFailure(f"tool broke on {text}")
+        raise self.raised
+
+
+def test_the_frameworks_tool_error_has_the_tools_own_exception_as_its_cause(instrumentation: Instrumentation) -> None:
+    tool = FailsRecording()
+    agent = make_agent((FAIL, final()), tools=[tool])
+    instrumentation.on()
+    agent.run("q")
+    error = next(step.error for step in agent.memory.steps if isinstance(step, ActionStep) and step.error)
+    assert error.__cause__ is tool.raised
+
+
+def test_tool_span_reads_the_tools_identity_and_the_models_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    echo_then_fails().run("q")
+    identity = (
+        semconv.GEN_AI_OPERATION_NAME,
+        semconv.GEN_AI_TOOL_NAME,
+        semconv.GEN_AI_TOOL_TYPE,
+        semconv.GEN_AI_TOOL_DESCRIPTION,
+        semconv.GEN_AI_TOOL_CALL_ID,
     )
-    list(parent.run("q", stream=True))
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    child_parent = spans["invoke_agent helper"].parent
-    assert child_parent is not None
-    assert child_parent.span_id == spans["invoke_agent boss"].context.span_id
+    assert [[attributes(span).get(key) for key in identity] for span in telemetry.finished()[:3]] == [
+        ["execute_tool", "echo", "function", "Echoes its text.", "call_1"],
+        ["execute_tool", "fails", "function", "Always fails.", "call_2"],
+        ["execute_tool", "final_answer", "function", "Provides a final answer to the given problem.", "call_3"],
+    ]
+
+
+def test_tool_that_raises_ends_error_with_its_exception_class_on_span_and_metric(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    echo_then_fails().run("q")
+    (span,) = tool_spans(telemetry, "fails")
+    failed = [
+        p for p in telemetry.metric_points(semconv.METRIC_EXECUTE_TOOL_DURATION) if semconv.ERROR_TYPE in p.attributes
+    ]
+    error_type = f"{ToolFailure.__module__}.{ToolFailure.__qualname__}"
+    assert (span.status.description, attributes(span)[semconv.ERROR_TYPE], attributes(span)[semconv.OUTCOME]) == (
+        "tool broke on x",
+        error_type,
+        "failed",
+    )
+    assert [(p.count, p.attributes[semconv.GEN_AI_TOOL_NAME], p.attributes[semconv.ERROR_TYPE]) for p in failed] == [
+        (1, "fails", error_type)
+    ]
+
+
+def test_parallel_tool_calls_are_each_a_child_span_of_the_run_with_their_own_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # Two calls in one model message run in smolagents' thread pool (agents.py:1429).
+    both = ("tools", [("echo", {"text": "a"}), ("fails", {"text": "b"})])
+    instrumentation.on()
+    make_agent((both, final()), tools=[Echo(), Fails()]).run("q")
+    parallel = [row for row in span_tree(telemetry) if row[0] in ("execute_tool echo", "execute_tool fails")]
+    assert sorted(parallel) == [
+        ("execute_tool echo", INTERNAL, "invoke_agent calc", UNSET),
+        ("execute_tool fails", INTERNAL, "invoke_agent calc", ERROR),
+    ]
+    call_ids = {span.name: attributes(span).get(semconv.GEN_AI_TOOL_CALL_ID) for span in telemetry.finished()}
+    assert (call_ids["execute_tool echo"], call_ids["execute_tool fails"]) == ("call_1", "call_1_1")
+
+
+class Shout(Tool):  # type: ignore[misc]  # smolagents ships no type information
+    """A tool that calls another tool."""
+
+    name = "shout"
+    description = "Echoes its text, loudly."
+    inputs = {"text": {"type": "string", "description": "the text"}}
+    output_type = "string"
+
+    def forward(self, text: str) -> str:
+        return str(Echo()(text=text)).upper()
+
+
+def test_tool_called_by_a_tool_is_its_child_span_without_the_models_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent((("tool", "shout", {"text": "hi"}), final()), tools=[Shout()]).run("q")
+    assert span_tree(telemetry)[1:3] == [
+        ("execute_tool shout", INTERNAL, "invoke_agent calc", UNSET),
+        ("execute_tool echo", INTERNAL, "execute_tool shout", UNSET),
+    ]
+    call_ids = [attributes(span).get(semconv.GEN_AI_TOOL_CALL_ID) for span in telemetry.finished()[:2]]
+    assert call_ids == [None, "call_1"]  # echo ends first
+
+
+class EchoWrapper(Echo):
+    """A tool named like the tool it delegates to."""
+
+    def forward(self, text: str) -> str:
+        return str(Echo()(text=text))
+
+
+def test_tool_of_the_same_name_called_by_a_tool_does_not_get_the_models_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent((ECHO, final()), tools=[EchoWrapper()]).run("q")
+    inner, outer = telemetry.finished()[:2]
+    assert [(span.name, attributes(span).get(semconv.GEN_AI_TOOL_CALL_ID)) for span in (outer, inner)] == [
+        ("execute_tool echo", "call_1"),
+        ("execute_tool echo", None),
+    ]
+    assert inner.parent is not None and inner.parent.span_id == outer.context.span_id
+
+
+def test_tool_called_by_the_app_outside_a_run_is_not_traced(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    assert Echo()(text="hi") == "echo:hi"
+    assert telemetry.finished() == []
+
+
+def test_tool_arguments_and_result_are_recorded_as_json_with_content_capture(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(capture_content="SPAN_ONLY")
+    make_agent((ECHO, final()), tools=[Echo()]).run("q")
+    (span,) = tool_spans(telemetry, "echo")
+    attrs = attributes(span)
+    assert (attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS], attrs[semconv.GEN_AI_TOOL_CALL_RESULT]) == (
+        '{"text": "hi"}',
+        '"echo:hi"',
+    )
+
+
+def test_tool_arguments_and_result_are_not_recorded_by_default(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    make_agent((ECHO, final()), tools=[Echo()]).run("q")
+    (span,) = tool_spans(telemetry, "echo")
+    assert not {semconv.GEN_AI_TOOL_CALL_ARGUMENTS, semconv.GEN_AI_TOOL_CALL_RESULT} & set(attributes(span))
 
 
 def test_subclass_run_calling_super_is_one_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
@@ -260,22 +508,55 @@ def assert_child_of(child: ReadableSpan, parent: ReadableSpan) -> None:
     assert (child.context.trace_id, child.parent.span_id) == (parent.context.trace_id, parent.context.span_id)
 
 
-def test_managed_agent_called_from_code_agent_code_is_a_child_span(
+# Called from code: the same tree as from a ToolCallingAgent (no call ids: code has none).
+CODE_DELEGATION_TREE: list[TreeRow] = [
+    ("invoke_agent coder", INTERNAL, None, UNSET),
+    ("execute_tool helper", INTERNAL, "invoke_agent coder", UNSET),
+    ("invoke_agent helper", INTERNAL, "execute_tool helper", UNSET),
+    ("execute_tool final_answer", INTERNAL, "invoke_agent helper", UNSET),
+    ("execute_tool final_answer", INTERNAL, "invoke_agent coder", UNSET),
+]
+
+
+def test_managed_agent_called_from_code_agent_code_is_a_child_of_its_tool_call_span(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
     code_agent_delegating_to_helper().run("q")
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    assert_child_of(spans["invoke_agent helper"], spans["invoke_agent coder"])
+    assert span_tree(telemetry) == CODE_DELEGATION_TREE
 
 
-def test_managed_agent_called_from_streamed_code_agent_code_is_a_child_span(
+def test_managed_agent_called_from_streamed_code_agent_code_is_a_child_of_its_tool_call_span(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
     list(code_agent_delegating_to_helper().run("q", stream=True))
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    assert_child_of(spans["invoke_agent helper"], spans["invoke_agent coder"])
+    assert span_tree(telemetry) == CODE_DELEGATION_TREE
+
+
+def test_tools_called_from_code_agent_code_are_child_spans_of_the_run_and_the_one_that_raises_is_error(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The code runs in smolagents' timeout thread; a tool raising there fails the step, not the run.
+    script = ['print(echo(text="hi"))', 'fails(text="x")', 'final_answer("done")']
+    instrumentation.on()
+    make_code_agent(script, tools=[Echo(), Fails()]).run("q")
+    assert span_tree(telemetry) == [
+        ("invoke_agent coder", INTERNAL, None, UNSET),
+        ("execute_tool echo", INTERNAL, "invoke_agent coder", UNSET),
+        ("execute_tool fails", INTERNAL, "invoke_agent coder", ERROR),
+        ("execute_tool final_answer", INTERNAL, "invoke_agent coder", UNSET),
+    ]
+    assert [attributes(span).get(semconv.GEN_AI_TOOL_CALL_ID) for span in telemetry.finished()] == [None] * 4
+
+
+def test_code_agent_tool_failure_is_the_same_step_error_with_and_without_us(instrumentation: Instrumentation) -> None:
+    script = ['print(echo(text="hi"))', 'fails(text="x")', 'final_answer("done")']
+    bare = agent_steps(make_code_agent(script, tools=[Echo(), Fails()]), "q")
+    instrumentation.on()
+    traced = agent_steps(make_code_agent(script, tools=[Echo(), Fails()]), "q")
+    assert traced == bare
+    assert "ToolFailure: tool broke on x" in traced[1][3]
 
 
 class TracedLookup(Tool):  # type: ignore[misc]  # smolagents ships no type information
@@ -295,15 +576,22 @@ class TracedLookup(Tool):  # type: ignore[misc]  # smolagents ships no type info
             return f"value:{key}"
 
 
-def test_span_of_a_tool_called_from_code_agent_code_is_a_child_of_the_agent_span(
+def test_span_of_a_tool_called_from_code_agent_code_is_a_descendant_of_the_agent_span(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
-    # smolagents issue #1961: such tool spans were root spans.
+    # smolagents issue #1961: such tool spans were root spans. Now under the tool call's span.
     instrumentation.on()
     tool = TracedLookup(telemetry.tracer_provider.get_tracer("tests.tool"))
     make_code_agent(['final_answer(lookup(key="k"))'], tools=[tool]).run("q")
+    assert span_tree(telemetry) == [
+        ("invoke_agent coder", INTERNAL, None, UNSET),
+        ("execute_tool lookup", INTERNAL, "invoke_agent coder", UNSET),
+        ("lookup", INTERNAL, "execute_tool lookup", UNSET),
+        ("execute_tool final_answer", INTERNAL, "invoke_agent coder", UNSET),
+    ]
     spans = {span.name: span for span in telemetry.finished()}
-    assert_child_of(spans["lookup"], spans["invoke_agent coder"])
+    assert_child_of(spans["lookup"], spans["execute_tool lookup"])
+    assert_child_of(spans["execute_tool lookup"], spans["invoke_agent coder"])
 
 
 APP_SETTING: contextvars.ContextVar[str] = contextvars.ContextVar("app_setting", default="unset")
@@ -333,14 +621,6 @@ def test_code_agent_code_sees_the_apps_context_variables_as_without_us(instrumen
     assert run() == bare == "unset"
 
 
-def code_agent_steps(agent: CodeAgent, task: str) -> list[tuple[Any, ...]]:
-    """What the app sees of each step: the executed code's observations and output, and its error."""
-    result = agent.run(task)
-    steps = [step for step in agent.memory.steps if isinstance(step, ActionStep)]
-    seen = [(s.observations, s.action_output, type(s.error).__name__, str(s.error or "")) for s in steps]
-    return [*seen, ("result", result)]
-
-
 def test_code_agent_steps_and_result_are_the_same_with_and_without_us(instrumentation: Instrumentation) -> None:
     script = [
         'report = helper(task="sub task")\nprint(report)\nprint(echo(text="hi"))',
@@ -350,7 +630,7 @@ def test_code_agent_steps_and_result_are_the_same_with_and_without_us(instrument
 
     def run() -> list[tuple[Any, ...]]:
         helper = make_agent((final("child-answer"),), name="helper")
-        return code_agent_steps(make_code_agent(script, tools=[Echo()], managed_agents=[helper]), "q")
+        return agent_steps(make_code_agent(script, tools=[Echo()], managed_agents=[helper]), "q")
 
     bare = run()
     instrumentation.on()
@@ -361,7 +641,7 @@ def test_code_timeout_is_the_same_execution_error_with_and_without_us(instrument
     script = ["import time\ntime.sleep(1.1)", 'final_answer("late")']
 
     def run() -> list[tuple[Any, ...]]:
-        return code_agent_steps(make_code_agent(script, executor_kwargs={"timeout_seconds": 1}), "q")
+        return agent_steps(make_code_agent(script, executor_kwargs={"timeout_seconds": 1}), "q")
 
     bare = run()
     instrumentation.on()

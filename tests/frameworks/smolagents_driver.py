@@ -34,9 +34,11 @@ GENERATION_ERROR = "smolagents.utils.AgentGenerationError"
 INPUT_TOKENS = 11
 OUTPUT_TOKENS = 7
 
-# One scripted model action: ("tool", name, arguments) or ("raise", exception).
+# One scripted model action: ("tool", name, arguments), ("tools", [(name, arguments), ...]) for
+# several calls in one message (run in parallel by ToolCallingAgent), or ("raise", exception).
 Action = tuple[Any, ...]
 ECHO: Action = ("tool", "echo", {"text": "hi"})
+FAIL: Action = ("tool", "fails", {"text": "x"})
 
 
 def final(answer: str = "42") -> Action:
@@ -56,12 +58,16 @@ class ScriptedModel(Model):  # type: ignore[misc]  # smolagents ships no type in
         self.calls = 0
         self.fail_mid_stream = fail_mid_stream
 
-    def _next(self) -> Action:
+    def _next(self) -> list[tuple[str, Any]]:
+        """The next action's tool calls, as (name, arguments); raises a scripted failure."""
         action = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
         if action[0] == "raise":
             raise action[1]
-        return action
+        return list(action[1]) if action[0] == "tools" else [(action[1], action[2])]
+
+    def _call_id(self, position: int) -> str:
+        return f"call_{self.calls}" if position == 0 else f"call_{self.calls}_{position}"
 
     def generate(
         self,
@@ -71,16 +77,18 @@ class ScriptedModel(Model):  # type: ignore[misc]  # smolagents ships no type in
         tools_to_call_from: Any = None,
         **kwargs: Any,
     ) -> ChatMessage:
-        _, tool, arguments = self._next()
-        call = ChatMessageToolCall(
-            function=ChatMessageToolCallFunction(name=tool, arguments=arguments),
-            id=f"call_{self.calls}",
-            type="function",
-        )
+        calls = [
+            ChatMessageToolCall(
+                function=ChatMessageToolCallFunction(name=tool, arguments=arguments),
+                id=self._call_id(position),
+                type="function",
+            )
+            for position, (tool, arguments) in enumerate(self._next())
+        ]
         return ChatMessage(
             role=MessageRole.ASSISTANT,
             content="calling tool",
-            tool_calls=[call],
+            tool_calls=calls,
             token_usage=TokenUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS),
         )
 
@@ -92,20 +100,23 @@ class ScriptedModel(Model):  # type: ignore[misc]  # smolagents ships no type in
         tools_to_call_from: Any = None,
         **kwargs: Any,
     ) -> Iterator[ChatMessageStreamDelta]:
-        _, tool, arguments = self._next()
+        planned = self._next()
         yield ChatMessageStreamDelta(
             content="thinking ", token_usage=TokenUsage(input_tokens=INPUT_TOKENS, output_tokens=3)
         )
         if self.fail_mid_stream:
             raise ModelFailure("stream dropped mid-way")
-        call = ChatMessageToolCallStreamDelta(
-            index=0,
-            id=f"call_{self.calls}",
-            type="function",
-            function=ChatMessageToolCallFunction(name=tool, arguments=json.dumps(arguments)),
-        )
+        calls = [
+            ChatMessageToolCallStreamDelta(
+                index=position,
+                id=self._call_id(position),
+                type="function",
+                function=ChatMessageToolCallFunction(name=tool, arguments=json.dumps(arguments)),
+            )
+            for position, (tool, arguments) in enumerate(planned)
+        ]
         yield ChatMessageStreamDelta(
-            content="", tool_calls=[call], token_usage=TokenUsage(input_tokens=0, output_tokens=OUTPUT_TOKENS - 3)
+            content="", tool_calls=calls, token_usage=TokenUsage(input_tokens=0, output_tokens=OUTPUT_TOKENS - 3)
         )
 
 
@@ -158,6 +169,20 @@ class Echo(Tool):  # type: ignore[misc]  # smolagents ships no type information
         return f"echo:{text}"
 
 
+class ToolFailure(RuntimeError):
+    """What the `fails` tool raises."""
+
+
+class Fails(Tool):  # type: ignore[misc]  # smolagents ships no type information
+    name = "fails"
+    description = "Always fails."
+    inputs = {"text": {"type": "string", "description": "the text"}}
+    output_type = "string"
+
+    def forward(self, text: str) -> str:
+        raise ToolFailure(f"tool broke on {text}")
+
+
 def quiet_logger() -> AgentLogger:
     """LogLevel.OFF, and a console that writes nowhere: `stream_outputs=True` renders a rich Live
     display on the logger's console whatever the level (smolagents 1.26.0 agents.py:1298)."""
@@ -173,9 +198,14 @@ def describe(step: Any) -> str:
 
 
 def make_agent(
-    script: Sequence[Action] = (ECHO, final()), hooks: list[str] | None = None, name: str = "calc", **kwargs: Any
+    script: Sequence[Action] = (ECHO, final()),
+    hooks: list[str] | None = None,
+    name: str = "calc",
+    tools: Sequence[Tool] | None = None,
+    **kwargs: Any,
 ) -> ToolCallingAgent:
-    """A ToolCallingAgent whose step callbacks and final-answer checks append to `hooks`."""
+    """A ToolCallingAgent (tools: `Echo` unless given) whose step callbacks and final-answer checks
+    append to `hooks`."""
     calls = hooks if hooks is not None else []
 
     def on_step(step: MemoryStep, agent: Any = None) -> None:
@@ -186,7 +216,7 @@ def make_agent(
         return True
 
     return ToolCallingAgent(
-        tools=[Echo()],
+        tools=list(tools) if tools is not None else [Echo()],
         model=ScriptedModel(script, fail_mid_stream=kwargs.pop("fail_mid_stream", False)),
         name=name,
         description="Does arithmetic",

@@ -31,14 +31,43 @@ without us. `timeout` is looked up in the module at each call, so wrapping the m
 covers `LocalPythonExecutor` and `PythonInterpreterTool`. (`ToolCallingAgent` runs parallel tool calls
 in `copy_context()`, agents.py:1429: nothing to do there.)
 
+Tool calls (`execute_tool {gen_ai.tool.name}` spans; smolagents has none of its own). Every tool a
+run calls passes `Tool.__call__` (tools.py:231) once: `ToolCallingAgent.execute_tool_call`
+(agents.py:1486) calls the tool object, and a `CodeAgent`'s code calls the tool objects the local
+executor holds (`static_tools`, local_python_executor.py:852), in the timeout thread above, so the tool
+span is a child of the agent span there too. `PipelineTool` overrides `__call__` without calling
+`super()`, so it is wrapped as well (a subclass layering either is one span: same re-entry key; not
+exercised by the tests, its `__call__` needs torch).
+`final_answer` is a tool span like any other: the model calls it as a tool, with a call id, through
+the same path, and a user's own final-answer tool can fail like any tool (in a `CodeAgent` the
+executor calls the tool and then raises its `FinalAnswerException` outside it, so the span ends
+completed). A managed agent is called as a tool (`MultiStepAgent.__call__`, agents.py:868, from
+`execute_tool_call` or the code): it gets an `execute_tool {agent name}` span, the tool call the model
+made, with the managed agent's `invoke_agent` span as its child ("agent used as a tool"). Tool and
+managed-agent calls are traced only inside a traced run: the app calling a tool or an agent's
+`__call__` directly is not an agent's tool call. A call `execute_tool_call` refuses before calling
+the tool (unknown name, arguments that fail `validate_tool_arguments`) executes nothing: no span.
+Remote executors (e2b, docker, ...) run tools out of process: no spans.
+
+`gen_ai.tool.call.id`: a `ToolCallingAgent` executes the model's `ToolCall` (its `id` comes from
+the model) in the closure `process_single_tool_call` (agents.py:1383), which passes only the name and
+arguments on to `execute_tool_call`. `execute_tool_call` is wrapped to read that `ToolCall` from its
+caller's frame (the closure's code object, a local named `tool_call` with the same tool name) and
+hand its id to the one tool call it makes; a tool called from code has no call id (the `CodeAgent`'s
+`python_interpreter` ToolCall ids name the whole code block), and none is made up.
+
 smolagents has no OpenTelemetry tracing of its own, so there is nothing to stand down.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import json
+import sys
 import types
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -47,7 +76,7 @@ from opentelemetry.context import Context
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import read_facts, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
@@ -62,6 +91,13 @@ supported = ">=1.26,<2"
 # The run's request arguments, by position after `self` (agents.py:436).
 _TASK_POSITION = 0
 _STREAM_METHOD_NAME = "_run_stream"
+# Tool and managed-agent calls: a managed agent is called as a tool on the object that also owns its
+# run, so the tool target needs a key of its own for the run to be a child span, not a layer.
+_TOOL_REENTRY_KEY = f"{name}:tool"
+_SANITIZE_FLAG = "sanitize_inputs_outputs"  # Tool.__call__'s own keyword, not a tool argument
+# How far up from execute_tool_call's wrapper the model's tool call is looked for: the caller, past
+# a subclass's execute_tool_call calling super() and a pure-Python wrapt frame.
+_CALLER_FRAMES = 4
 
 
 def _text(value: Any) -> str | None:
@@ -224,10 +260,170 @@ def _carry_context_into_timed_code(telemetry: Telemetry) -> WrapperFunction:
     return wrapper
 
 
+# -- tool calls (see the module docstring) ------------------------------------------------------------
+
+
+@dataclass
+class _ModelToolCall:
+    """The model's tool call `execute_tool_call` is executing; its id goes to the one tool it calls."""
+
+    tool_name: str
+    call_id: str
+    taken: bool = False
+
+
+_model_tool_call: contextvars.ContextVar[_ModelToolCall | None] = contextvars.ContextVar(
+    "otel_agent_instrumentation_smolagents_tool_call", default=None
+)
+
+
+def _json_text(value: Any) -> str | None:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except Exception:  # a structure json cannot walk (a cycle): no content rather than no span
+        return None
+
+
+def _take_call_id(tool_name: str | None) -> str | None:
+    noted = _model_tool_call.get()
+    if noted is None or noted.taken or noted.tool_name != tool_name:
+        return None
+    noted.taken = True  # a tool the tool calls in turn is not the model's call
+    return noted.call_id
+
+
+def _in_traced_run(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    return active_invocation() is not None
+
+
+def _tool_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The arguments as the caller passed them: keyword arguments as an object (ToolCallingAgent passes
+    the model's arguments so, or as one dict), positional ones (a CodeAgent's code) as an array."""
+    named = {key: value for key, value in kwargs.items() if key != _SANITIZE_FLAG}
+    if not args:
+        return named
+    if len(args) == 1 and not named and isinstance(args[0], dict):
+        return args[0]
+    return list(args) if not named else {"args": list(args), "kwargs": named}
+
+
+def read_tool_request(tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    tool_name = _text(getattr(tool, "name", None))
+    facts = RequestFacts(
+        operation=Operation.TOOL,
+        tool_name=tool_name,
+        tool_type=semconv.TOOL_TYPE_FUNCTION,
+        tool_description=_text(getattr(tool, "description", None)),
+        tool_call_id=_take_call_id(tool_name),
+    )
+    if config.capture_content.enabled:
+        facts.tool_arguments = _json_text(_tool_arguments(args, kwargs))
+    return facts
+
+
+def read_managed_agent_call(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    agent_name = _text(getattr(agent, "name", None))
+    facts = RequestFacts(
+        operation=Operation.TOOL,
+        tool_name=agent_name,
+        tool_type=semconv.TOOL_TYPE_FUNCTION,
+        tool_description=_text(getattr(agent, "description", None)),
+        tool_call_id=_take_call_id(agent_name),
+    )
+    if config.capture_content.enabled:
+        arguments = dict(kwargs)
+        if args:
+            arguments["task"] = args[_TASK_POSITION]
+        facts.tool_arguments = _json_text(arguments)
+    return facts
+
+
+def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
+        # Whatever the tool returned is its value (an AgentImage, any object): never proxied.
+        facts = ResultFacts(tool_result=_json_text(result)) if capture else None
+        invocation.finish(Outcome.COMPLETED, None, facts)
+        return result
+
+    return handle_tool_result
+
+
+def _single_tool_call_code() -> types.CodeType | None:
+    """The code of `process_single_tool_call`, the closure in `ToolCallingAgent.process_tool_calls`."""
+    from smolagents.agents import ToolCallingAgent
+
+    for constant in ToolCallingAgent.process_tool_calls.__code__.co_consts:
+        if isinstance(constant, types.CodeType) and constant.co_name == "process_single_tool_call":
+            return constant
+    return None
+
+
+def _find_model_tool_call(single_call_code: types.CodeType, tool_name: Any) -> _ModelToolCall | None:
+    from smolagents.memory import ToolCall
+
+    frame: types.FrameType | None = sys._getframe(2)  # past this function and the wrapper: the caller
+    for _ in range(_CALLER_FRAMES):
+        if frame is None:
+            return None
+        if frame.f_code is single_call_code:
+            tool_call = frame.f_locals.get("tool_call")
+            if isinstance(tool_call, ToolCall) and tool_call.name == tool_name and isinstance(tool_call.id, str):
+                return _ModelToolCall(tool_name, tool_call.id)
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _note_model_tool_call(telemetry: Telemetry) -> WrapperFunction:
+    """Wrap `ToolCallingAgent.execute_tool_call`: hand the model's call id to the tool it calls."""
+    single_call_code = _single_tool_call_code()
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        noted: _ModelToolCall | None = None
+        try:
+            if single_call_code is not None and active_invocation() is not None:
+                noted = _find_model_tool_call(single_call_code, args[0] if args else kwargs.get("tool_name"))
+        except Exception:
+            report_failure("reading the smolagents tool call id")
+        if noted is None:
+            return wrapped(*args, **kwargs)
+        token = _model_tool_call.set(noted)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            _model_tool_call.reset(token)
+
+    return wrapper
+
+
 def targets(config: Config) -> Sequence[Target]:
+    handle_tool_result = make_tool_result_handler(config)
+    tool_calls = [
+        RunTarget(
+            module,
+            attribute,
+            read_tool_request,
+            should_trace=_in_traced_run,
+            handle_result=handle_tool_result,
+            reentry_key=_TOOL_REENTRY_KEY,
+        )
+        for module, attribute in (("smolagents.tools", "Tool.__call__"), ("smolagents.tools", "PipelineTool.__call__"))
+    ]
     return [
         RunTarget("smolagents.agents", "MultiStepAgent.run", read_request, handle_result=make_result_handler(config)),
         HookTarget("smolagents.local_python_executor", "timeout", _carry_context_into_timed_code),
+        *tool_calls,
+        RunTarget(
+            "smolagents.agents",
+            "MultiStepAgent.__call__",
+            read_managed_agent_call,
+            should_trace=_in_traced_run,
+            handle_result=handle_tool_result,
+            reentry_key=_TOOL_REENTRY_KEY,
+        ),
+        HookTarget("smolagents.agents", "ToolCallingAgent.execute_tool_call", _note_model_tool_call),
     ]
 
 
