@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from agno.agent import Agent
 from agno.db.in_memory import InMemoryDb
-from agno.exceptions import InputCheckError
+from agno.exceptions import InputCheckError, StopAgentRun
 from agno.models.openai import OpenAIChat
 from agno.models.response import ModelResponse
 from agno.run import background
@@ -19,12 +20,22 @@ from agno.run.background import await_background_runs
 from agno.team import Team
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry
 from tests.frameworks import openai_wire
-from tests.frameworks.agno_driver import AGENT_NAME, MODEL_ID, ScriptedModel, make_agent, usage
+from tests.frameworks.agno_driver import (
+    AGENT_NAME,
+    MODEL_ID,
+    ScriptedModel,
+    aecho,
+    echo,
+    fails,
+    make_agent,
+    make_tool_agent,
+    usage,
+)
 
 
 def only_span(telemetry: Telemetry) -> ReadableSpan:
@@ -74,10 +85,26 @@ def make_crew() -> Team:
     return Team(name="crew", members=[make_agent([])], model=DelegatingModel(), telemetry=False)
 
 
-def member_and_team(telemetry: Telemetry) -> tuple[ReadableSpan, ReadableSpan]:
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    assert sorted(spans) == sorted([f"invoke_agent {AGENT_NAME}", "invoke_agent crew"])
-    return spans[f"invoke_agent {AGENT_NAME}"], spans["invoke_agent crew"]
+# (span name, kind, parent span name, status code), in start order: the trace as a tree.
+TreeRow = tuple[str, SpanKind, str | None, StatusCode]
+INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
+
+
+def span_tree(telemetry: Telemetry) -> list[TreeRow]:
+    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
+    names = {span.context.span_id: span.name for span in spans}
+    return [
+        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
+        for span in spans
+    ]
+
+
+# agno's delegation is a tool (team/_default_tools.py:694): the member runs inside its tool call.
+TEAM_TREE: list[TreeRow] = [
+    ("invoke_agent crew", INTERNAL, None, UNSET),
+    ("execute_tool delegate_task_to_member", INTERNAL, "invoke_agent crew", UNSET),
+    (f"invoke_agent {AGENT_NAME}", INTERNAL, "execute_tool delegate_task_to_member", UNSET),
+]
 
 
 def test_run_span_reads_name_description_and_model_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
@@ -161,20 +188,60 @@ def test_guardrail_input_check_error_in_stream_sets_agno_slug(
     assert attributes(only_span(telemetry))[semconv.ERROR_TYPE] == "input_check_error"
 
 
-def test_team_run_member_run_is_a_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+RUN_MODES = ["run", "run_stream", "arun", "arun_stream"]
+
+
+def tool_view(tool: Any) -> tuple[Any, ...]:
+    return (tool.tool_name, tool.tool_args, tool.tool_call_error, tool.result)
+
+
+def seen(item: Any) -> tuple[Any, ...]:
+    """What the app sees of a run output or a stream event, less agno's timings."""
+    if hasattr(item, "run_id") and hasattr(item, "status") and hasattr(item, "tools"):  # RunOutput, TeamRunOutput
+        return ("output", item.status.value, item.content, [tool_view(tool) for tool in item.tools or []])
+    tool = getattr(item, "tool", None)
+    if tool is not None:  # its content is "... completed in 0.0004s."
+        return (type(item).__name__, tool_view(tool), getattr(item, "error", None))
+    content = getattr(item, "content", None)
+    return (type(item).__name__, content if isinstance(content, str) else None)
+
+
+async def perform(owner: Any, mode: str) -> list[tuple[Any, ...]]:
+    """Run `owner` in `mode` as an app would; what it saw."""
+    if mode == "run":
+        return [seen(owner.run("hi"))]
+    if mode == "run_stream":
+        return [seen(item) for item in owner.run("hi", stream=True, stream_events=True)]
+    if mode == "arun":
+        return [seen(await owner.arun("hi"))]
+    return [seen(item) async for item in owner.arun("hi", stream=True, stream_events=True)]
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+async def test_team_member_run_is_a_child_of_the_delegation_tool_span(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
+) -> None:
     instrumentation.on()
-    make_crew().run("hi")
-    member, team = member_and_team(telemetry)
-    assert member.parent is not None and member.parent.span_id == team.context.span_id
+    await perform(make_crew(), mode)
+    assert span_tree(telemetry) == TEAM_TREE
 
 
-async def test_team_arun_stream_member_run_is_a_child_span(
+@pytest.mark.parametrize("mode", RUN_MODES)
+async def test_team_delegation_is_seen_by_the_app_as_without_us(instrumentation: Instrumentation, mode: str) -> None:
+    bare = await perform(make_crew(), mode)
+    instrumentation.on()
+    traced = await perform(make_crew(), mode)
+    assert traced == bare
+    assert any("delegate_task_to_member" in str(item) for item in traced)
+
+
+def test_delegation_tool_span_carries_the_models_call_id(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
-    [item async for item in make_crew().arun("hi", stream=True)]
-    member, team = member_and_team(telemetry)
-    assert member.parent is not None and member.parent.span_id == team.context.span_id
+    make_crew().run("hi")
+    (span,) = [span for span in telemetry.finished() if span.name == "execute_tool delegate_task_to_member"]
+    assert attributes(span)[semconv.GEN_AI_TOOL_CALL_ID] == "call-1"
 
 
 def test_team_model_error_sets_error_type_from_team_error_event(
@@ -267,14 +334,13 @@ async def test_background_task_cancelled_ends_span_cancelled(
     assert (attrs[semconv.OUTCOME], attrs[semconv.ERROR_TYPE]) == ("cancelled", "asyncio.exceptions.CancelledError")
 
 
-async def test_background_team_arun_member_run_is_a_child_span(
+async def test_background_team_arun_member_run_is_a_child_of_the_delegation_tool_span(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
     await with_db(make_crew()).arun("hi", background=True)
     await await_background_runs()
-    member, team = member_and_team(telemetry)
-    assert member.parent is not None and member.parent.span_id == team.context.span_id
+    assert span_tree(telemetry) == TEAM_TREE
 
 
 async def test_background_arun_leaves_the_caller_span_current(instrumentation: Instrumentation) -> None:
@@ -376,3 +442,193 @@ def test_model_provider_outside_the_well_known_values_is_recorded_lower_cased(
     instrumentation.on()
     make_agent([]).run("hi")  # ScriptedModel.provider = "ScriptedProvider"
     assert provider_on_span_and_duration(telemetry) == ("scriptedprovider", "scriptedprovider")
+
+
+# -- tool calls: execute_tool spans (agno has none of its own) -------------------------------------
+
+ECHO_THEN_FAILS = ([("echo", {"text": "hi"}), ("fails", {"text": "x"})], "done")
+
+
+def echo_then_fails() -> Agent:
+    return make_tool_agent(ECHO_THEN_FAILS, [echo, fails])
+
+
+# agno catches what `fails` raises and returns it as a failed FunctionExecutionResult: ERROR all the same.
+ECHO_THEN_FAILS_TREE: list[TreeRow] = [
+    (f"invoke_agent {AGENT_NAME}", INTERNAL, None, UNSET),
+    ("execute_tool echo", INTERNAL, f"invoke_agent {AGENT_NAME}", UNSET),
+    ("execute_tool fails", INTERNAL, f"invoke_agent {AGENT_NAME}", ERROR),
+]
+
+
+def tool_span(telemetry: Telemetry, name: str) -> ReadableSpan:
+    (span,) = [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
+    return span
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+async def test_each_tool_call_is_a_child_span_of_the_run_and_the_failed_one_is_error(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
+) -> None:
+    instrumentation.on()
+    await perform(echo_then_fails(), mode)
+    assert span_tree(telemetry) == ECHO_THEN_FAILS_TREE
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+async def test_tool_calls_are_seen_by_the_app_as_without_us(instrumentation: Instrumentation, mode: str) -> None:
+    bare = await perform(echo_then_fails(), mode)
+    instrumentation.on()
+    traced = await perform(echo_then_fails(), mode)
+    assert traced == bare
+    assert "tool broke on x" in str(traced)  # the model is told the tool failed
+
+
+def test_tool_span_reads_the_functions_identity_and_the_models_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    echo_then_fails().run("hi")
+    identity = (
+        semconv.GEN_AI_OPERATION_NAME,
+        semconv.GEN_AI_TOOL_NAME,
+        semconv.GEN_AI_TOOL_TYPE,
+        semconv.GEN_AI_TOOL_DESCRIPTION,
+        semconv.GEN_AI_TOOL_CALL_ID,
+    )
+    assert [[attributes(tool_span(telemetry, name)).get(key) for key in identity] for name in ("echo", "fails")] == [
+        ["execute_tool", "echo", "function", "Echoes its text.", "call_1"],
+        ["execute_tool", "fails", "function", "Always fails.", "call_2"],
+    ]
+
+
+def test_tool_failure_agno_returns_as_a_value_ends_error_other_with_its_message(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # FunctionExecutionResult(status="failure", error=str(e)) keeps no exception class.
+    instrumentation.on()
+    echo_then_fails().run("hi")
+    span = tool_span(telemetry, "fails")
+    failed = [
+        p for p in telemetry.metric_points(semconv.METRIC_EXECUTE_TOOL_DURATION) if semconv.ERROR_TYPE in p.attributes
+    ]
+    assert (span.status.description, attributes(span)[semconv.ERROR_TYPE], attributes(span)[semconv.OUTCOME]) == (
+        "tool broke on x",
+        "_OTHER",
+        "failed",
+    )
+    assert [(p.attributes[semconv.GEN_AI_TOOL_NAME], p.attributes[semconv.ERROR_TYPE]) for p in failed] == [
+        ("fails", "_OTHER")
+    ]
+
+
+async def test_awaited_tool_call_is_a_child_span_of_the_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # An async tool goes through FunctionCall.aexecute (models/base.py:2599).
+    instrumentation.on()
+    await make_tool_agent(([("aecho", {"text": "hi"})], "done"), [aecho]).arun("hi")
+    assert span_tree(telemetry) == [
+        (f"invoke_agent {AGENT_NAME}", INTERNAL, None, UNSET),
+        ("execute_tool aecho", INTERNAL, f"invoke_agent {AGENT_NAME}", UNSET),
+    ]
+
+
+def stops(text: str) -> str:
+    """Stops the run."""
+    raise StopAgentRun(f"stopped on {text}")
+
+
+@pytest.mark.parametrize("mode", ["run", "arun"])
+async def test_tool_raising_out_of_execute_ends_error_with_its_class_and_the_app_sees_the_same(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
+) -> None:
+    # agno re-raises AgentRunExceptions (StopAgentRun) out of FunctionCall.execute (tools/function.py:2723).
+    def agent() -> Agent:
+        return make_tool_agent(([("stops", {"text": "x"})], "done"), [stops])
+
+    bare = await perform(agent(), mode)
+    instrumentation.on()
+    assert await perform(agent(), mode) == bare
+    span = tool_span(telemetry, "stops")
+    assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE]) == (
+        StatusCode.ERROR,
+        "agno.exceptions.StopAgentRun",
+    )
+
+
+def spelling_tool(tracer: Tracer) -> Callable[[str], Iterator[str]]:
+    def spells(text: str) -> Iterator[str]:
+        """Spells its text out, lazily, each letter under a span of its own."""
+        for letter in text:
+            with tracer.start_as_current_span(f"spell {letter}"):
+                spelled = letter
+            yield spelled
+
+    return spells
+
+
+def spells_then_breaks(text: str) -> Iterator[str]:
+    """Spells one letter, then fails."""
+    yield text[0]
+    raise ToolBroke("broke mid-way")
+
+
+class ToolBroke(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+async def test_generator_tool_span_is_current_while_agno_consumes_it_and_ends_after(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
+) -> None:
+    # agno iterates a generator tool's result after FunctionCall.execute returned (models/base.py:2281).
+    spells = spelling_tool(telemetry.tracer_provider.get_tracer("tests.tool"))
+    instrumentation.on()
+    await perform(make_tool_agent(([("spells", {"text": "ab"})], "done"), [spells]), mode)
+    assert span_tree(telemetry) == [
+        (f"invoke_agent {AGENT_NAME}", INTERNAL, None, UNSET),
+        ("execute_tool spells", INTERNAL, f"invoke_agent {AGENT_NAME}", UNSET),
+        ("spell a", INTERNAL, "execute_tool spells", UNSET),
+        ("spell b", INTERNAL, "execute_tool spells", UNSET),
+    ]
+    spans = {span.name: span for span in telemetry.finished()}
+    assert (spans["execute_tool spells"].end_time or 0) >= (spans["spell b"].end_time or 0)
+
+
+@pytest.mark.parametrize("mode", RUN_MODES)
+async def test_generator_tool_that_raises_while_consumed_ends_error_with_its_class(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
+) -> None:
+    def agent() -> Agent:
+        return make_tool_agent(([("spells_then_breaks", {"text": "ab"})], "done"), [spells_then_breaks])
+
+    bare = await perform(agent(), mode)
+    instrumentation.on()
+    assert await perform(agent(), mode) == bare
+    span = tool_span(telemetry, "spells_then_breaks")
+    assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE]) == (
+        StatusCode.ERROR,
+        f"{ToolBroke.__module__}.{ToolBroke.__qualname__}",
+    )
+
+
+def test_tool_arguments_and_result_are_recorded_as_json_with_content_capture(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(capture_content="SPAN_ONLY")
+    echo_then_fails().run("hi")
+    attrs = attributes(tool_span(telemetry, "echo"))
+    assert (attrs[semconv.GEN_AI_TOOL_CALL_ARGUMENTS], attrs[semconv.GEN_AI_TOOL_CALL_RESULT]) == (
+        '{"text": "hi"}',
+        '"echo:hi"',
+    )
+
+
+def test_tool_arguments_and_result_are_not_recorded_by_default(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    echo_then_fails().run("hi")
+    attrs = attributes(tool_span(telemetry, "echo"))
+    assert not {semconv.GEN_AI_TOOL_CALL_ARGUMENTS, semconv.GEN_AI_TOOL_CALL_RESULT} & set(attrs)

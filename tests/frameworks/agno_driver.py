@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -74,6 +75,67 @@ class ScriptedModel(Model):
 
     def _parse_provider_response_delta(self, response: Any) -> Any:
         return response
+
+
+# One turn of a tool-calling model: the tool calls it asks for, as (name, arguments), or its answer.
+Turn = list[tuple[str, dict[str, Any]]] | str
+
+
+@dataclass
+class ToolCallingModel(ScriptedModel):
+    """Plays `script`, one turn per model call (the last repeats); tool call ids are call_1, call_2, ...
+    in the order the calls are asked for. Streamed, each turn is one chunk."""
+
+    script: tuple[Turn, ...] = ("hello world",)
+    turns: int = 0
+    call_ids: int = 0
+
+    def _turn(self) -> ModelResponse:
+        turn = self.script[min(self.turns, len(self.script) - 1)]
+        self.turns += 1
+        if isinstance(turn, str):
+            return ModelResponse(role="assistant", content=turn, response_usage=usage(10, 5))
+        calls = []
+        for tool, arguments in turn:
+            self.call_ids += 1
+            function = {"name": tool, "arguments": json.dumps(arguments)}
+            calls.append({"id": f"call_{self.call_ids}", "type": "function", "function": function})
+        return ModelResponse(role="assistant", tool_calls=calls, response_usage=usage(3, 1))
+
+    def invoke(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self._turn()
+
+    async def ainvoke(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self._turn()
+
+    def invoke_stream(self, *args: Any, **kwargs: Any) -> Iterator[ModelResponse]:
+        yield self._turn()
+
+    async def ainvoke_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponse]:
+        yield self._turn()
+
+
+class ToolFailure(RuntimeError):
+    """What the `fails` tool raises."""
+
+
+def echo(text: str) -> str:
+    """Echoes its text."""
+    return f"echo:{text}"
+
+
+async def aecho(text: str) -> str:
+    """Echoes its text, awaited."""
+    return f"aecho:{text}"
+
+
+def fails(text: str) -> str:
+    """Always fails."""
+    raise ToolFailure(f"tool broke on {text}")
+
+
+def make_tool_agent(script: tuple[Turn, ...], tools: list[Any], name: str = AGENT_NAME) -> Agent:
+    return Agent(name=name, model=ToolCallingModel(script=script), tools=tools, telemetry=False)
 
 
 class StrictInput(BaseModel):

@@ -41,22 +41,38 @@ provider too. A model that names no provider but has a name is labelled "{name} 
 makes one and keeps it on the agent for its later runs (agent/_session.py:53-59), so it is agno's
 conversation identity, not an id we invent. Agno core creates no spans of its own (its opt-in
 `setup_tracing` loads OpenInference), so there is nothing to stand down.
+
+Tool calls: every tool call a run makes goes through `FunctionCall.execute` (models/base.py:2259,
+and through `asyncio.to_thread` for a sync tool in an async run, base.py:2609, which carries the
+context) or `FunctionCall.aexecute` (base.py:2599/2606), each an `execute_tool {function name}` span
+with `gen_ai.tool.call.id` = `FunctionCall.call_id` (the model's id). Both return a
+`FunctionExecutionResult` (tools/function.py:2118): agno catches what the tool raises and returns
+`status="failure"` with the message as `error` and no exception class, so the span is ERROR with
+`error.type` `_OTHER`; what agno lets out of `execute` (`AgentRunException`s such as `StopAgentRun`,
+`RunCancelledException`) ends it ERROR with that class. A tool whose result is an iterator (a
+generator tool, and agno's own `delegate_task_to_member`, team/_default_tools.py:694) does its work
+when agno iterates `FunctionCall.result` after `execute` returned (base.py:2281, 2837, 2984): the
+result is handed back behind the core's stream proxy (still a generator to agno's `isinstance`
+checks, set where agno set it: on the `FunctionExecutionResult` and the `FunctionCall`), so the span
+is current during each pull (a team member's run is the child of the delegation's tool span) and
+ends when agno has consumed it; its result is not recorded (agno keeps only the text it builds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import weakref
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, active_invocation
-from ..stream import finish_with_error, trace_coroutine
+from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..stream import finish_with_error, trace_coroutine, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:
@@ -70,6 +86,8 @@ supported = ">=3.1,<4"
 _ERROR_STATUS = "ERROR"
 _CANCELLED_STATUS = "CANCELLED"
 _RUN_CANCELLED = "agno.exceptions.RunCancelledException"  # what agno raises inside a cancelled run
+_TOOL_FAILURE_STATUS = "failure"  # FunctionExecutionResult.status
+_TOOL_REENTRY_KEY = f"{name}:tool"
 
 # A background run's invocation -> the task its run was spawned as (None until it is spawned).
 _spawned: weakref.WeakKeyDictionary[AgentInvocation, asyncio.Task[Any] | None] = weakref.WeakKeyDictionary()
@@ -265,6 +283,63 @@ def _not_background_stream(owner: Any, args: tuple[Any, ...], kwargs: dict[str, 
     return not (stream if stream is not None else getattr(owner, "stream", None))
 
 
+# -- tool calls (see the module docstring) ------------------------------------------------------------
+
+
+def _json_text(value: Any) -> str | None:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except Exception:  # a structure json cannot walk (a cycle): no content rather than no span
+        return None
+
+
+def read_tool_request(call: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    # `call` is an agno FunctionCall: its Function, the model's arguments and call id.
+    function = getattr(call, "function", None)
+    facts = RequestFacts(
+        operation=Operation.TOOL,
+        tool_name=_text(getattr(function, "name", None)),
+        tool_type=semconv.TOOL_TYPE_FUNCTION,
+        tool_description=_text(getattr(function, "description", None)),
+        tool_call_id=_text(getattr(call, "call_id", None)),
+    )
+    if config.capture_content.enabled:
+        arguments = getattr(call, "arguments", None)
+        facts.tool_arguments = _json_text(arguments if arguments is not None else {})
+    return facts
+
+
+def _end_tool_call(result: Any, invocation: AgentInvocation, capture: bool) -> None:
+    """End the tool span from what `execute`/`aexecute` returned, or hand it to the lazy result."""
+    if getattr(result, "status", None) == _TOOL_FAILURE_STATUS:
+        failure = ResultFacts(error_type=semconv.ERROR_TYPE_OTHER, error_message=_text(getattr(result, "error", None)))
+        invocation.finish(Outcome.COMPLETED, None, failure)  # a failure returned as a value: ERROR
+        return
+    produced = getattr(result, "result", None)
+    if isinstance(produced, (Iterator, AsyncIterator)):
+        # Set where agno set it (FunctionCall.execute does the same with its authorized result). If
+        # this raises, the core's guard ends the span abandoned; a proxy of a finished span passes through.
+        traced = trace_stream(produced, invocation)
+        result.result = traced
+        call: Any = invocation.owner  # the FunctionCall
+        if getattr(call, "result", None) is produced:
+            call.result = traced
+        return
+    invocation.finish(Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(produced)) if capture else None)
+
+
+def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
+        if inspect.iscoroutine(result):  # aexecute: ends when awaited
+            return trace_coroutine(result, invocation, None, lambda value: _end_tool_call(value, invocation, capture))
+        _end_tool_call(result, invocation, capture)
+        return result
+
+    return handle_tool_result
+
+
 _RUN_OWNERS: tuple[tuple[str, str], ...] = (("agno.agent.agent", "Agent"), ("agno.team.team", "Team"))
 
 
@@ -283,7 +358,18 @@ def targets(config: Config) -> Sequence[Target]:
         for module, owner in _RUN_OWNERS
         for method in ("run", "arun")
     ]
-    return [*runs, HookTarget("agno.run.background", "_spawn_background", _note_spawned_task)]
+    handle_tool_result = make_tool_result_handler(config)
+    tool_calls: list[Target] = [
+        RunTarget(
+            "agno.tools.function",
+            f"FunctionCall.{method}",
+            read_tool_request,
+            handle_result=handle_tool_result,
+            reentry_key=_TOOL_REENTRY_KEY,
+        )
+        for method in ("execute", "aexecute")
+    ]
+    return [*runs, HookTarget("agno.run.background", "_spawn_background", _note_spawned_task), *tool_calls]
 
 
 ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
