@@ -396,6 +396,18 @@ def test_tool_of_the_same_name_called_by_a_tool_does_not_get_the_models_call_id(
     assert inner.parent is not None and inner.parent.span_id == outer.context.span_id
 
 
+def test_tool_call_smolagents_refuses_before_calling_a_tool_executes_nothing_and_has_no_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # An unknown tool name: execute_tool_call raises AgentToolExecutionError before any tool runs.
+    instrumentation.on()
+    make_agent((("tool", "no_such_tool", {}), final()), tools=[Echo()]).run("q")
+    assert span_tree(telemetry) == [
+        ("invoke_agent calc", INTERNAL, None, UNSET),
+        ("execute_tool final_answer", INTERNAL, "invoke_agent calc", UNSET),
+    ]
+
+
 def test_tool_called_by_the_app_outside_a_run_is_not_traced(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
