@@ -24,17 +24,27 @@ from agents.testing import ModelStep, ScriptedModel, function_call
 from agents.tracing import TracingProcessor, set_trace_processors, set_tracing_disabled
 from openai import AsyncOpenAI
 from opentelemetry import trace
-from opentelemetry.trace import StatusCode
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry
+from tests.conftest import Instrumentation, Telemetry, attributes
 from tests.frameworks.openai_agents_driver import (
     MODEL_FAILURE,
+    TOOL_FAILURE,
     ModelFailure,
+    RecordingHooks,
+    ToolFailure,
     answer,
     blocking,
+    broken,
     failure,
+    fatal,
+    lookup,
     make_agent,
+    make_handoff_agents,
+    make_tool_agent,
+    tool_step,
 )
 
 
@@ -77,6 +87,60 @@ def _run_sync_in_thread(call: Any) -> Any:
     return box["value"]
 
 
+# (span name, kind, parent span name, status code), in start order: the trace as a tree.
+TreeRow = tuple[str, SpanKind, str | None, StatusCode]
+INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
+MODES = ("run", "stream")
+
+
+def span_tree(telemetry: Telemetry) -> list[TreeRow]:
+    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
+    names = {span.context.span_id: span.name for span in spans}
+    return [
+        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
+        for span in spans
+    ]
+
+
+def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
+    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
+
+
+def spans_named(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
+    return sorted((span for span in telemetry.finished() if span.name == name), key=lambda span: span.start_time or 0)
+
+
+async def _run(mode: str, agent: Agent[Any], hooks: RecordingHooks | None = None) -> Any:
+    """The run's result: `Runner.run`, or `Runner.run_streamed` with every event read."""
+    if mode == "run":
+        return await Runner.run(agent, "hello", hooks=hooks)
+    result = Runner.run_streamed(agent, "hello", hooks=hooks)
+    async for _ in result.stream_events():
+        pass
+    return result
+
+
+def _items(result: Any) -> list[tuple[str, Any]]:
+    """What the app reads of a run: its items (kind and output) and its final output."""
+    items = [(type(item).__name__, getattr(item, "output", None)) for item in result.new_items]
+    return [*items, ("final_output", result.final_output), ("last_agent", result.last_agent.name)]
+
+
+async def _observed(mode: str, make: Any) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The items and the hooks of one run of the agent `make()` builds."""
+    calls: list[str] = []
+    result = await _run(mode, make(), RecordingHooks(calls))
+    return _items(result), calls
+
+
+async def _raised(mode: str, make: Any) -> tuple[type[BaseException], str, type[BaseException] | None]:
+    """The exception a run of the agent `make()` builds raises to the app: its class, message and cause's class."""
+    with pytest.raises(Exception) as raised:
+        await _run(mode, make())
+    cause = raised.value.__cause__
+    return type(raised.value), str(raised.value), type(cause) if cause is not None else None
+
+
 # -- entry points -------------------------------------------------------------------------------
 
 
@@ -96,47 +160,41 @@ def test_run_sync_model_failure_ends_span_error(instrumentation: Instrumentation
     assert span.attributes[semconv.ERROR_TYPE] == MODEL_FAILURE
 
 
-async def test_agent_as_tool_is_child_span(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
-    instrumentation.on()
+def _ask_inner_agent() -> Agent[Any]:
+    """`outer`, whose model calls `inner` (an agent used as a tool, `ask_inner`) once, then answers."""
     inner = make_agent(answer("inner answer"), name="inner")
-    outer = Agent(
-        name="outer",
-        model=ScriptedModel(
-            [
-                ModelStep(output=[function_call("ask_inner", {"input": "q"}, call_id="c1")]),
-                answer("outer answer"),
-            ]
-        ),
-        tools=[inner.as_tool(tool_name="ask_inner", tool_description="asks the inner agent")],
-    )
-    result = await Runner.run(outer, "hello")
-    assert result.final_output == "outer answer"
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    assert set(spans) == {"invoke_agent outer", "invoke_agent inner"}
-    assert spans["invoke_agent inner"].parent is not None
-    assert spans["invoke_agent inner"].parent.span_id == spans["invoke_agent outer"].context.span_id
-
-
-async def test_agent_as_tool_in_streamed_run_is_child_span(
-    instrumentation: Instrumentation, telemetry: Telemetry
-) -> None:
-    instrumentation.on()
-    inner = make_agent(answer("inner answer"), name="inner")
-    outer = Agent(
+    return Agent(
         name="outer",
         model=ScriptedModel(
             [ModelStep(output=[function_call("ask_inner", {"input": "q"}, call_id="c1")]), answer("outer answer")]
         ),
         tools=[inner.as_tool(tool_name="ask_inner", tool_description="asks the inner agent")],
     )
-    result = Runner.run_streamed(outer, "hello")
-    async for _ in result.stream_events():
-        pass
+
+
+# An agent used as a tool: the tool call is an execute_tool span, the agent's own run (Runner.run inside the
+# tool) its child.
+AS_TOOL_TREE: list[TreeRow] = [
+    ("invoke_agent outer", INTERNAL, None, UNSET),
+    ("execute_tool ask_inner", INTERNAL, "invoke_agent outer", UNSET),
+    ("invoke_agent inner", INTERNAL, "execute_tool ask_inner", UNSET),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_agent_as_tool_runs_under_its_tool_call_span(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = await _run(mode, _ask_inner_agent())
     assert result.final_output == "outer answer"
-    spans = {span.name: span for span in telemetry.agent_spans()}
-    assert set(spans) == {"invoke_agent outer", "invoke_agent inner"}
-    assert spans["invoke_agent inner"].parent is not None
-    assert spans["invoke_agent inner"].parent.span_id == spans["invoke_agent outer"].context.span_id
+    assert span_tree(telemetry) == AS_TOOL_TREE
+
+
+async def test_agent_as_tool_result_is_the_same_with_and_without_us(instrumentation: Instrumentation) -> None:
+    bare = _items(await Runner.run(_ask_inner_agent(), "hello"))
+    instrumentation.on()
+    assert _items(await Runner.run(_ask_inner_agent(), "hello")) == bare
 
 
 async def test_streamed_run_work_is_parented_under_agent_span(
@@ -159,8 +217,11 @@ async def test_streamed_run_work_is_parented_under_agent_span(
     result = Runner.run_streamed(agent, "hello")
     async for _ in result.stream_events():
         pass
-    span = _only_span(telemetry)
-    assert [s.get_span_context().span_id for s in seen] == [span.context.span_id]
+    # The tool's code runs under its execute_tool span, the child of the agent span.
+    (tool_span,) = tool_spans(telemetry, "probe")
+    assert [s.get_span_context().span_id for s in seen] == [tool_span.context.span_id]
+    assert tool_span.parent is not None
+    assert tool_span.parent.span_id == _only_span(telemetry).context.span_id
 
 
 # -- the streamed result is the SDK's own object --------------------------------------------------
@@ -493,3 +554,329 @@ async def test_runs_make_no_network_attempt(instrumentation: Instrumentation, mo
         pass
     agents.tracing.get_trace_provider().force_flush()
     assert attempts == []
+
+
+# -- tool calls ---------------------------------------------------------------------------------------------------
+
+# One response calls `lookup` (a sync tool) and `broken` (an async tool that raises; by default the SDK answers
+# the model with an error message and the run goes on).
+TOOLS_TREE: list[TreeRow] = [
+    ("invoke_agent looker", INTERNAL, None, UNSET),
+    ("execute_tool lookup", INTERNAL, "invoke_agent looker", UNSET),
+    ("execute_tool broken", INTERNAL, "invoke_agent looker", ERROR),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_calls_are_execute_tool_spans_of_the_agent(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = await _run(mode, make_tool_agent(lookup, broken))
+    assert result.final_output == "done"
+    assert span_tree(telemetry) == TOOLS_TREE
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_runs_are_the_same_with_and_without_us(mode: str, instrumentation: Instrumentation) -> None:
+    bare = await _observed(mode, lambda: make_tool_agent(lookup, broken))
+    instrumentation.on()
+    assert await _observed(mode, lambda: make_tool_agent(lookup, broken)) == bare
+
+
+async def test_tool_span_has_the_tools_identity_and_the_models_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await Runner.run(make_tool_agent(lookup, broken), "hello")
+    ((looked_up,), (failed,)) = tool_spans(telemetry, "lookup"), tool_spans(telemetry, "broken")
+    assert {key: value for key, value in attributes(looked_up).items() if key.startswith("gen_ai.")} == {
+        semconv.GEN_AI_OPERATION_NAME: "execute_tool",
+        semconv.GEN_AI_TOOL_NAME: "lookup",
+        semconv.GEN_AI_TOOL_TYPE: "function",
+        semconv.GEN_AI_TOOL_DESCRIPTION: "Looks a word up.",
+        semconv.GEN_AI_TOOL_CALL_ID: "c1",
+    }
+    assert attributes(failed)[semconv.GEN_AI_TOOL_CALL_ID] == "c2"
+
+
+async def test_a_tool_failure_the_sdk_answers_the_model_with_is_a_failed_tool_call(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await Runner.run(make_tool_agent(broken), "hello")
+    (span,) = tool_spans(telemetry, "broken")
+    assert (
+        span.status.status_code,
+        span.status.description,
+        attributes(span)[semconv.ERROR_TYPE],
+        attributes(span)[semconv.OUTCOME],
+        [event.name for event in span.events],
+    ) == (ERROR, "no entry for otter", TOOL_FAILURE, "failed", ["exception"])
+    (point,) = telemetry.metric_points(semconv.METRIC_EXECUTE_TOOL_DURATION)
+    assert point.attributes[semconv.ERROR_TYPE] == TOOL_FAILURE
+    assert attributes(_only_span(telemetry))[semconv.OUTCOME] == "completed"
+
+
+async def test_a_tool_failure_a_custom_failure_function_answers_is_a_failed_tool_call(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    @agents.function_tool(failure_error_function=lambda context, error: f"sorry: {error}")
+    def picky(word: str) -> str:
+        """Refuses every word."""
+        raise ToolFailure(f"will not look up {word}")
+
+    instrumentation.on()
+    result = await Runner.run(make_tool_agent(picky), "hello")
+    assert result.final_output == "done"
+    (span,) = tool_spans(telemetry, "picky")
+    assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE], attributes(span)[semconv.OUTCOME]) == (
+        ERROR,
+        TOOL_FAILURE,
+        "failed",
+    )
+
+
+# `fatal` has no failure_error_function: its exception ends the tool call, and the SDK fails the run with a
+# UserError caused by it.
+FATAL_TREE: list[TreeRow] = [
+    ("invoke_agent looker", INTERNAL, None, ERROR),
+    ("execute_tool fatal", INTERNAL, "invoke_agent looker", ERROR),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_tool_error_that_propagates_fails_the_tool_call_and_the_run(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    with pytest.raises(agents.UserError):
+        await _run(mode, make_tool_agent(fatal))
+    assert span_tree(telemetry) == FATAL_TREE
+    ((tool_span,), agent_span) = tool_spans(telemetry, "fatal"), _only_span(telemetry)
+    assert (attributes(tool_span)[semconv.ERROR_TYPE], attributes(agent_span)[semconv.ERROR_TYPE]) == (
+        TOOL_FAILURE,
+        "agents.exceptions.UserError",
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_propagating_tool_error_reaches_the_app_as_without_us(
+    mode: str, instrumentation: Instrumentation
+) -> None:
+    bare = await _raised(mode, lambda: make_tool_agent(fatal))
+    instrumentation.on()
+    assert await _raised(mode, lambda: make_tool_agent(fatal)) == bare
+    assert bare == (agents.UserError, "Error running tool fatal: fatal lookup", ToolFailure)
+
+
+async def test_tool_arguments_and_result_are_recorded_only_with_content_capture(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    keys = (semconv.GEN_AI_TOOL_CALL_ARGUMENTS, semconv.GEN_AI_TOOL_CALL_RESULT)
+    instrumentation.on()
+    await Runner.run(make_tool_agent(lookup), "hello")
+    instrumentation.off()
+    instrumentation.on(capture_content="SPAN_ONLY")
+    await Runner.run(make_tool_agent(lookup, broken), "hello")
+    assert [[attributes(span).get(key) for key in keys] for span in tool_spans(telemetry, "lookup")] == [
+        [None, None],
+        ['{"word":"otter"}', "otter: found"],
+    ]
+    (failed,) = tool_spans(telemetry, "broken")
+    assert attributes(failed)[semconv.GEN_AI_TOOL_CALL_RESULT] == agents.default_tool_error_function(None, None)  # type: ignore[arg-type]
+
+
+async def test_a_tool_that_times_out_is_a_failed_tool_call_and_the_run_goes_on(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    @agents.function_tool(timeout=0.01)
+    async def slow(word: str) -> str:
+        """Takes too long."""
+        await asyncio.sleep(10)
+        return "late"
+
+    instrumentation.on()
+    result = await Runner.run(make_tool_agent(slow), "hello")
+    assert result.final_output == "done"
+    (span,) = tool_spans(telemetry, "slow")
+    assert (span.status.status_code, attributes(span)[semconv.ERROR_TYPE], attributes(span)[semconv.OUTCOME]) == (
+        ERROR,
+        "agents.exceptions.ToolTimeoutError",
+        "failed",
+    )
+
+
+# -- handoffs -----------------------------------------------------------------------------------------------------
+
+# triage hands the run to specialist, which calls `lookup` and answers: the run's span is the starting agent's,
+# the agent that takes over is its child for the turns it runs, and its tool calls are under it.
+HANDOFF_TREE: list[TreeRow] = [
+    ("invoke_agent triage", INTERNAL, None, UNSET),
+    ("invoke_agent specialist", INTERNAL, "invoke_agent triage", UNSET),
+    ("execute_tool lookup", INTERNAL, "invoke_agent specialist", UNSET),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_agent_a_run_is_handed_off_to_is_a_child_of_the_run(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = await _run(mode, make_handoff_agents())
+    assert (result.final_output, result.last_agent.name) == ("special", "specialist")
+    assert span_tree(telemetry) == HANDOFF_TREE
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_handoff_runs_are_the_same_with_and_without_us(mode: str, instrumentation: Instrumentation) -> None:
+    bare = await _observed(mode, make_handoff_agents)
+    instrumentation.on()
+    assert await _observed(mode, make_handoff_agents) == bare
+    assert "handoff:triage->specialist" in bare[1]
+
+
+async def test_handed_off_agent_span_reads_the_agent_and_the_usage_of_its_own_turns(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await Runner.run(make_handoff_agents(), "hello", conversation_id="conv-1")
+    (run_span,), (specialist,) = (
+        spans_named(telemetry, "invoke_agent triage"),
+        spans_named(telemetry, "invoke_agent specialist"),
+    )
+    keys = (
+        semconv.GEN_AI_AGENT_NAME,
+        semconv.GEN_AI_AGENT_DESCRIPTION,
+        semconv.GEN_AI_CONVERSATION_ID,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+        semconv.OUTCOME,
+    )
+    # triage's turn 5/3 tokens, specialist's two turns 5/3 and 11/7: the run's span has the run's usage.
+    assert [attributes(specialist).get(key) for key in keys] == [
+        "specialist",
+        "answers lookups",
+        "conv-1",
+        16,
+        10,
+        "completed",
+    ]
+    assert [attributes(run_span).get(key) for key in keys[3:]] == [21, 13, "completed"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_run_that_fails_after_a_handoff_fails_the_handed_off_agent_too(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    with pytest.raises(ModelFailure):
+        await _run(mode, make_handoff_agents(failure()))
+    assert span_tree(telemetry) == [
+        ("invoke_agent triage", INTERNAL, None, ERROR),
+        ("invoke_agent specialist", INTERNAL, "invoke_agent triage", ERROR),
+    ]
+    assert [
+        (attributes(span)[semconv.ERROR_TYPE], attributes(span)[semconv.OUTCOME]) for span in telemetry.agent_spans()
+    ] == [(MODEL_FAILURE, "failed")] * 2
+
+
+async def test_an_agent_that_hands_off_again_ends_before_the_next_one_starts(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # a -> b -> a: every agent that takes the run over is a child of the run, the starting agent's turns
+    # after it gets the run back too.
+    b = Agent(name="b", model=ScriptedModel([tool_step(("transfer_to_a", {}, "c2"))]))
+    a = Agent(name="a", model=ScriptedModel([tool_step(("transfer_to_b", {}, "c1")), answer("back")]), handoffs=[b])
+    b.handoffs = [a]
+    instrumentation.on()
+    result = await Runner.run(a, "hello")
+    assert result.final_output == "back"
+    assert span_tree(telemetry) == [
+        ("invoke_agent a", INTERNAL, None, UNSET),
+        ("invoke_agent b", INTERNAL, "invoke_agent a", UNSET),
+        ("invoke_agent a", INTERNAL, "invoke_agent a", UNSET),
+    ]
+    (b_span,), (_, a_again) = spans_named(telemetry, "invoke_agent b"), spans_named(telemetry, "invoke_agent a")
+    assert (b_span.end_time or 0) <= (a_again.start_time or 0)
+
+
+async def test_a_run_resumed_in_the_agent_it_was_handed_off_to_runs_under_that_agents_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    @agents.function_tool(needs_approval=True)
+    def guarded(word: str) -> str:
+        """Needs approval."""
+        return f"{word}: approved"
+
+    specialist = Agent(
+        name="specialist",
+        model=ScriptedModel([tool_step(("guarded", {"word": "otter"}, "c2")), answer()]),
+        tools=[guarded],
+    )
+    triage = Agent(
+        name="triage", model=ScriptedModel([tool_step(("transfer_to_specialist", {}, "c1"))]), handoffs=[specialist]
+    )
+    first = await Runner.run(triage, "hello")
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    instrumentation.on()
+    resumed = await Runner.run(triage, state)  # the approved call runs in specialist's resumed turn
+    assert resumed.final_output == "hello"
+    assert span_tree(telemetry) == [
+        ("invoke_agent triage", INTERNAL, None, UNSET),
+        ("invoke_agent specialist", INTERNAL, "invoke_agent triage", UNSET),
+        ("execute_tool guarded", INTERNAL, "invoke_agent specialist", UNSET),
+    ]
+
+
+async def test_a_streamed_run_stopped_after_a_handoff_ends_the_handed_off_agent_closed_early(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    entered = asyncio.Event()
+    result = Runner.run_streamed(make_handoff_agents(_blocks_forever(entered)), "hello")
+    await entered.wait()  # in specialist's model call
+    result.cancel()
+    await _run_loop_done(result)
+    assert [
+        (span.name, attributes(span)[semconv.OUTCOME], span.status.status_code) for span in telemetry.agent_spans()
+    ] == [
+        ("invoke_agent specialist", "closed_early", UNSET),
+        ("invoke_agent triage", "closed_early", UNSET),
+    ]
+
+
+async def test_a_run_cancelled_after_a_handoff_ends_the_handed_off_agent_cancelled(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    entered = asyncio.Event()
+    task = asyncio.ensure_future(Runner.run(make_handoff_agents(_blocks_forever(entered)), "hello"))
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [
+        (span.name, attributes(span)[semconv.OUTCOME], span.status.status_code) for span in telemetry.agent_spans()
+    ] == [
+        ("invoke_agent specialist", "cancelled", ERROR),
+        ("invoke_agent triage", "cancelled", ERROR),
+    ]
+
+
+async def test_a_dropped_run_after_a_handoff_ends_the_handed_off_agent_abandoned(
+    instrumentation: Instrumentation, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    instrumentation.on()
+    entered = asyncio.Event()
+    task = asyncio.ensure_future(Runner.run(make_handoff_agents(_blocks_forever(entered)), "hello"))
+    await entered.wait()
+    with _dropped_run_noise():
+        del task
+        gc.collect()
+    assert sorted((span.name, attributes(span)[semconv.OUTCOME]) for span in telemetry.agent_spans()) == [
+        ("invoke_agent specialist", "abandoned"),
+        ("invoke_agent triage", "abandoned"),
+    ]
+    assert _our_warnings(caplog) == []

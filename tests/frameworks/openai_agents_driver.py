@@ -12,8 +12,8 @@ import warnings
 from typing import Any
 
 import agents
-from agents import Agent, ModelSettings, RunHooks, Runner, RunResultStreaming, Usage
-from agents.testing import ModelStep, ScriptedModel, assistant_message
+from agents import Agent, FunctionTool, ModelSettings, RunHooks, Runner, RunResultStreaming, Usage, function_tool
+from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 
 from tests.scenarios import AWAITED_ENDINGS, CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -52,6 +52,9 @@ class RecordingHooks(RunHooks[Any]):
     async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: Any) -> None:
         self.calls.append(f"tool_end:{tool.name}")
 
+    async def on_handoff(self, context: Any, from_agent: Any, to_agent: Any) -> None:
+        self.calls.append(f"handoff:{from_agent.name}->{to_agent.name}")
+
 
 async def _block(call: Any) -> Any:
     await asyncio.Event().wait()
@@ -71,6 +74,62 @@ def failure() -> ModelStep:
 
 def blocking() -> ModelStep:
     return ModelStep.respond(_block)
+
+
+class ToolFailure(RuntimeError):
+    """What the failing tools raise."""
+
+
+TOOL_FAILURE = f"{ToolFailure.__module__}.{ToolFailure.__qualname__}"
+
+
+@function_tool
+def lookup(word: str) -> str:
+    """Looks a word up."""
+    return f"{word}: found"
+
+
+@function_tool
+async def broken(word: str) -> str:
+    """Looks a word up, and fails."""
+    raise ToolFailure(f"no entry for {word}")
+
+
+@function_tool(failure_error_function=None)
+def fatal() -> str:
+    """Fails, and the run with it."""
+    raise ToolFailure("fatal lookup")
+
+
+def tool_step(*calls: tuple[str, dict[str, Any], str]) -> ModelStep:
+    """A model response calling each (tool name, arguments, call id)."""
+    return ModelStep(
+        output=[function_call(tool, arguments, call_id=call_id) for tool, arguments, call_id in calls],
+        usage=Usage(requests=1, input_tokens=5, output_tokens=3, total_tokens=8),
+    )
+
+
+def make_tool_agent(*tools: FunctionTool, name: str = "looker") -> Agent[Any]:
+    """An agent whose model calls every tool in one response (call ids c1, c2, ...), then answers "done"."""
+    calls = [(tool.name, {"word": "otter"} if tool.name != "fatal" else {}, f"c{i}") for i, tool in enumerate(tools, 1)]
+    return Agent(name=name, model=ScriptedModel([tool_step(*calls), answer("done")]), tools=list(tools))
+
+
+def make_handoff_agents(*specialist_steps: ModelStep) -> Agent[Any]:
+    """`triage`, whose model hands the run to `specialist` (which has the `lookup` tool) at once."""
+    specialist = Agent(
+        name="specialist",
+        handoff_description="answers lookups",
+        model=ScriptedModel(
+            list(specialist_steps) or [tool_step(("lookup", {"word": "otter"}, "c2")), answer("special")]
+        ),
+        tools=[lookup],
+    )
+    return Agent(
+        name="triage",
+        model=ScriptedModel([tool_step(("transfer_to_specialist", {}, "c1"))]),
+        handoffs=[specialist],
+    )
 
 
 def make_agent(step: ModelStep, name: str = AGENT_NAME, **kwargs: Any) -> Agent[Any]:

@@ -53,6 +53,44 @@ the mapped provider, an unknown prefix -> `openai` under `unknown_prefix_mode="m
 an `OpenAIProvider` -> `openai`; a user's own `ModelProvider` -> none. A handoff to an agent on
 another provider does not change the span's value (the starting agent's).
 
+Tool calls: every call of a function tool the model makes passes once through
+`_invoke_function_tool_with_metadata` (tool.py, called by name from run_internal/tool_execution.py, whose
+binding is the one wrapped: the batch executor's `_invoke_tool_and_run_post_invoke`), the one place the SDK
+awaits `FunctionTool.on_invoke_tool`, for sync and async tools alike (a sync tool's invoker runs it in a
+worker thread, copying the context). It is an `execute_tool {name}` span, `name` the name the model called
+(`ToolContext.qualified_tool_name`: the namespace included), with the tool's description and
+`gen_ai.tool.call.id` = the model's function call `call_id`; arguments (the model's JSON) and result only with
+content capture. Tool calls that never run (awaiting approval, rejected, blocked by an input guardrail) have
+none; the SDK's `on_tool_start`/`on_tool_end` hooks and tool guardrails run outside it. A tool that raises:
+- by default its `failure_error_function` turns the exception into the call's result (the model is told,
+  the run goes on): the SDK asks `maybe_invoke_function_tool_failure_error_function` (wrapped) inside the
+  call's own await, where our span is the innermost invocation; the span ends ERROR with the tool's own
+  exception (`error.type` its class, an exception event), outcome `failed`;
+- with `failure_error_function=None` the exception leaves the call: the span ends ERROR with it, and the
+  run fails with the SDK's `UserError` caused by it;
+- a tool that times out (`timeout=`) with the default `timeout_behavior="error_as_result"` is answered with
+  the SDK's timeout message (`is_sdk_generated_error`, no exception handled): ERROR with
+  `error.type` `agents.exceptions.ToolTimeoutError`; a `timeout_error_function`'s answer cannot be told
+  from a result and ends the span completed; `"raise_exception"` raises ToolTimeoutError: ERROR.
+An agent used as a tool (`agent.as_tool`) runs `Runner.run` inside its tool call: its run is a child of the
+tool call's span.
+
+Handoffs: the run's span is the starting agent's, and spans the whole run. Every turn of a run passes through
+one turn function (`run_single_turn`, `run_single_turn_streamed`, or `resolve_interrupted_turn` for a turn
+resumed after an approval) with the turn's agent in its `bindings`; a turn that hands off returns
+`NextStepHandoff`, and the run loop makes the new agent current (run.py:1543, run_loop.py:1618). The agent
+that takes the run over gets an `invoke_agent {its name}` span, a child of the run's span, started at its first
+turn and current during each of its turns (its model calls and tool calls are under it); it ends when it hands
+off again (completed, when the turn that handed off returns) or when the run ends, with the run's outcome and
+error, before the run's span (`Runner.run`: from the result reader the core calls on every ending, on a failure
+while handling the run's exception; `run_streamed`: the run task's done callback; both: a dropped run, abandoned).
+So a -> b -> c gives the run's span `a` with children `b` then `c`; an agent handed the run back (a -> b -> a)
+is a child again (`a` under `a`), and a run resumed from a RunState whose current agent is another than the
+starting one starts with that agent's child span. The child has its agent's name, description, model and
+provider, the run's conversation id, and the usage of the responses made while it had the run (the run's span
+keeps the run's total); input and output messages stay on the run's span. What the loop does between turns
+(output guardrails, session saves) is under the run's span.
+
 The SDK's own tracing (its trace processors, not OpenTelemetry) is left alone: we neither disable
 nor replace its processors, so `keep_framework_spans` has nothing to stand down here.
 """
@@ -60,16 +98,21 @@ nor replace its processors, so `keep_framework_spans` has nothing to stand down 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry
-from ..stream import finish_with_error, read_facts, trace_result
+from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import finish_with_error, read_facts, trace_coroutine, trace_result
 from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target
 
 name = "openai_agents"
@@ -279,9 +322,191 @@ def make_result_reader(config: Config) -> ResultReader:
     return read_result
 
 
+class _RunOwner:
+    """The owner of one run (or tool call) for the re-entry guard: unique per run, refers to nothing
+    (module docstring)."""
+
+    __slots__ = ()
+
+
+# -- handoffs (see the module docstring) ------------------------------------------------------------------------
+
+_HANDOFF_REENTRY_KEY = f"{name}:handoff"
+
+
+class _Handoffs:
+    """One run's handoffs: whether its latest turn handed off, and the span of the agent that took over."""
+
+    __slots__ = ("child", "handed_off", "usage", "usage_at_start")
+
+    def __init__(self) -> None:
+        self.handed_off = False
+        self.child: AgentInvocation | None = None
+        # The run's Usage (the SDK adds each response to it in place) and its counts when the child started.
+        self.usage: Any = None
+        self.usage_at_start: tuple[int, int, int] | None = None
+
+
+# A run's invocation (its top span) -> its handoffs, from its first turn until the run ends.
+_handoffs: weakref.WeakKeyDictionary[AgentInvocation, _Handoffs] = weakref.WeakKeyDictionary()
+
+
+def _usage_counts(usage: Any) -> tuple[int, int, int] | None:
+    counts = (
+        getattr(usage, "requests", None),
+        getattr(usage, "input_tokens", None),
+        getattr(usage, "output_tokens", None),
+    )
+    if all(isinstance(count, int) for count in counts):
+        return counts  # type: ignore[return-value]  # checked: three ints
+    return None
+
+
+def _end_child(handoffs: _Handoffs, outcome: Outcome, error: BaseException | None) -> None:
+    """End the span of the agent that took the run over: it handed off again, or the run ended."""
+    child = handoffs.child
+    if child is None:
+        return
+    handoffs.child = None
+    facts: ResultFacts | None = None
+    start, now = handoffs.usage_at_start, _usage_counts(handoffs.usage)
+    if start is not None and now is not None and now[0] > start[0]:  # its turns' model responses
+        facts = ResultFacts(input_tokens=now[1] - start[1], output_tokens=now[2] - start[2])
+    if error is not None:
+        finish_with_error(child, error, facts)
+    else:
+        child.finish(outcome, None, facts)
+
+
+def _end_handoffs(root: AgentInvocation, outcome: Outcome, error: BaseException | None) -> None:
+    """The run ended: the agent that has it ends with the run's outcome. Makes no context or framework calls
+    (it also runs from the garbage collector)."""
+    try:
+        handoffs = _handoffs.pop(root, None)
+        if handoffs is not None:
+            _end_child(handoffs, outcome, error)
+    except Exception:
+        report_failure("ending the openai-agents handoff span")
+
+
+def _turn_argument(args: tuple[Any, ...], kwargs: dict[str, Any], key: str, positions: Mapping[str, int]) -> Any:
+    if key in kwargs:
+        return kwargs[key]
+    position = positions.get(key)
+    return args[position] if position is not None and len(args) > position else None
+
+
+def _handoffs_of_turn(
+    telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any], positions: Mapping[str, int]
+) -> _Handoffs | None:
+    """The handoffs of the run this turn belongs to, with the span of the agent that took it over started when
+    this is that agent's first turn; None when the turn is not in a run of ours."""
+    if not is_instrumentation_enabled():
+        return None
+    # Turns are called from the run loop, where the run's own span is current (a tool's or a handed-off
+    # agent's is current only inside a turn).
+    root = active_invocation()
+    if root is None or root.finished or root.reentry_key != name or root.request.operation is not Operation.AGENT:
+        return None
+    agent = getattr(_turn_argument(args, kwargs, "bindings", positions), "public_agent", None)
+    handoffs = _handoffs.get(root)
+    if handoffs is None:
+        handoffs = _handoffs[root] = _Handoffs()
+        # A run resumed from a RunState whose current agent is not the one it was started with.
+        takes_over = getattr(agent, "name", None) != root.request.agent_name
+    else:
+        takes_over = handoffs.handed_off
+    handoffs.handed_off = False
+    if takes_over:
+        facts = read_request(
+            None, (agent,), {"run_config": _turn_argument(args, kwargs, "run_config", positions)}, telemetry.config
+        )
+        facts.conversation_id = root.request.conversation_id
+        facts.input_messages = None  # the run's input is on the run's span
+        usage = getattr(_turn_argument(args, kwargs, "context_wrapper", positions), "usage", None)
+        handoffs.usage, handoffs.usage_at_start = usage, _usage_counts(usage)
+        # Started in the run loop's context: a child of the run's span.
+        handoffs.child = AgentInvocation(telemetry, facts, _RunOwner(), _HANDOFF_REENTRY_KEY)
+    return handoffs
+
+
+def _detach_unless_torn_down(token: object) -> None:
+    """Detach `token`, unless the turn is being unwound in another Context than it attached in: a dropped run
+    torn down by the garbage collector, where OpenTelemetry would log "Failed to detach context" and there is
+    nothing to restore (the core does the same for its own steps). A contextvars token says which Context it
+    belongs to by failing `reset` elsewhere."""
+    variable = getattr(token, "var", None)
+    if variable is None:
+        otel_context.detach(token)  # type: ignore[arg-type]  # a token from attach()
+        return
+    try:
+        variable.reset(token)
+    except (ValueError, RuntimeError):  # another Context's token
+        pass
+
+
+async def _run_turn(turn: Any, handoffs: _Handoffs, handoff_step: type) -> Any:
+    """Await one turn of a run of ours: under the span of the agent that took the run over, if one did, and
+    noting a handoff the turn made."""
+    child = handoffs.child
+    if child is None or child.finished:
+        result = await turn
+    else:
+        token = otel_context.attach(child.step_context())
+        try:
+            result = await turn
+        except BaseException:
+            _detach_unless_torn_down(token)
+            raise
+        otel_context.detach(token)
+    try:
+        if isinstance(getattr(result, "next_step", None), handoff_step):
+            _end_child(handoffs, Outcome.COMPLETED, None)  # handed off again
+            handoffs.handed_off = True
+    except Exception:
+        report_failure("following an openai-agents handoff")
+    return result
+
+
+def _turn_under_its_agent(handoff_step: type, positions: Mapping[str, int]) -> Callable[[Telemetry], Any]:
+    """Wrap a turn function (`run_single_turn`, `run_single_turn_streamed`, `resolve_interrupted_turn`), whose
+    `bindings` name the agent the turn runs; `positions` are the indexes of arguments it takes positionally."""
+
+    def make_wrapper(telemetry: Telemetry) -> Any:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            turn = wrapped(*args, **kwargs)
+            try:
+                handoffs = _handoffs_of_turn(telemetry, args, kwargs, positions)
+            except Exception:
+                report_failure("following the agent of an openai-agents turn")
+                return turn
+            return turn if handoffs is None else _run_turn(turn, handoffs, handoff_step)
+
+        return wrapper
+
+    return make_wrapper
+
+
+def _ending_handoffs(reader: ResultReader, root: AgentInvocation) -> ResultReader:
+    """`reader`, ending the run's handed-off agent with the run's outcome first (`Runner.run`, whose end the
+    core follows: it reads the result on every ending but the collection of a run that never started, which has
+    no handoffs). On a failure it reads while handling the run's exception (stream._drive): that is the error."""
+
+    def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        error = sys.exc_info()[1] if outcome in (Outcome.FAILED, Outcome.CANCELLED) else None
+        _end_handoffs(root, outcome, error)
+        return reader(value, outcome)
+
+    return read_result
+
+
+# -- the run's end ------------------------------------------------------------------------------------------------
+
+
 def _end_abandoned(invocation: AgentInvocation) -> None:
     # The run task was collected while pending (its waiter was garbage too): nothing else ends the span.
     if not invocation.finished:
+        _end_handoffs(invocation, Outcome.ABANDONED, None)
         invocation.finish(Outcome.ABANDONED)
 
 
@@ -307,6 +532,22 @@ def _noop() -> None:
     pass
 
 
+def _streamed_ending(
+    result: Any, requested: str | None, task: asyncio.Future[Any]
+) -> tuple[Outcome, BaseException | None]:
+    """How a streamed run ended, from its run task (module docstring): (outcome, the error to record)."""
+    if task.cancelled():
+        if requested == "immediate":
+            return Outcome.CLOSED_EARLY, None
+        return Outcome.CANCELLED, asyncio.CancelledError()
+    error = task.exception()
+    if error is not None:
+        return Outcome.FAILED, error
+    if requested == "after_turn" and getattr(result, "final_output", None) is None:
+        return Outcome.CLOSED_EARLY, None
+    return Outcome.COMPLETED, None
+
+
 def _run_loop_done(
     result: Any,
     invocation: AgentInvocation,
@@ -325,19 +566,12 @@ def _run_loop_done(
     except Exception:  # a done callback must not raise into the loop's handler
         requested = None
     facts = read_facts(reader, result, Outcome.COMPLETED)
-    if task.cancelled():
-        if requested == "immediate":
-            invocation.finish(Outcome.CLOSED_EARLY, None, facts)
-        else:
-            invocation.finish(Outcome.CANCELLED, asyncio.CancelledError(), facts)
-        return
-    error = task.exception()
+    outcome, error = _streamed_ending(result, requested, task)
+    _end_handoffs(invocation, outcome, error)
     if error is not None:
         finish_with_error(invocation, error, facts)
-    elif requested == "after_turn" and getattr(result, "final_output", None) is None:
-        invocation.finish(Outcome.CLOSED_EARLY, None, facts)
     else:
-        invocation.finish(Outcome.COMPLETED, None, facts)
+        invocation.finish(outcome, None, facts)
 
 
 def _watch_first_event(result: Any, invocation: AgentInvocation, end_marker: type) -> Callable[[], None]:
@@ -350,19 +584,13 @@ def _watch_first_event(result: Any, invocation: AgentInvocation, end_marker: typ
     return _noop
 
 
-class _RunOwner:
-    """The owner of one run for the re-entry guard: unique per run, refers to nothing (module docstring)."""
-
-    __slots__ = ()
-
-
 def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any, AgentInvocation], Any]:
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
         # Re-own the run (see the module docstring) before any of it runs.
         invocation.owner = _RunOwner()
         task = getattr(result, "run_loop_task", None)
         if not isinstance(task, asyncio.Future):  # `run`: a coroutine, traced by the core
-            return trace_result(result, invocation, reader)
+            return trace_result(result, invocation, _ending_handoffs(reader, invocation))
         finalizer = weakref.finalize(task, _end_abandoned, invocation)
         finalizer.atexit = False
         unmark = _watch_first_event(result, invocation, end_marker)
@@ -388,15 +616,127 @@ def _record_stop_request(telemetry: Telemetry) -> Any:
     return wrapper
 
 
+# -- tool calls (see the module docstring) --------------------------------------------------------------------
+
+_TOOL_REENTRY_KEY = f"{name}:tool"
+# What the SDK's default timeout message stands for (tool.py: `timeout_behavior="error_as_result"`).
+_TOOL_TIMEOUT = "agents.exceptions.ToolTimeoutError"
+# A running tool call -> the exception the SDK turned into the call's result (its failure_error_function).
+_handled_failures: weakref.WeakKeyDictionary[AgentInvocation, BaseException] = weakref.WeakKeyDictionary()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _result_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except Exception:  # a structure json cannot walk (a cycle): no content rather than no span
+        return None
+
+
+def read_tool_request(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    # _invoke_function_tool_with_metadata(*, function_tool, context, arguments): the ToolContext carries the
+    # model's function call (its call_id, and the name it called the tool by, namespace included).
+    function_tool = kwargs.get("function_tool")
+    context = kwargs.get("context")
+    facts = RequestFacts(
+        operation=Operation.TOOL,
+        tool_name=_text(getattr(context, "qualified_tool_name", None)) or _text(getattr(function_tool, "name", None)),
+        tool_type=semconv.TOOL_TYPE_FUNCTION,
+        tool_description=_text(getattr(function_tool, "description", None)),
+        tool_call_id=_text(getattr(context, "tool_call_id", None)),
+    )
+    if config.capture_content.enabled:
+        arguments = kwargs.get("arguments")
+        facts.tool_arguments = arguments if isinstance(arguments, str) else None
+    return facts
+
+
+def _end_tool_call(value: Any, invocation: AgentInvocation, capture: bool) -> None:
+    """End a tool call that returned: a failure the SDK turned into its result is a failure."""
+    output = getattr(value, "output", value)  # a _FunctionToolInvocationResult
+    facts = ResultFacts(tool_result=_result_text(output) if capture else None)
+    failure = _handled_failures.pop(invocation, None)
+    if failure is not None:
+        invocation.finish(Outcome.FAILED, failure, facts)
+        return
+    if getattr(value, "is_sdk_generated_error", False) is True:
+        # No handled exception: the SDK's own message for a tool that timed out.
+        facts.error_type = _TOOL_TIMEOUT
+        facts.error_message = output if isinstance(output, str) else None
+    invocation.finish(Outcome.COMPLETED, None, facts)
+
+
+def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
+        # A module function has no instance to own the call: this call, not any other, is its own layer.
+        invocation.owner = _RunOwner()
+        if not inspect.iscoroutine(result):
+            return trace_result(result, invocation)
+        return trace_coroutine(result, invocation, None, lambda value: _end_tool_call(value, invocation, capture))
+
+    return handle_tool_result
+
+
+def _note_handled_failure(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # maybe_invoke_function_tool_failure_error_function(*, function_tool, context, error): the tool raised
+        # `error` and the SDK asks the tool's failure_error_function for the result. It is called inside the
+        # tool call's own await, so the innermost running invocation is that call's. If the tool has none,
+        # the SDK raises `error` again and the span ends with it.
+        try:
+            running = active_invocation()
+            error = kwargs.get("error")
+            if (
+                running is not None
+                and running.reentry_key == _TOOL_REENTRY_KEY
+                and not running.finished
+                and isinstance(error, BaseException)
+            ):
+                _handled_failures[running] = error
+        except Exception:
+            report_failure("noting an openai-agents tool failure")
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
 def targets(config: Config) -> Sequence[Target]:
-    from agents.run_internal.run_steps import QueueCompleteSentinel  # end of stream, not an event
+    from agents.run_internal.run_steps import NextStepHandoff, QueueCompleteSentinel  # end of stream, not an event
 
     reader = make_result_reader(config)
     handle_result = make_handle_result(reader, QueueCompleteSentinel)
+    # run_single_turn_streamed(streamed_result, bindings, hooks, context_wrapper, run_config, ...); the others
+    # take keywords only.
+    streamed_turn = {"bindings": 1, "context_wrapper": 3, "run_config": 4}
     return [
         RunTarget("agents.run", "AgentRunner.run", read_request, reader, handle_result=handle_result),
         RunTarget("agents.run", "AgentRunner.run_streamed", read_request, reader, handle_result=handle_result),
         HookTarget("agents.result", "RunResultStreaming.cancel", _record_stop_request),
+        HookTarget("agents.run", "run_single_turn", _turn_under_its_agent(NextStepHandoff, {})),
+        HookTarget("agents.run", "resolve_interrupted_turn", _turn_under_its_agent(NextStepHandoff, {})),
+        HookTarget(
+            "agents.run_internal.run_loop",
+            "run_single_turn_streamed",
+            _turn_under_its_agent(NextStepHandoff, streamed_turn),
+        ),
+        HookTarget(
+            "agents.run_internal.run_loop", "resolve_interrupted_turn", _turn_under_its_agent(NextStepHandoff, {})
+        ),
+        RunTarget(
+            "agents.run_internal.tool_execution",
+            "_invoke_function_tool_with_metadata",
+            read_tool_request,
+            handle_result=make_tool_result_handler(config),
+            reentry_key=_TOOL_REENTRY_KEY,
+        ),
+        HookTarget("agents.tool", "maybe_invoke_function_tool_failure_error_function", _note_handled_failure),
     ]
 
 
