@@ -12,19 +12,27 @@ from typing import Any
 import pytest
 from opentelemetry import baggage, trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
-from pydantic_ai import Agent
+from opentelemetry.trace import SpanKind, StatusCode
+from pydantic_ai import Agent, AgentRunResultEvent, DeferredToolRequests
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.durable_exec import replay_scope
-from pydantic_ai.exceptions import MessageHistoryMutatedWarning, UserError
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, UserPromptPart
+from pydantic_ai.exceptions import CallDeferred, MessageHistoryMutatedWarning, SkipToolExecution, UserError
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.test import TestModel
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry, attributes
-from tests.frameworks.pydantic_ai_driver import MODEL_FAILURE, ModelFailure, make_agent, make_tool_agent
+from tests.frameworks.pydantic_ai_driver import (
+    MODEL_FAILURE,
+    TOOL_FAILURE,
+    ModelFailure,
+    ToolFailure,
+    make_agent,
+    make_tool_agent,
+    make_tools_agent,
+)
 
 
 def _in_thread(function: Any) -> Any:
@@ -499,3 +507,262 @@ async def test_run_stream_with_builtin_span_kept_leaves_caller_context_alone(
         async for _ in result.stream_text(delta=True, debounce_by=None):
             pass  # to the end of the text, which ends the run before the block does
     assert trace.get_current_span() is caller
+
+
+# -- tool calls ---------------------------------------------------------------------------------------------------
+
+# (span name, kind, parent span name, status code), in start order: the trace as a tree.
+TreeRow = tuple[str, SpanKind, str | None, StatusCode]
+INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
+# Every way to run an agent: run, run_stream, run_stream_events, and iter() streaming every node.
+MODES = ("run", "run_stream", "run_stream_events", "iter")
+
+
+def span_tree(telemetry: Telemetry) -> list[TreeRow]:
+    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
+    names = {span.context.span_id: span.name for span in spans}
+    return [
+        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
+        for span in spans
+    ]
+
+
+def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
+    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
+
+
+async def _run_in(mode: str, agent: Agent[Any, Any]) -> list[ModelMessage]:
+    """Run `agent` the `mode` way to its end; the run's messages."""
+    if mode == "run":
+        return (await agent.run("hello")).all_messages()
+    if mode == "run_stream":
+        async with agent.run_stream("hello") as result:
+            await result.get_output()
+        return result.all_messages()
+    if mode == "run_stream_events":
+        async with agent.run_stream_events("hello") as events:
+            async for event in events:
+                if isinstance(event, AgentRunResultEvent):
+                    return event.result.all_messages()
+        raise AssertionError("the run ended with no AgentRunResultEvent")
+    async with agent.iter("hello") as run:
+        async for node in run:
+            if Agent.is_model_request_node(node) or Agent.is_call_tools_node(node):
+                async with node.stream(run.ctx) as stream:
+                    async for _ in stream:
+                        pass
+    assert run.result is not None
+    return run.result.all_messages()
+
+
+def _seen_by_the_app(messages: list[ModelMessage]) -> list[tuple[Any, ...]]:
+    """The parts of a run's messages, without their timestamps and ids."""
+    return [
+        (
+            type(part).__name__,
+            getattr(part, "tool_name", None),
+            getattr(part, "content", None),
+            getattr(part, "outcome", None),
+        )
+        for message in messages
+        for part in message.parts
+    ]
+
+
+# One response calls `lookup` (sync, returns) and `broken` (async, raises ModelRetry: pydantic-ai asks the model
+# to retry and the run goes on).
+TOOLS_TREE: list[TreeRow] = [
+    ("invoke_agent looker", INTERNAL, None, UNSET),
+    ("execute_tool lookup", INTERNAL, "invoke_agent looker", UNSET),
+    ("execute_tool broken", INTERNAL, "invoke_agent looker", ERROR),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_calls_are_execute_tool_spans_of_the_agent(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await _run_in(mode, make_tools_agent("lookup", "broken"))
+    assert span_tree(telemetry) == TOOLS_TREE
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tool_runs_are_the_same_with_and_without_us(mode: str, instrumentation: Instrumentation) -> None:
+    bare = _seen_by_the_app(await _run_in(mode, make_tools_agent("lookup", "broken")))
+    instrumentation.on()
+    assert _seen_by_the_app(await _run_in(mode, make_tools_agent("lookup", "broken"))) == bare
+
+
+async def test_tool_span_has_the_tools_identity_and_the_models_call_id(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await make_tools_agent("lookup", "broken").run("hello")
+    ((looked_up,), (retried,)) = tool_spans(telemetry, "lookup"), tool_spans(telemetry, "broken")
+    assert {key: value for key, value in attributes(looked_up).items() if key.startswith("gen_ai.")} == {
+        semconv.GEN_AI_OPERATION_NAME: "execute_tool",
+        semconv.GEN_AI_TOOL_NAME: "lookup",
+        semconv.GEN_AI_TOOL_TYPE: "function",
+        semconv.GEN_AI_TOOL_DESCRIPTION: "Looks a word up.",
+        semconv.GEN_AI_TOOL_CALL_ID: "c1",
+    }
+    assert attributes(retried)[semconv.GEN_AI_TOOL_CALL_ID] == "c2"
+
+
+@pytest.mark.parametrize(
+    ("tool", "error_type", "message"),
+    [
+        ("broken", "pydantic_ai.exceptions.ModelRetry", "no entry for otter, try another word"),
+        ("refused", "pydantic_ai.exceptions.ToolFailed", "will not look up otter"),
+    ],
+)
+async def test_a_tool_failure_pydantic_ai_returns_to_the_model_is_a_failed_tool_call(
+    tool: str, error_type: str, message: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    result = await make_tools_agent(tool).run("hello")
+    assert result.output == "done"
+    (span,) = tool_spans(telemetry, tool)
+    assert (
+        span.status.status_code,
+        span.status.description,
+        attributes(span)[semconv.ERROR_TYPE],
+        attributes(span)[semconv.OUTCOME],
+        [event.name for event in span.events],
+    ) == (ERROR, message, error_type, "failed", ["exception"])
+    (point,) = telemetry.metric_points(semconv.METRIC_EXECUTE_TOOL_DURATION)
+    assert point.attributes[semconv.ERROR_TYPE] == error_type
+    assert attributes(telemetry.agent_spans()[0])[semconv.OUTCOME] == "completed"
+
+
+# `fatal` raises an exception pydantic-ai lets out of the tool call: the run fails with it.
+FATAL_TREE: list[TreeRow] = [
+    ("invoke_agent looker", INTERNAL, None, ERROR),
+    ("execute_tool fatal", INTERNAL, "invoke_agent looker", ERROR),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_tool_error_that_propagates_fails_the_tool_call_and_the_run(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    with pytest.raises(ToolFailure):
+        await _run_in(mode, make_tools_agent("fatal"))
+    assert span_tree(telemetry) == FATAL_TREE
+    assert [attributes(span)[semconv.ERROR_TYPE] for span in telemetry.finished()] == [TOOL_FAILURE] * 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_propagating_tool_error_reaches_the_app_as_without_us(
+    mode: str, instrumentation: Instrumentation
+) -> None:
+    async def raised() -> tuple[type[BaseException], str]:
+        with pytest.raises(ToolFailure) as error:
+            await _run_in(mode, make_tools_agent("fatal"))
+        return type(error.value), str(error.value)
+
+    bare = await raised()
+    instrumentation.on()
+    assert await raised() == bare == (ToolFailure, "fatal lookup of otter")
+
+
+async def test_tool_arguments_and_result_are_recorded_only_with_content_capture(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    keys = (semconv.GEN_AI_TOOL_CALL_ARGUMENTS, semconv.GEN_AI_TOOL_CALL_RESULT)
+    instrumentation.on()
+    await make_tools_agent("lookup").run("hello")
+    instrumentation.off()
+    instrumentation.on(capture_content="SPAN_ONLY")
+    await make_tools_agent("lookup").run("hello")
+    assert [[attributes(span).get(key) for key in keys] for span in tool_spans(telemetry, "lookup")] == [
+        [None, None],
+        ['{"word":"otter"}', "otter: found"],
+    ]
+
+
+async def test_a_sync_tools_code_runs_under_its_tool_call_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    seen: list[int] = []
+    agent = make_tool_agent(on_tool=lambda: seen.append(_current_span_id()))  # a sync tool, run in a worker thread
+    instrumentation.on()
+    await agent.run("ok")
+    (span,) = tool_spans(telemetry, "lookup")
+    assert seen == [span.context.span_id]
+
+
+@dataclass
+class _SkipsLookups(AbstractCapability[Any]):
+    """Answers every tool call itself (a cache): pydantic-ai's control flow, not a failure."""
+
+    async def before_tool_execute(self, ctx: Any, *, call: Any, tool_def: Any, args: Any) -> Any:
+        raise SkipToolExecution("from the cache")
+
+
+async def test_a_tool_call_a_hook_answers_itself_is_a_completed_tool_call(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = make_tools_agent("lookup")
+    instrumentation.on(capture_content="SPAN_ONLY")
+    result = await agent.run("hello", capabilities=[_SkipsLookups()])
+    assert result.output == "done"
+    (span,) = tool_spans(telemetry, "lookup")
+    assert (
+        span.status.status_code,
+        attributes(span)[semconv.OUTCOME],
+        attributes(span)[semconv.GEN_AI_TOOL_CALL_RESULT],
+    ) == (
+        UNSET,
+        "completed",
+        "from the cache",
+    )
+
+
+async def test_a_tool_call_the_tool_defers_is_a_completed_tool_call(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    async def call_it(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[ToolCallPart("later", {}, tool_call_id="c1")])
+
+    agent: Agent[None, str | DeferredToolRequests] = Agent(
+        FunctionModel(call_it), name="deferrer", output_type=[str, DeferredToolRequests]
+    )
+
+    @agent.tool_plain
+    def later() -> str:
+        """Runs outside the agent."""
+        raise CallDeferred()
+
+    instrumentation.on()
+    result = await agent.run("hello")
+    assert isinstance(result.output, DeferredToolRequests)
+    (span,) = tool_spans(telemetry, "later")
+    assert (span.status.status_code, attributes(span)[semconv.OUTCOME]) == (UNSET, "completed")
+
+
+# With pydantic-ai's own instrumentation on, its chat and execute_tool spans are the run's, under our agent span;
+# we add no execute_tool span of our own.
+BUILTIN_TOOLS_TREE: list[TreeRow] = [
+    ("invoke_agent looker", INTERNAL, None, UNSET),
+    ("chat fn-model", SpanKind.CLIENT, "invoke_agent looker", UNSET),
+    ("execute_tool lookup", INTERNAL, "invoke_agent looker", UNSET),
+    ("execute_tool broken", INTERNAL, "invoke_agent looker", ERROR),
+    ("chat fn-model", SpanKind.CLIENT, "invoke_agent looker", UNSET),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_with_pydantic_ais_instrumentation_its_tool_spans_are_under_ours_and_we_add_none(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    agent = make_tools_agent("lookup", "broken")
+    agent.instrument = InstrumentationSettings(tracer_provider=telemetry.tracer_provider)
+    instrumentation.on()
+    await _run_in(mode, agent)
+    assert span_tree(telemetry) == BUILTIN_TOOLS_TREE
+    scopes = [(span.name, getattr(span.instrumentation_scope, "name", None)) for span in telemetry.finished()]
+    ours = [span_name for span_name, scope in scopes if scope == "otel_agent_instrumentation"]
+    assert ours == ["invoke_agent looker"]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, ModelRetry, ToolFailed
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import (
     ModelMessage,
@@ -130,6 +130,61 @@ def make_tool_agent(on_tool: Callable[[], object] = lambda: None) -> Agent[None,
     def lookup() -> str:
         on_tool()
         return "found"
+
+    return agent
+
+
+class ToolFailure(RuntimeError):
+    """What the `fatal` tool raises."""
+
+
+TOOL_FAILURE = f"{ToolFailure.__module__}.{ToolFailure.__qualname__}"
+
+
+def make_tools_agent(*tool_names: str) -> Agent[None, str]:
+    """`looker`, whose model calls each named tool (call ids c1, c2, ... in one response, run or streamed),
+    then answers "done". Its tools: `lookup` (sync, returns), `broken` (async, raises ModelRetry: the model
+    is asked to retry), `refused` (raises ToolFailed: the model is told the call failed), `fatal` (async,
+    raises ToolFailure: the run fails)."""
+    calls = [(tool_name, f"c{index}") for index, tool_name in enumerate(tool_names, 1)]
+
+    async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if _tool_returned(messages):
+            return ModelResponse(parts=[TextPart("done")])
+        return ModelResponse(
+            parts=[ToolCallPart(tool, {"word": "otter"}, tool_call_id=call_id) for tool, call_id in calls]
+        )
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+        if _tool_returned(messages):
+            yield "done"
+            return
+        yield {
+            index: DeltaToolCall(name=tool, json_args='{"word": "otter"}', tool_call_id=call_id)
+            for index, (tool, call_id) in enumerate(calls)
+        }
+
+    agent = Agent(FunctionModel(respond, stream_function=stream, model_name="fn-model"), name="looker")
+
+    @agent.tool_plain
+    def lookup(word: str) -> str:
+        """Looks a word up."""
+        return f"{word}: found"
+
+    @agent.tool_plain(retries=3)
+    async def broken(word: str) -> str:
+        """Looks a word up, and asks for another."""
+        raise ModelRetry(f"no entry for {word}, try another word")
+
+    @agent.tool_plain
+    def refused(word: str) -> str:
+        """Refuses every word."""
+        raise ToolFailed(f"will not look up {word}")
+
+    @agent.tool_plain
+    async def fatal(word: str) -> str:
+        """Fails, and the run with it."""
+        raise ToolFailure(f"fatal lookup of {word}")
 
     return agent
 

@@ -57,6 +57,29 @@ ours. What `wrap_run` does (capabilities/instrumentation.py:268-367 in 2.68.0), 
   span: warns `MessageHistoryMutatedWarning`, which the app sees (an exception under `-W error`). Not
   telemetry. Runs, exactly as without us: the stand-in is recording when ours is sampled.
 
+Tool calls: with pydantic-ai's own instrumentation off (the default), every call of a function tool the
+model makes, its arguments valid and not deferred by validation, passes once through
+`ToolManager._run_execute_hooks` (tool_manager.py: `execute_tool_call` -> `_execute_tool_call_impl` -> it; the
+`before/after/wrap/on_error_tool_execute` hooks and the tool itself run inside, as inside pydantic-ai's own tool
+span), in the task pydantic-ai runs that call in (a sync tool's body in a worker thread, with the context
+copied). It is an `execute_tool {tool name}` span with the tool definition's description and
+`gen_ai.tool.call.id` = the `ToolCallPart.tool_call_id` (the model's id, or the one pydantic-ai gave the call
+when the model gave none); arguments (`args_as_json_str()`, the model's) and result only with content capture.
+How it ends:
+- `ModelRetry` (a retry prompt for the model) and `ToolFailed` (a failed result for the model), from the tool or
+  a tool hook, reach here wrapped as `ToolRetryError` / `ToolFailedError`; the run goes on. A tool call that
+  fails is a failed tool call, also when the model is told: ERROR with the tool's own exception (`error.type`
+  `pydantic_ai.exceptions.ModelRetry` / `ToolFailed`, its message, an exception event), outcome `failed`.
+  pydantic-ai's own tool span is ERROR there too;
+- any other exception leaves the call (unless an `on_tool_execute_error` hook turns it into a result) and fails
+  the run: ERROR with it;
+- `SkipToolExecution` (a hook answered the call itself; its result is the call's), `CallDeferred` and
+  `ApprovalRequired` (the call is deferred) are control flow: completed, UNSET.
+Output tools (`execute_output_tool_call`) and calls whose arguments fail validation (the tool never runs) get
+none. With pydantic-ai's instrumentation on (an `Instrumentation` capability in the run, so every RunContext
+carries its tracer instead of a NoOpTracer), its `wrap_tool_execute` opens its own `execute_tool` span around
+the same call: we add none, and its spans are under our agent span.
+
 pydantic-ai sets the context variables its run wrapper set (the OTel context among them, with that baggage,
 its run span current) in the consumer's task when the block is entered, and resets them when it exits. The
 core's enter step keeps ours attached under it until the exit (`StreamProxy._self_hold_or_detach`): the
@@ -68,6 +91,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -77,14 +101,14 @@ from typing import Any, TypeVar
 
 import wrapt
 from opentelemetry import context as otel_context
-from opentelemetry.trace import Span, SpanContext, Status, StatusCode
+from opentelemetry.trace import NoOpTracer, Span, SpanContext, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import trace_stream
+from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import trace_coroutine, trace_result, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 _T = TypeVar("_T")
@@ -690,6 +714,116 @@ def _hand_run_span_the_stand_in(telemetry: Telemetry) -> Any:
     return wrapper
 
 
+# -- tool calls (see the module docstring) ------------------------------------------------------------------
+
+_TOOL_REENTRY_KEY = f"{name}:tool"
+
+
+class _ToolCallOwner:
+    """The owner of one tool call for the re-entry guard: a tool that calls the same ToolManager (nested
+    dispatch) makes a call of its own, not a layer of this one."""
+
+    __slots__ = ()
+
+
+def _not_instrumented_by_pydantic_ai(manager: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    # A run instrumented by pydantic-ai (an `Instrumentation` capability in its tree) has its tracer on every
+    # RunContext, and that capability's `wrap_tool_execute` opens an execute_tool span around this call;
+    # an uninstrumented run's tracer is a NoOpTracer (agent/__init__.py _set_run_context_instrumentation).
+    validated = args[0] if args else kwargs.get("validated")
+    return isinstance(getattr(getattr(validated, "ctx", None), "tracer", None), NoOpTracer)
+
+
+def _json_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except Exception:  # a structure json cannot walk (a cycle): no content rather than no span
+        return None
+
+
+def read_tool_request(manager: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    # ToolManager._run_execute_hooks(validated, *, usage, wrap_validation_errors): a ValidatedToolCall of a
+    # function tool (output tools take execute_output_tool_call), its arguments valid.
+    validated = args[0] if args else kwargs.get("validated")
+    call = getattr(validated, "call", None)
+    tool_def = getattr(getattr(validated, "tool", None), "tool_def", None)
+    tool_name = getattr(call, "tool_name", None)
+    description = getattr(tool_def, "description", None)
+    call_id = getattr(call, "tool_call_id", None)
+    facts = RequestFacts(
+        operation=Operation.TOOL,
+        tool_name=tool_name if isinstance(tool_name, str) else None,
+        tool_type=semconv.TOOL_TYPE_FUNCTION,
+        tool_description=description if isinstance(description, str) and description else None,
+        tool_call_id=call_id if isinstance(call_id, str) and call_id else None,
+    )
+    if config.capture_content.enabled and call is not None:
+        facts.tool_arguments = call.args_as_json_str()  # the model's arguments, as pydantic-ai's own spans have them
+    return facts
+
+
+class _ToolOutcomeKinds:
+    """pydantic-ai's exception classes by what they mean for a tool call's span, imported once."""
+
+    def __init__(self, capture: bool) -> None:
+        from pydantic_ai.exceptions import (
+            ApprovalRequired,
+            CallDeferred,
+            SkipToolExecution,
+            ToolFailedError,
+            ToolRetryError,
+        )
+
+        self.capture = capture
+        # Not failures: a hook replaced the call (its result is the call's), or the call was deferred.
+        self.control_flow: tuple[type[BaseException], ...] = (SkipToolExecution, CallDeferred, ApprovalRequired)
+        self.skip = SkipToolExecution
+        # ModelRetry / ValidationError (a retry prompt) and ToolFailed (a failed result), wrapped by the
+        # ToolManager with the tool's exception as their cause; the run goes on.
+        self.returned_to_model: tuple[type[BaseException], ...] = (ToolRetryError, ToolFailedError)
+
+
+async def _tool_call_settled(call: Awaitable[Any], invocation: AgentInvocation, kinds: _ToolOutcomeKinds) -> Any:
+    """Await one tool call, ending its span first where the exception it raises is not a plain failure: control
+    flow ends it completed; a retry or failure pydantic-ai hands back to the model ends it failed with the
+    exception the tool (or a tool hook) raised. Anything else is left to the core: failed, with that exception."""
+    try:
+        return await call
+    except kinds.control_flow as flow:
+        invocation.finish(
+            Outcome.COMPLETED,
+            None,
+            ResultFacts(tool_result=_json_text(getattr(flow, "result", None)))
+            if kinds.capture and isinstance(flow, kinds.skip)
+            else None,
+        )
+        raise
+    except kinds.returned_to_model as returned:
+        cause = returned.__cause__
+        invocation.finish(Outcome.FAILED, cause if isinstance(cause, Exception) else returned)
+        raise
+
+
+def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    kinds = _ToolOutcomeKinds(config.capture_content.enabled)
+
+    def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
+        invocation.owner = _ToolCallOwner()  # before the call runs: see _ToolCallOwner
+        if not inspect.iscoroutine(result):
+            return trace_result(result, invocation)
+
+        def returned(value: Any) -> None:
+            invocation.finish(
+                Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(value)) if kinds.capture else None
+            )
+
+        return trace_coroutine(_tool_call_settled(result, invocation, kinds), invocation, None, returned)
+
+    return handle_tool_result
+
+
 def targets(config: Config) -> Sequence[Target]:
     reader = make_result_reader(config)
     abstract = "pydantic_ai.agent.abstract"
@@ -703,6 +837,14 @@ def targets(config: Config) -> Sequence[Target]:
         HookTarget(abstract, "AbstractAgent._infer_name", _skip_our_frames),
         HookTarget("pydantic_ai._agent_graph", "ModelRequestNode.stream", _stream_node_in_the_run),
         HookTarget("pydantic_ai._agent_graph", "CallToolsNode.stream", _stream_node_in_the_run),
+        RunTarget(
+            "pydantic_ai.tool_manager",
+            "ToolManager._run_execute_hooks",
+            read_tool_request,
+            should_trace=_not_instrumented_by_pydantic_ai,
+            handle_result=make_tool_result_handler(config),
+            reentry_key=_TOOL_REENTRY_KEY,
+        ),
     ]
     if not config.keep_framework_spans:
         instrumentation = "pydantic_ai.capabilities.instrumentation"
