@@ -543,6 +543,29 @@ async def test_sdk_tracing_keeps_its_agent_span(instrumentation: Instrumentation
     assert len(telemetry.agent_spans()) == 1
 
 
+async def _sdk_spans_of(agent: Agent[Any]) -> list[str]:
+    """The SDK's own trace spans (their data classes, in end order) of one run of `agent`."""
+    recorder = _RecordingProcessor()
+    # Only our recorder (never the SDK's hosted exporter); the process keeps tracing off afterwards.
+    set_trace_processors([recorder])
+    set_tracing_disabled(False)
+    try:
+        await Runner.run(agent, "hello")
+    finally:
+        set_tracing_disabled(True)
+        set_trace_processors([])
+    return recorder.spans
+
+
+async def test_sdk_tracing_of_tool_calls_and_handoffs_is_the_same_with_and_without_us(
+    instrumentation: Instrumentation,
+) -> None:
+    bare = await _sdk_spans_of(make_handoff_agents())
+    instrumentation.on()
+    assert await _sdk_spans_of(make_handoff_agents()) == bare
+    assert {"FunctionSpanData", "HandoffSpanData", "AgentSpanData"} <= set(bare)
+
+
 async def test_runs_make_no_network_attempt(instrumentation: Instrumentation, monkeypatch: pytest.MonkeyPatch) -> None:
     attempts: list[Any] = []
     monkeypatch.setattr(socket.socket, "connect", lambda self, address: attempts.append(address))

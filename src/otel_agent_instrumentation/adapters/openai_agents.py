@@ -87,8 +87,10 @@ while handling the run's exception; `run_streamed`: the run task's done callback
 So a -> b -> c gives the run's span `a` with children `b` then `c`; an agent handed the run back (a -> b -> a)
 is a child again (`a` under `a`), and a run resumed from a RunState whose current agent is another than the
 starting one starts with that agent's child span. The child has its agent's name, description, model and
-provider, the run's conversation id, and the usage of the responses made while it had the run (the run's span
-keeps the run's total); input and output messages stay on the run's span. What the loop does between turns
+provider, the run's conversation id, and the usage of the responses made while it had the run; the run's span
+keeps the run's total as the SDK counts it (`context_wrapper.usage`), so a handed-off agent's tokens are on both
+spans and in both token-usage points, as a nested agent-as-tool run's already are (the SDK adds them to the outer
+run's usage). Input and output messages stay on the run's span. What the loop does between turns
 (output guardrails, session saves) is under the run's span.
 
 The SDK's own tracing (its trace processors, not OpenTelemetry) is left alone: we neither disable
@@ -659,13 +661,14 @@ def read_tool_request(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
 def _end_tool_call(value: Any, invocation: AgentInvocation, capture: bool) -> None:
     """End a tool call that returned: a failure the SDK turned into its result is a failure."""
     output = getattr(value, "output", value)  # a _FunctionToolInvocationResult
-    facts = ResultFacts(tool_result=_result_text(output) if capture else None)
-    failure = _handled_failures.pop(invocation, None)
+    facts = ResultFacts(tool_result=_result_text(output)) if capture else None
+    failure = _handled_failures.pop(invocation, None) if _handled_failures else None
     if failure is not None:
         invocation.finish(Outcome.FAILED, failure, facts)
         return
     if getattr(value, "is_sdk_generated_error", False) is True:
         # No handled exception: the SDK's own message for a tool that timed out.
+        facts = facts or ResultFacts()
         facts.error_type = _TOOL_TIMEOUT
         facts.error_message = output if isinstance(output, str) else None
     invocation.finish(Outcome.COMPLETED, None, facts)
