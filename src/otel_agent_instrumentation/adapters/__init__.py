@@ -18,6 +18,10 @@ move. By use:
   own protocol does not show (e.g. it goes on in a background task): `trace_result`, `trace_stream`,
   `trace_coroutine`, `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old
   name of `Invocation`);
+- `traced_await(call, invocation, on_return=None, on_error=None)`: from `handle_result`, for a call the framework
+  awaits where it makes it (a tool call): the span current for the await and ended with it, without the
+  coroutine proxy `trace_coroutine` needs for an application's own awaits; `awaited_step(call, invocation)`:
+  one awaited step of a run that goes on (an agent's turn under its span);
 - `HookTarget.make_wrapper` (`Telemetry`) -> `WrapperFunction`, e.g. to stand a framework's own agent span
   down while `active_invocation()` is ours;
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
@@ -41,6 +45,7 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import finish_with_error, read_facts, trace_coroutine, trace_future, trace_result, trace_stream
+from ._awaited import awaited_step, traced_await
 from ._base import Adapter, FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
 
 __all__ = [
@@ -61,6 +66,7 @@ __all__ = [
     "Telemetry",
     "WrapperFunction",
     "active_invocation",
+    "awaited_step",
     "finish_with_error",
     "read_facts",
     "report_failure",
@@ -69,4 +75,5 @@ __all__ = [
     "trace_future",
     "trace_result",
     "trace_stream",
+    "traced_await",
 ]
