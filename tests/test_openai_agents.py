@@ -732,12 +732,13 @@ async def test_a_tool_that_times_out_is_a_failed_tool_call_and_the_run_goes_on(
 
 # -- handoffs -----------------------------------------------------------------------------------------------------
 
-# triage hands the run to specialist, which calls `lookup` and answers: the run's span is the starting agent's,
-# the agent that takes over is its child for the turns it runs, and its tool calls are under it.
+# triage hands the run to specialist, which calls `lookup` and `broken` and answers: the run's span is the
+# starting agent's, the agent that takes over is its child for the turns it runs, and its tool calls are under it.
 HANDOFF_TREE: list[TreeRow] = [
     ("invoke_agent triage", INTERNAL, None, UNSET),
     ("invoke_agent specialist", INTERNAL, "invoke_agent triage", UNSET),
     ("execute_tool lookup", INTERNAL, "invoke_agent specialist", UNSET),
+    ("execute_tool broken", INTERNAL, "invoke_agent specialist", ERROR),
 ]
 
 

@@ -116,14 +116,17 @@ def make_tool_agent(*tools: FunctionTool, name: str = "looker") -> Agent[Any]:
 
 
 def make_handoff_agents(*specialist_steps: ModelStep) -> Agent[Any]:
-    """`triage`, whose model hands the run to `specialist` (which has the `lookup` tool) at once."""
+    """`triage`, whose model hands the run to `specialist` at once; by default specialist's model calls `lookup`
+    and `broken` (call ids c2, c3), then answers "special"."""
+    default_steps = [
+        tool_step(("lookup", {"word": "otter"}, "c2"), ("broken", {"word": "otter"}, "c3")),
+        answer("special"),
+    ]
     specialist = Agent(
         name="specialist",
         handoff_description="answers lookups",
-        model=ScriptedModel(
-            list(specialist_steps) or [tool_step(("lookup", {"word": "otter"}, "c2")), answer("special")]
-        ),
-        tools=[lookup],
+        model=ScriptedModel(list(specialist_steps) or default_steps),
+        tools=[lookup, broken],
     )
     return Agent(
         name="triage",

@@ -107,14 +107,14 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import finish_with_error, read_facts, trace_coroutine, trace_result
+from ..stream import finish_with_error, read_facts, trace_result
+from ._awaited import awaited_step, traced_await
 from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target
 
 name = "openai_agents"
@@ -432,35 +432,11 @@ def _handoffs_of_turn(
     return handoffs
 
 
-def _detach_unless_torn_down(token: object) -> None:
-    """Detach `token`, unless the turn is being unwound in another Context than it attached in: a dropped run
-    torn down by the garbage collector, where OpenTelemetry would log "Failed to detach context" and there is
-    nothing to restore (the core does the same for its own steps). A contextvars token says which Context it
-    belongs to by failing `reset` elsewhere."""
-    variable = getattr(token, "var", None)
-    if variable is None:
-        otel_context.detach(token)  # type: ignore[arg-type]  # a token from attach()
-        return
-    try:
-        variable.reset(token)
-    except (ValueError, RuntimeError):  # another Context's token
-        pass
-
-
 async def _run_turn(turn: Any, handoffs: _Handoffs, handoff_step: type) -> Any:
     """Await one turn of a run of ours: under the span of the agent that took the run over, if one did, and
     noting a handoff the turn made."""
     child = handoffs.child
-    if child is None or child.finished:
-        result = await turn
-    else:
-        token = otel_context.attach(child.step_context())
-        try:
-            result = await turn
-        except BaseException:
-            _detach_unless_torn_down(token)
-            raise
-        otel_context.detach(token)
+    result = await (turn if child is None or child.finished else awaited_step(turn, child))
     try:
         if isinstance(getattr(result, "next_step", None), handoff_step):
             _end_child(handoffs, Outcome.COMPLETED, None)  # handed off again
@@ -682,7 +658,8 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
         invocation.owner = _RunOwner()
         if not inspect.iscoroutine(result):
             return trace_result(result, invocation)
-        return trace_coroutine(result, invocation, None, lambda value: _end_tool_call(value, invocation, capture))
+        # The batch executor awaits the call where it makes it (see _awaited).
+        return traced_await(result, invocation, lambda value: _end_tool_call(value, invocation, capture))
 
     return handle_tool_result
 

@@ -108,7 +108,8 @@ from .. import semconv
 from .._guard import report_failure
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import trace_coroutine, trace_result, trace_stream
+from ..stream import trace_result, trace_stream
+from ._awaited import traced_await
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 _T = TypeVar("_T")
@@ -785,25 +786,24 @@ class _ToolOutcomeKinds:
         self.returned_to_model: tuple[type[BaseException], ...] = (ToolRetryError, ToolFailedError)
 
 
-async def _tool_call_settled(call: Awaitable[Any], invocation: AgentInvocation, kinds: _ToolOutcomeKinds) -> Any:
-    """Await one tool call, ending its span first where the exception it raises is not a plain failure: control
+def _ends_tool_call(error: BaseException, invocation: AgentInvocation, kinds: _ToolOutcomeKinds) -> bool:
+    """End the tool call where the exception it raises is not a plain failure, and say whether it did: control
     flow ends it completed; a retry or failure pydantic-ai hands back to the model ends it failed with the
-    exception the tool (or a tool hook) raised. Anything else is left to the core: failed, with that exception."""
-    try:
-        return await call
-    except kinds.control_flow as flow:
+    exception the tool (or a tool hook) raised. Anything else is left to traced_await: failed, with that
+    exception."""
+    if isinstance(error, kinds.control_flow):
+        skipped = kinds.capture and isinstance(error, kinds.skip)
         invocation.finish(
             Outcome.COMPLETED,
             None,
-            ResultFacts(tool_result=_json_text(getattr(flow, "result", None)))
-            if kinds.capture and isinstance(flow, kinds.skip)
-            else None,
+            ResultFacts(tool_result=_json_text(getattr(error, "result", None))) if skipped else None,
         )
-        raise
-    except kinds.returned_to_model as returned:
-        cause = returned.__cause__
-        invocation.finish(Outcome.FAILED, cause if isinstance(cause, Exception) else returned)
-        raise
+        return True
+    if isinstance(error, kinds.returned_to_model):
+        cause = error.__cause__
+        invocation.finish(Outcome.FAILED, cause if isinstance(cause, Exception) else error)
+        return True
+    return False
 
 
 def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
@@ -819,7 +819,8 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
                 Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(value)) if kinds.capture else None
             )
 
-        return trace_coroutine(_tool_call_settled(result, invocation, kinds), invocation, None, returned)
+        # The ToolManager awaits the call where it makes it (see _awaited).
+        return traced_await(result, invocation, returned, lambda error: _ends_tool_call(error, invocation, kinds))
 
     return handle_tool_result
 
