@@ -14,6 +14,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agent_instrumentation import AgentInstrumentor
 from otel_agent_instrumentation.invocation import open_invocation_count
@@ -45,6 +46,24 @@ class Telemetry:
                     if metric.name == name:
                         points.extend(metric.data.data_points)
         return points
+
+
+# (span name, kind, parent span name, status code), in start order: the trace as a tree.
+TreeRow = tuple[str, SpanKind, str | None, StatusCode]
+INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
+
+
+def span_tree(telemetry: Telemetry) -> list[TreeRow]:
+    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
+    names = {span.context.span_id: span.name for span in spans if span.context is not None}
+    return [
+        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
+        for span in spans
+    ]
+
+
+def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
+    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
 
 
 def attributes(span: ReadableSpan) -> Mapping[str, Any]:

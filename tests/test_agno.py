@@ -20,10 +20,10 @@ from agno.run.background import await_background_runs
 from agno.team import Team
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode, Tracer
+from opentelemetry.trace import StatusCode, Tracer
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry
+from tests.conftest import ERROR, INTERNAL, UNSET, Instrumentation, Telemetry, TreeRow, span_tree
 from tests.frameworks import openai_wire
 from tests.frameworks.agno_driver import (
     AGENT_NAME,
@@ -83,20 +83,6 @@ class DelegatingModel(ScriptedModel):
 
 def make_crew() -> Team:
     return Team(name="crew", members=[make_agent([])], model=DelegatingModel(), telemetry=False)
-
-
-# (span name, kind, parent span name, status code), in start order: the trace as a tree.
-TreeRow = tuple[str, SpanKind, str | None, StatusCode]
-INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
-
-
-def span_tree(telemetry: Telemetry) -> list[TreeRow]:
-    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
-    names = {span.context.span_id: span.name for span in spans}
-    return [
-        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
-        for span in spans
-    ]
 
 
 # agno's delegation is a tool (team/_default_tools.py:694): the member runs inside its tool call.

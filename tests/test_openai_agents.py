@@ -25,10 +25,20 @@ from agents.tracing import TracingProcessor, set_trace_processors, set_tracing_d
 from openai import AsyncOpenAI
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry, attributes
+from tests.conftest import (
+    ERROR,
+    INTERNAL,
+    UNSET,
+    Instrumentation,
+    Telemetry,
+    TreeRow,
+    attributes,
+    span_tree,
+    tool_spans,
+)
 from tests.frameworks.openai_agents_driver import (
     MODEL_FAILURE,
     TOOL_FAILURE,
@@ -87,23 +97,7 @@ def _run_sync_in_thread(call: Any) -> Any:
     return box["value"]
 
 
-# (span name, kind, parent span name, status code), in start order: the trace as a tree.
-TreeRow = tuple[str, SpanKind, str | None, StatusCode]
-INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
 MODES = ("run", "stream")
-
-
-def span_tree(telemetry: Telemetry) -> list[TreeRow]:
-    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
-    names = {span.context.span_id: span.name for span in spans}
-    return [
-        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
-        for span in spans
-    ]
-
-
-def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
-    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
 
 
 def spans_named(telemetry: Telemetry, name: str) -> list[ReadableSpan]:

@@ -23,7 +23,17 @@ from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.test import TestModel
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry, attributes
+from tests.conftest import (
+    ERROR,
+    INTERNAL,
+    UNSET,
+    Instrumentation,
+    Telemetry,
+    TreeRow,
+    attributes,
+    span_tree,
+    tool_spans,
+)
 from tests.frameworks.pydantic_ai_driver import (
     MODEL_FAILURE,
     TOOL_FAILURE,
@@ -511,24 +521,8 @@ async def test_run_stream_with_builtin_span_kept_leaves_caller_context_alone(
 
 # -- tool calls ---------------------------------------------------------------------------------------------------
 
-# (span name, kind, parent span name, status code), in start order: the trace as a tree.
-TreeRow = tuple[str, SpanKind, str | None, StatusCode]
-INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
 # Every way to run an agent: run, run_stream, run_stream_events, and iter() streaming every node.
 MODES = ("run", "run_stream", "run_stream_events", "iter")
-
-
-def span_tree(telemetry: Telemetry) -> list[TreeRow]:
-    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
-    names = {span.context.span_id: span.name for span in spans}
-    return [
-        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
-        for span in spans
-    ]
-
-
-def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
-    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
 
 
 async def _run_in(mode: str, agent: Agent[Any, Any]) -> list[ModelMessage]:

@@ -10,13 +10,13 @@ import openai
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode, Tracer
+from opentelemetry.trace import StatusCode, Tracer
 from smolagents import CodeAgent, Tool, ToolCallingAgent, models
 from smolagents.agents import MultiStepAgent, RunResult
 from smolagents.memory import ActionStep
 
 from otel_agent_instrumentation import semconv
-from tests.conftest import Instrumentation, Telemetry
+from tests.conftest import ERROR, INTERNAL, UNSET, Instrumentation, Telemetry, TreeRow, span_tree, tool_spans
 from tests.frameworks import openai_wire
 from tests.frameworks.smolagents_driver import (
     ECHO,
@@ -44,24 +44,6 @@ def only_span(telemetry: Telemetry) -> ReadableSpan:
 
 def attributes(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
-
-
-# (span name, kind, parent span name, status code), in start order: the trace as a tree.
-TreeRow = tuple[str, SpanKind, str | None, StatusCode]
-INTERNAL, UNSET, ERROR = SpanKind.INTERNAL, StatusCode.UNSET, StatusCode.ERROR
-
-
-def span_tree(telemetry: Telemetry) -> list[TreeRow]:
-    spans = sorted(telemetry.finished(), key=lambda span: span.start_time or 0)
-    names = {span.context.span_id: span.name for span in spans}
-    return [
-        (span.name, span.kind, names.get(span.parent.span_id) if span.parent else None, span.status.status_code)
-        for span in spans
-    ]
-
-
-def tool_spans(telemetry: Telemetry, name: str) -> list[ReadableSpan]:
-    return [span for span in telemetry.finished() if span.name == f"execute_tool {name}"]
 
 
 def test_run_span_reads_name_description_and_model_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
