@@ -87,14 +87,15 @@ class _Results:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.tests: dict[str, dict[str, str]] = {}
+        self.tests: dict[str, dict[str, Any]] = {}
         self.spans: Counter[str] = Counter()
         self.duration_points = 0
         self.patched: set[str] = set()
         self.instrumented_processes = 0
 
     def add_test_report(self, report: pytest.TestReport) -> None:
-        entry = self.tests.setdefault(report.nodeid, {"outcome": "passed", "text": ""})
+        entry = self.tests.setdefault(report.nodeid, {"outcome": "passed", "text": "", "seconds": 0.0})
+        entry["seconds"] += report.duration
         text = report.longreprtext[-FAILURE_TEXT_LIMIT:] if report.longrepr else ""
         if report.when == "call":
             if report.failed:
@@ -118,6 +119,7 @@ class _Results:
             self.tests[report.nodeid or "<session>"] = {
                 "outcome": "error",
                 "text": "collection failed:\n" + report.longreprtext[-FAILURE_TEXT_LIMIT:],
+                "seconds": 0.0,
             }
 
     def add_instrumentation(self, summary: dict[str, Any], patched: list[str]) -> None:
