@@ -13,7 +13,9 @@ text, collection errors, and how many agent spans the instrumented processes end
 from __future__ import annotations
 
 import json
+import logging
 import os
+import traceback
 from collections import Counter
 from typing import Any
 
@@ -26,15 +28,43 @@ RESULTS_VARIABLE = "OTEL_AGENT_SUITE_RESULTS"
 FAILURE_TEXT_LIMIT = 6000
 
 
+# Spans without an outcome and our own logged failures are kept (the first few) with the test they came from.
+SAMPLE_LIMIT = 20
+
+
+def _current_test() -> str:
+    # pytest sets this for the test being run: "path::name (call)".
+    return os.environ.get("PYTEST_CURRENT_TEST", "<outside a test>")
+
+
 class _SpanCounter(SpanProcessor):
-    """Counts ended spans by their outcome attribute and keeps nothing else (12,000 tests' worth of spans)."""
+    """Counts ended spans by their outcome attribute (12,000 tests' worth: nothing else is kept, except
+    for the first spans ended without an outcome, which mean our code failed while finishing a run)."""
 
     def __init__(self) -> None:
         self.by_outcome: Counter[str] = Counter()
+        self.without_outcome: list[dict[str, str]] = []
 
     def on_end(self, span: ReadableSpan) -> None:
         outcome = (span.attributes or {}).get("otel_agent_instrumentation.outcome", "none")
         self.by_outcome[str(outcome)] += 1
+        if outcome == "none" and len(self.without_outcome) < SAMPLE_LIMIT:
+            self.without_outcome.append({"test": _current_test(), "span": span.name})
+
+
+class _FailureLog(logging.Handler):
+    """Our logger's WARNING records (the first failure at each site in our code, with its traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+        self.samples: list[dict[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if len(self.samples) < SAMPLE_LIMIT:
+            error = "".join(traceback.format_exception(*record.exc_info)[-3:]) if record.exc_info else ""
+            self.samples.append({"test": _current_test(), "message": record.getMessage(), "error": error})
 
 
 class _Instrumentation:
@@ -48,6 +78,9 @@ class _Instrumentation:
         from otel_agent_instrumentation import AgentInstrumentor
 
         self.counter = _SpanCounter()
+        # Our own logger only, at its own level (WARNING by default): the framework's logging is untouched.
+        self.failure_log = _FailureLog()
+        logging.getLogger("otel_agent_instrumentation").addHandler(self.failure_log)
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(self.counter)
         self.metric_reader = InMemoryMetricReader()
@@ -57,7 +90,13 @@ class _Instrumentation:
         self.patched = sorted(_qualified_name(patch.owner, patch.name) for patch in self.instrumentor._patches)
 
     def summary(self) -> dict[str, Any]:
-        return {"spans": dict(self.counter.by_outcome), "duration_points": self._duration_points()}
+        return {
+            "spans": dict(self.counter.by_outcome),
+            "duration_points": self._duration_points(),
+            "spans_without_outcome": self.counter.without_outcome,
+            "logged_failures": self.failure_log.count,
+            "logged_failure_samples": self.failure_log.samples,
+        }
 
     def _duration_points(self) -> int:
         """Runs recorded on gen_ai.invoke_agent.duration: the metric path worked, not only the spans."""
@@ -92,6 +131,9 @@ class _Results:
         self.duration_points = 0
         self.patched: set[str] = set()
         self.instrumented_processes = 0
+        self.spans_without_outcome: list[dict[str, str]] = []
+        self.logged_failures = 0
+        self.logged_failure_samples: list[dict[str, str]] = []
 
     def add_test_report(self, report: pytest.TestReport) -> None:
         entry = self.tests.setdefault(report.nodeid, {"outcome": "passed", "text": "", "seconds": 0.0})
@@ -127,6 +169,9 @@ class _Results:
         self.spans.update(summary["spans"])
         self.duration_points += summary["duration_points"]
         self.patched.update(patched)
+        self.spans_without_outcome += summary["spans_without_outcome"]
+        self.logged_failures += summary["logged_failures"]
+        self.logged_failure_samples += summary["logged_failure_samples"]
 
     def write(self, exit_status: int) -> None:
         document = {
@@ -136,6 +181,9 @@ class _Results:
             "patched": sorted(self.patched),
             "spans": dict(self.spans),
             "duration_points": self.duration_points,
+            "spans_without_outcome": self.spans_without_outcome,
+            "logged_failures": self.logged_failures,
+            "logged_failure_samples": self.logged_failure_samples,
         }
         with open(self.path, "w", encoding="utf-8") as file:
             json.dump(document, file, indent=1, sort_keys=True)

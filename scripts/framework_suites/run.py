@@ -383,6 +383,9 @@ def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
         "duration_points": 0,
         "seconds": 0.0,
         "instrumented_processes": 0,
+        "spans_without_outcome": [],
+        "logged_failures": 0,
+        "logged_failure_samples": [],
     }
     for document in documents:
         merged["tests"].update(document["tests"])
@@ -391,6 +394,9 @@ def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
         merged["duration_points"] += document["duration_points"]
         merged["seconds"] += document["seconds"]
         merged["instrumented_processes"] += document["instrumented_processes"]
+        merged["spans_without_outcome"] += document["spans_without_outcome"]
+        merged["logged_failures"] += document["logged_failures"]
+        merged["logged_failure_samples"] += document["logged_failure_samples"]
     merged["patched"] = sorted(merged["patched"])
     merged["spans"] = dict(merged["spans"])
     return merged
@@ -551,6 +557,18 @@ def check_suite(suite: Suite, pins: dict[str, str], ci: bool, relock: bool) -> b
     for problem in problems:
         log(f"  PROBLEM: {problem}")
 
+    # Not transparency differences, but our code failing while the suite ran (the app was unaffected).
+    if instrumented["logged_failures"] or instrumented["spans_without_outcome"]:
+        log(
+            f"  our code logged {instrumented['logged_failures']} failures (first at each site per process); "
+            f"{instrumented['spans'].get('none', 0)} agent spans ended without an outcome"
+        )
+        for sample in instrumented["logged_failure_samples"][:5]:
+            log(
+                f"    {sample['test']}: {sample['message']}\n      " + sample["error"].strip().replace("\n", "\n      ")
+            )
+        for sample in instrumented["spans_without_outcome"][:5]:
+            log(f"    span {sample['span']!r} without outcome in {sample['test']}")
     total = len(set(bare["tests"]) | set(instrumented["tests"]))
     spans = ", ".join(f"{outcome} {count}" for outcome, count in sorted(instrumented["spans"].items()))
     log(
