@@ -487,10 +487,24 @@ def counts(document: dict[str, Any]) -> str:
 def show_difference(test_id: str, bare: dict[str, Any], instrumented: dict[str, Any], label: str) -> None:
     log(f"  {label}: {test_id}: bare {outcome_of(bare, test_id)}, instrumented {outcome_of(instrumented, test_id)}")
     for mode, document in (("bare", bare), ("instrumented", instrumented)):
-        text = text_of(document, test_id).strip()
+        text = without_runner_frames(text_of(document, test_id)).strip()
         if text:
             log(f"    --- {mode} ---")
             log("\n".join("    " + line for line in text.splitlines()[-40:]))
+
+
+def without_runner_frames(text: str) -> str:
+    """A native traceback less pytest's and pluggy's own frames: what is left is the test and the code."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("File "):
+            skipping = any(part in line for part in ("/_pytest/", "/pluggy/"))
+        elif not line.startswith(" "):
+            skipping = False  # the exception line, or text that is not a traceback
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def check_suite(suite: Suite, pins: dict[str, str], ci: bool, relock: bool) -> bool:
