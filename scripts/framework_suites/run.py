@@ -24,7 +24,7 @@ import tarfile
 import time
 import tomllib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class Suite:
     ci_passes: tuple[Pass, ...]  # the subset `--ci` runs; empty: not in the CI subset
     companions: tuple[str, ...] = ()  # other distributions whose `test` extra pin goes with it
     module_prefix: str = ""  # a patched method's module starts with this: the adapter is on
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 SUITES: tuple[Suite, ...] = (
@@ -75,7 +74,8 @@ SUITES: tuple[Suite, ...] = (
             Pass("parallel", ("-m", "not serial", "--ignore=tests/sandbox/test_docker_removal_worker.py", "tests")),
             Pass("serial", ("-m", "serial"), workers=0, files_containing="pytest.mark.serial"),
         ),
-        # The runner, streaming and cancellation tests: every path through AgentRunner.run/run_streamed.
+        # The runner, streaming and cancellation tests (AgentRunner.run, run_sync, run_streamed): 464 tests,
+        # about 500 agent runs of every ending; they need only the core package (ci-requirements.in).
         ci_passes=(
             Pass(
                 "ci",
@@ -125,7 +125,7 @@ def log(message: str) -> None:
 # --- pins, venvs, sources -------------------------------------------------------------------------
 
 
-def test_extra() -> dict[str, str]:
+def pinned_requirements() -> dict[str, str]:
     """Distribution name -> requirement string, from pyproject's `test` extra (the one source of pins)."""
     with open(REPO / "pyproject.toml", "rb") as file:
         requirements = tomllib.load(file)["project"]["optional-dependencies"]["test"]
@@ -344,7 +344,6 @@ def run_pass(
         command += ["-p", "xdist", "-n", str(spec.workers)]
     command += selection
     environment = suite_environment(tree, mode == "instrumented", results)
-    environment.update(suite.extra_env)
     started = time.monotonic()
     limit = PASS_TIMEOUT_SECONDS["ci" if spec.name == "ci" else "full"]
     with open(log_file, "w", encoding="utf-8") as output:
@@ -640,7 +639,7 @@ def main() -> int:
     arguments = parser.parse_args()
     if arguments.relock and arguments.ci:
         parser.error("--relock rebuilds the full venvs; run it without --ci")
-    pins = test_extra()
+    pins = pinned_requirements()
     selected = [s for s in SUITES if not arguments.only or s.name in arguments.only.split(",")]
     unknown = set(filter(None, arguments.only.split(","))) - {s.name for s in SUITES}
     if unknown:
