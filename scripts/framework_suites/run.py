@@ -119,7 +119,7 @@ NO_TESTS_IN_SDIST: dict[str, str] = {
 
 
 def log(message: str) -> None:
-    print(message, flush=True)  # noqa: T201  # the script's output is its report
+    print(message, flush=True)  # the script's output is its report
 
 
 # --- pins, venvs, sources -------------------------------------------------------------------------
