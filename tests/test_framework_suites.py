@@ -190,3 +190,11 @@ def test_plugin_gathers_the_xdist_workers_span_counts(tmp_path: Path) -> None:
     document = _run_sample_suite(tmp_path, instrumented=True, workers=2)
     outcomes = {test_id: entry["outcome"] for test_id, entry in document["tests"].items()}
     assert (outcomes, document["instrumented_processes"], document["spans"]) == (EXPECTED_OUTCOMES, 2, {"completed": 2})
+
+
+@pytest.mark.parametrize(
+    ("requirement", "version"),
+    [("openai-agents==0.24.0", "0.24.0"), ("pydantic-ai-slim[openai]==2.68.0", "2.68.0")],
+)
+def test_pinned_version_reads_a_pin_with_or_without_extras(requirement: str, version: str) -> None:
+    assert _runner().pinned_version(requirement) == version

@@ -137,9 +137,10 @@ def pinned_requirements() -> dict[str, str]:
 
 
 def pinned_version(requirement: str) -> str:
-    match = re.fullmatch(r"[A-Za-z0-9_.\-]+==([^,; ]+)", requirement.strip())
+    # name[extras]==version: pyproject pins some frameworks with extras (pydantic-ai-slim[openai]).
+    match = re.fullmatch(r"[A-Za-z0-9_.\-]+(?:\[[^\]]*\])?==([^,; ]+)", requirement.strip())
     if not match:
-        raise SystemExit(f"{requirement!r} in pyproject's test extra is not an exact pin (name==version)")
+        raise SystemExit(f"{requirement!r} in pyproject's test extra is not an exact pin (name[extras]==version)")
     return match.group(1)
 
 
