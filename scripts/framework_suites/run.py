@@ -540,7 +540,7 @@ def check_suite(suite: Suite, pins: dict[str, str], ci: bool, relock: bool) -> b
             f"the instrumented run patched no {suite.module_prefix}* method (patched: {instrumented['patched']})"
         )
     if not sum(instrumented["spans"].values()):
-        problems.append("the instrumented run ended no agent span")
+        problems.append("the instrumented run ended none of our spans")
     if bare["instrumented_processes"] or bare["patched"]:
         problems.append("the bare run was instrumented")
     unclean = sorted(t for t, entry in bare["tests"].items() if entry["outcome"] in ("failed", "error"))
@@ -580,7 +580,7 @@ def check_suite(suite: Suite, pins: dict[str, str], ci: bool, relock: bool) -> b
     if instrumented["logged_failures"] or instrumented["spans_without_outcome"]:
         log(
             f"  our code logged {instrumented['logged_failures']} failures (first at each site per process); "
-            f"{instrumented['spans'].get('none', 0)} agent spans ended without an outcome"
+            f"{instrumented['spans'].get('none', 0)} of our spans ended without an outcome"
         )
         for sample in instrumented["logged_failure_samples"][:5]:
             log(
@@ -591,8 +591,8 @@ def check_suite(suite: Suite, pins: dict[str, str], ci: bool, relock: bool) -> b
     total = len(set(bare["tests"]) | set(instrumented["tests"]))
     spans = ", ".join(f"{outcome} {count}" for outcome, count in sorted(instrumented["spans"].items()))
     log(
-        f"  instrumented: {sum(instrumented['spans'].values())} agent spans ({spans}), "
-        f"{instrumented['duration_points']} duration points, patched {len(ours)} {suite.name} methods; "
+        f"  instrumented: {sum(instrumented['spans'].values())} spans of ours (agent and tool, by outcome: {spans}), "
+        f"{instrumented['duration_points']} invoke_agent duration points, patched {len(ours)} {suite.name} methods; "
         f"{time.monotonic() - started:.0f}s with set-up; results in {out.relative_to(REPO)}"
     )
     log(
