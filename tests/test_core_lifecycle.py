@@ -401,3 +401,23 @@ async def test_an_awaited_run_that_resolves_to_a_stream_failing_mid_way_ends_fai
         async for _ in stream:
             pass
     assert outcome(telemetry) == ("failed", StatusCode.ERROR)
+
+
+class Unprintable(RuntimeError):
+    def __str__(self) -> str:
+        raise ValueError("no message")
+
+
+def test_a_run_failing_with_an_exception_whose_str_raises_still_ends_failed_with_its_type(
+    telemetry: Telemetry,
+) -> None:
+    invocation = AgentInvocation(bound(telemetry), RequestFacts(agent_name="raiser"), object())
+    invocation.finish(Outcome.FAILED, Unprintable())
+    (span,) = telemetry.agent_spans()
+    (point,) = telemetry.metric_points(semconv.METRIC_INVOKE_AGENT_DURATION)
+    error_type = f"{Unprintable.__module__}.{Unprintable.__qualname__}"
+    assert (attributes(span).get(semconv.OUTCOME), span.status.status_code, point.attributes[semconv.ERROR_TYPE]) == (
+        "failed",
+        StatusCode.ERROR,
+        error_type,
+    )

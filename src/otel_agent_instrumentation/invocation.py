@@ -265,6 +265,14 @@ def _identity_attributes(request: RequestFacts) -> dict[str, AttributeValue]:
     return attributes
 
 
+def _message(error: BaseException) -> str | None:
+    """The error's message for the span status; an exception whose __str__ raises costs the message only."""
+    try:
+        return str(error) or None
+    except Exception:
+        return None
+
+
 def _messages_json(messages: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(list(messages), ensure_ascii=False, default=str)
 
@@ -404,7 +412,7 @@ class Invocation:
         description: str | None = None
         if error is not None:
             error_type = semconv.error_type(error)
-            description = str(error) or None
+            description = _message(error)
         elif result is not None and result.error_type:
             error_type = result.error_type
             description = result.error_message
@@ -431,7 +439,10 @@ class Invocation:
                 attributes[semconv.ERROR_TYPE] = error_type
             span.set_attributes(attributes)
             if error is not None:
-                span.record_exception(error)
+                try:
+                    span.record_exception(error)
+                except Exception:  # the SDK formats the exception: one whose __str__ raises costs the event
+                    report_failure("recording the run's exception")
         if error_type:
             span.set_status(Status(StatusCode.ERROR, description))
         if is_agent and self._telemetry.event_logger is not None:

@@ -271,7 +271,10 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
         model = get_default_model()
     conversation_id = kwargs.get("conversation_id")
     if not isinstance(conversation_id, str):
-        conversation_id = getattr(kwargs.get("session"), "session_id", None)
+        try:  # a lazily created OpenAIConversationsSession raises ValueError until its first use
+            conversation_id = getattr(kwargs.get("session"), "session_id", None)
+        except Exception:
+            conversation_id = None
     facts = RequestFacts(
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
