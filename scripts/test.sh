@@ -1,13 +1,48 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: creates .venv, installs the test extras, runs pytest on 2 workers.
-# With no arguments (as CI runs it) it also runs the suite's core at the dependency floors
-# (scripts/test-lowest.sh); arguments go to the main pytest run alone.
-set -euo pipefail
+# The whole test suite, from a fresh clone (CI runs exactly this through .ci/run). Every step runs even when
+# an earlier one failed; the last line sums them up and the exit status is non-zero if any failed:
+#   1. main:     .venv (extras test,llm-clients), the suite under tests/ on 2 workers
+#   2. openai2, otel144: one venv each (.venv-<name>, extra test-<name>) for frameworks that cannot share
+#      .venv (pyproject.toml says why), tests/separate/<name>/ and the shared ending table there; they
+#      install while the main suite runs
+#   3. suites:   the frameworks' own test suites, bare vs instrumented (scripts/framework-suites.sh --ci)
+#   4. lowest:   the core at the dependency floors (scripts/test-lowest.sh)
+# With arguments, runs only the main environment's pytest with them (e.g. `bash scripts/test.sh tests/test_agno.py`).
+set -uo pipefail
 cd "$(dirname "$0")/.."
+SEPARATE_ENVIRONMENTS=(openai2 otel144)
+set -e
 bash scripts/setup-venv.sh test,llm-clients
 bash scripts/setup-phoenix.sh  # the end-to-end test's trace backend, in its own venv
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest -p xdist -n 2 "$@"
 fi
-.venv/bin/python -m pytest -p xdist -n 2
-bash scripts/test-lowest.sh
+set +e
+reports="$(mktemp -d)"
+declare -A setup_pid
+for env in "${SEPARATE_ENVIRONMENTS[@]}"; do
+  bash scripts/setup-venv.sh "test-$env,llm-clients" ".venv-$env" >"$reports/setup-$env.log" 2>&1 &
+  setup_pid[$env]=$!
+done
+steps=()
+step() {  # step NAME COMMAND...: runs it, records its exit status
+  local name="$1"; shift
+  echo "=== $name: $*"
+  "$@"
+  local status=$?
+  steps+=("$name=$status")
+}
+step main .venv/bin/python -m pytest -p xdist -n 2 --junitxml="$reports/main.xml"
+for env in "${SEPARATE_ENVIRONMENTS[@]}"; do
+  if ! wait "${setup_pid[$env]}"; then
+    cat "$reports/setup-$env.log"
+    steps+=("$env=setup-failed")
+    continue
+  fi
+  step "$env" env OTEL_AGENT_TEST_ENV="$env" ".venv-$env/bin/python" -m pytest -p xdist -n 2 \
+    --junitxml="$reports/$env.xml" tests/test_lifecycle.py "tests/separate/$env"
+done
+step suites bash scripts/framework-suites.sh --ci
+step lowest bash scripts/test-lowest.sh --junitxml="$reports/lowest.xml"
+python="$(bash scripts/find-python.sh)"
+"$python" scripts/summarize-tests.py "$reports" "${steps[@]}"

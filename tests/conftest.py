@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,20 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agent_instrumentation import AgentInstrumentor
 from otel_agent_instrumentation.invocation import open_invocation_count
+
+# Frameworks that cannot share the main environment have their own (pyproject extras `test-<name>`,
+# venvs `.venv-<name>`, set up and run by scripts/test.sh): their tests are in tests/separate/<name>/ and
+# their drivers in tests/frameworks/<name>/. OTEL_AGENT_TEST_ENV names the environment a run is in.
+TEST_ENVIRONMENT = os.environ.get("OTEL_AGENT_TEST_ENV", "main")
+SEPARATE_TESTS = os.path.join(os.path.dirname(__file__), "separate")
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """Another environment's tests are never collected here (their frameworks are not installed)."""
+    relative = os.path.relpath(str(collection_path), SEPARATE_TESTS)
+    if relative.startswith(os.pardir) or relative == os.curdir:
+        return None
+    return relative.split(os.sep)[0] != TEST_ENVIRONMENT or None
 
 
 @dataclass

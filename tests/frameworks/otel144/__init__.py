@@ -1,0 +1,1 @@
+"""Drivers of the frameworks in the `otel144` test environment (see tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""Tests that run in an environment of their own (see tests/conftest.py)."""

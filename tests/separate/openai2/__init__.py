@@ -1,0 +1,1 @@
+"""Tests of the frameworks in the `openai2` test environment (see tests/conftest.py)."""
