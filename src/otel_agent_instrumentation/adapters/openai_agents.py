@@ -104,6 +104,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -750,4 +751,13 @@ def targets(config: Config) -> Sequence[Target]:
     ]
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    disabled = os.environ.get("OPENAI_AGENTS_DISABLE_TRACING", "").strip().lower() in ("1", "true")
+    state = "off (OPENAI_AGENTS_DISABLE_TRACING)" if disabled else "on unless the app calls set_tracing_disabled"
+    return (
+        f"the SDK's own tracing (its trace processors, exported to OpenAI, not OpenTelemetry) {state}; "
+        "left alone: we neither disable nor replace it"
+    )
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)
