@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import semconv
+from . import semconv, span_tree
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -114,23 +114,8 @@ class AgentSpans:
 
     def tree(self) -> list[str]:
         """The trace as text rows, children indented under their parent in start order:
-        `invoke_agent researcher [completed]`."""
-        ids = {span.context.span_id for span in self.spans if span.context is not None}
-        roots = sorted(
-            (span for span in self.spans if span.parent is None or span.parent.span_id not in ids),
-            key=lambda span: span.start_time or 0,
-        )
-        rows: list[str] = []
-
-        def walk(span: ReadableSpan, depth: int) -> None:
-            outcome = (span.attributes or {}).get(semconv.OUTCOME)
-            rows.append("  " * depth + span.name + (f" [{outcome}]" if outcome else ""))
-            for child in self.children(span):
-                walk(child, depth + 1)
-
-        for root in roots:
-            walk(root, 0)
-        return rows
+        `invoke_agent researcher [completed]` (a failed span also says `ERROR: message`)."""
+        return span_tree.render(self.spans)
 
     def metric_points(self, name: str) -> list[Any]:
         """The data points of the metric `name` recorded so far (e.g. semconv.METRIC_INVOKE_AGENT_DURATION)."""
