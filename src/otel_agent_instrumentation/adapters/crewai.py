@@ -25,8 +25,9 @@ hierarchical crew and a coworker's under a delegation tool) and the standalone `
 `kickoff_async`/`akickoff` are `invoke_agent {agent.role}` (goal as description). A retry of a failed
 execution (`_handle_execution_error` calls `execute_task` again, agent/core.py:908) is a layer of the same
 span; `kickoff` inside an event loop returns `kickoff_async(...)`, a layer too. `gen_ai.provider.name` is
-the agent's LLM's `provider` for crewai's own LLM classes, and for an application's `BaseLLM` subclass only
-when it sets one (the field defaults to "openai", which a custom LLM would otherwise claim). Usage: for
+the agent's LLM's `provider` for crewai's own LLM classes; for an application's `BaseLLM` subclass only when it
+is not "openai", which BaseLLM fills in for every model id without a `provider/` prefix (base_llm.py:329), so
+a custom LLM would otherwise claim to be OpenAI's (`_OTHER` then). Usage: for
 `kickoff*` the `LiteAgentOutput.usage_metrics` crewai computes for the call; for a task execution the
 growth of the agent LLM's counters (`get_token_usage_summary`, cumulative for the LLM instance) between
 the start and the end of the execution, as crewai itself measures a kickoff's (`delta_since`); agents
@@ -209,12 +210,16 @@ def _traced_aclose(telemetry: Telemetry) -> WrapperFunction:
 # -- agents ------------------------------------------------------------------------------------------
 
 
+_DEFAULT_PROVIDER = "openai"  # what BaseLLM fills in for a model id without a "provider/" prefix
+
+
 def _provider(llm: Any) -> str | None:
     raw = getattr(llm, "provider", None)
-    fields_set = getattr(llm, "model_fields_set", None) or ()
-    if type(llm).__module__.startswith("crewai.") or "provider" in fields_set:
+    if type(llm).__module__.startswith("crewai.") or raw != _DEFAULT_PROVIDER:
         return semconv.provider_name(raw)
-    return None  # an application's BaseLLM inherits the field's default, "openai"
+    # An application's BaseLLM subclass gets "openai" from BaseLLM's validator whatever it calls (base_llm.py:
+    # 329): not knowledge of the provider.
+    return None
 
 
 def read_agent_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
