@@ -18,7 +18,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agent_instrumentation import semconv
 from tests.frameworks.openai2.crewai_driver import (
@@ -34,10 +34,11 @@ from tests.frameworks.openai2.crewai_driver import (
     make_agent,
     make_crew,
 )
+from tests.openai_server import ANSWER_USAGE, FINAL_ANSWER, MODEL, TOOL_CALL_USAGE, TOOL_RESULT, OpenAIServer, serve
 from tests.separate.openai2 import crewai_env
 
 # isort: split
-from crewai import Crew, Task
+from crewai import LLM, Crew, Task
 from crewai.events.event_bus import crewai_event_bus
 from crewai.events.types.agent_events import AgentExecutionCompletedEvent, AgentExecutionStartedEvent
 from crewai.events.types.crew_events import CrewKickoffCompletedEvent, CrewKickoffStartedEvent
@@ -604,3 +605,65 @@ def test_network_guard_refuses_and_reports_a_connection_beyond_loopback() -> Non
         socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1: never routed
     with pytest.raises(AssertionError, match=re.escape("192.0.2.1")):
         crewai_env.assert_offline()
+
+
+# -- model calls through crewai's OpenAI LLM class, traced by opentelemetry-instrumentation-openai-v2 ----------------
+
+
+@tool("get_weather")  # type: ignore[untyped-decorator]
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return TOOL_RESULT
+
+
+@pytest.fixture
+def openai_v2(telemetry: Telemetry) -> Iterator[None]:
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    yield
+    instrumentor.uninstrument()
+
+
+def weather_crew(server: OpenAIServer) -> Crew:
+    # `openai/...` is crewai's native OpenAI provider (llms/providers/openai/completion.py, the openai client's
+    # Chat Completions API); litellm, crewai's fallback for other model ids, is not installed.
+    llm = LLM(model=f"openai/{MODEL}", base_url=server.base_url, api_key="offline")
+    agent = make_agent(llm, [get_weather], role="weather")
+    task = Task(description="What is the weather in Paris?", expected_output="the weather", agent=agent)
+    return Crew(name="forecast", agents=[agent], tasks=[task])
+
+
+@pytest.mark.parametrize("mode", ["kickoff", "akickoff", "stream"])
+async def test_openai_v2_chat_spans_are_children_of_the_calling_agent(
+    instrumentation: Instrumentation, telemetry: Telemetry, openai_v2: None, mode: str
+) -> None:
+    instrumentation.on()
+    with serve() as server:
+        output = await kickoff(weather_crew(server), mode)
+    assert output.raw == FINAL_ANSWER
+    assert span_tree(telemetry) == [
+        ("invoke_workflow forecast", INTERNAL, None, UNSET),
+        ("invoke_agent weather", INTERNAL, "invoke_workflow forecast", UNSET),
+        (f"chat {MODEL}", SpanKind.CLIENT, "invoke_agent weather", UNSET),
+        ("execute_tool get_weather", INTERNAL, "invoke_agent weather", UNSET),
+        (f"chat {MODEL}", SpanKind.CLIENT, "invoke_agent weather", UNSET),
+    ]
+
+
+async def test_agent_usage_is_the_sum_of_its_chat_spans_usage(
+    instrumentation: Instrumentation, telemetry: Telemetry, openai_v2: None
+) -> None:
+    instrumentation.on()
+    with serve() as server:
+        await kickoff(weather_crew(server), "kickoff")
+    agent = attributes(span(telemetry, "invoke_agent weather"))
+    chats = [attributes(s) for s in telemetry.finished() if s.name == f"chat {MODEL}"]
+    keys = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    assert [agent[key] for key in keys] == [sum(int(chat[key]) for chat in chats) for key in keys]
+    assert (agent[keys[0]], agent[keys[1]]) == (
+        TOOL_CALL_USAGE.input_tokens + ANSWER_USAGE.input_tokens,
+        TOOL_CALL_USAGE.output_tokens + ANSWER_USAGE.output_tokens,
+    )
+    assert agent[semconv.GEN_AI_PROVIDER_NAME] == "openai"
