@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-FRAMEWORKS = ("agent_framework", "autogen_agentchat", "pydantic_ai", "openai_agents", "smolagents", "agno")
+# crewai runs in the `openai2` environment (pyproject extra test-openai2): elsewhere it is skipped as not importable.
+FRAMEWORKS = ("agent_framework", "autogen_agentchat", "pydantic_ai", "openai_agents", "smolagents", "agno", "crewai")
 
 # What a run or stream returns: comparable output (the final text, and for streams the number of
 # updates the consumer saw and their text), so bare and instrumented runs can be checked for equality.
