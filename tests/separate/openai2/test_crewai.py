@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from tests.openai_server import ANSWER_USAGE, FINAL_ANSWER, MODEL, TOOL_CALL_USA
 from tests.separate.openai2 import crewai_env
 
 # isort: split
-from crewai import LLM, Crew, Task
+from crewai import LLM, Crew, Process, Task
 from crewai.events.event_bus import crewai_event_bus
 from crewai.events.types.agent_events import AgentExecutionCompletedEvent, AgentExecutionStartedEvent
 from crewai.events.types.crew_events import CrewKickoffCompletedEvent, CrewKickoffStartedEvent
@@ -208,6 +209,33 @@ async def test_each_agents_task_is_its_own_child_of_the_workflow(
         (WORKFLOW, INTERNAL, None, UNSET),
         (AGENT, INTERNAL, WORKFLOW, UNSET),
         ("invoke_agent critic", INTERNAL, WORKFLOW, UNSET),
+    ]
+
+
+async def test_hierarchical_crews_manager_delegates_to_a_coworker_under_its_delegation_tool(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    delegate = json.dumps({"task": "write", "context": "c", "coworker": AGENT_ROLE})
+    manager = ScriptedLLM(
+        model="manager-v1",
+        script=[f"Thought: delegate.\nAction: Delegate work to coworker\nAction Input: {delegate}", ANSWER],
+    )
+    writer = make_agent(ScriptedLLM(model=MODEL_ID, script=[*TEXT_SCRIPT[:1], ANSWER]), [echo])
+    crew = Crew(
+        name=CREW_NAME,
+        agents=[writer],
+        tasks=[Task(description="Write.", expected_output="text")],
+        process=Process.hierarchical,
+        manager_llm=manager,
+    )
+    instrumentation.on()
+    await crew.akickoff()
+    assert span_tree(telemetry) == [
+        (WORKFLOW, INTERNAL, None, UNSET),
+        ("invoke_agent Crew Manager", INTERNAL, WORKFLOW, UNSET),
+        ("execute_tool Delegate work to coworker", INTERNAL, "invoke_agent Crew Manager", UNSET),
+        (AGENT, INTERNAL, "execute_tool Delegate work to coworker", UNSET),
+        ("execute_tool echo", INTERNAL, AGENT, UNSET),
     ]
 
 
