@@ -1,11 +1,13 @@
 """CrewAI 1.15.30: a one-agent, one-task Crew on an offline `BaseLLM` subclass (run in the `openai2` environment).
 
-A run is `Crew.akickoff()`: ours makes an `invoke_workflow` span and the agent's `invoke_agent` span. A stream
-is a `Crew(stream=True)` whose LLM emits `chunks` chunk events, consumed with `async for`.
+A run is `Crew.kickoff_async()` (crewai runs `kickoff` in `asyncio.to_thread`, which every anchor traces;
+OpenLLMetry's does not wrap `akickoff`): ours makes an `invoke_workflow` span and the agent's `invoke_agent`
+span. A stream is a `Crew(stream=True)` whose LLM emits `chunks` chunk events, consumed with `async for`.
 
-builtin: none that can be measured offline (crewai's own telemetry exports to its hosted collector; it is off,
-CREWAI_DISABLE_TELEMETRY). openinference: `CrewAIInstrumentor` (openinference-instrumentation-crewai);
-OpenLLMetry's `opentelemetry-instrumentation-crewai` is measured by benchmarks/crewai_anchors.py.
+builtin: crewai has none that can be measured offline (its telemetry exports to its hosted collector; off here,
+CREWAI_DISABLE_TELEMETRY), so this slot holds OpenLLMetry's `CrewAIInstrumentor`
+(opentelemetry-instrumentation-crewai: Crew.kickoff, Agent.execute_task, Task.execute_sync, LLM.call).
+openinference: `CrewAIInstrumentor` (openinference-instrumentation-crewai).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 from crewai import Agent, Crew, Task
 from crewai.llms.base_llm import BaseLLM
 
-from benchmarks.subjects import StreamCall, StreamOutput, Subject, openinference_anchor
+from benchmarks.subjects import Anchor, Env, StreamCall, StreamOutput, Subject, instrumentor_off, openinference_anchor
 
 
 class BenchLLM(BaseLLM):  # type: ignore[misc]  # crewai is not installed where mypy runs
@@ -47,7 +49,7 @@ RUN_CREW = make_crew()
 
 
 async def run() -> str:
-    output = await RUN_CREW.akickoff()
+    output = await RUN_CREW.kickoff_async()
     return str(output.raw)
 
 
@@ -55,7 +57,7 @@ def stream(chunks: int) -> StreamCall:
     crew = make_crew(chunks, stream=True)
 
     async def call() -> StreamOutput:
-        streaming: Any = await crew.akickoff()
+        streaming: Any = await crew.kickoff_async()
         updates, text = 0, []
         async for chunk in streaming:
             updates += 1
@@ -65,15 +67,33 @@ def stream(chunks: int) -> StreamCall:
     return call
 
 
+_openllmetry: list[Any] = []
+
+
+def openllmetry_on(env: Env) -> None:
+    from opentelemetry.instrumentation.crewai import CrewAIInstrumentor
+
+    instrumentor = CrewAIInstrumentor()
+    instrumentor.instrument(tracer_provider=env.provider)
+    _openllmetry[:] = [instrumentor]
+
+
+def openllmetry_off() -> None:
+    for instrumentor in _openllmetry:
+        instrumentor_off(instrumentor)
+
+
 SUBJECT = Subject(
     framework="crewai",
     asynchronous=True,
     run=run,
     stream=stream,
-    builtin=None,
+    builtin=Anchor(
+        "OpenLLMetry CrewAIInstrumentor (crewai has no offline tracing of its own)", openllmetry_on, openllmetry_off
+    ),
     openinference=openinference_anchor(
         "CrewAIInstrumentor", "openinference.instrumentation.crewai", "CrewAIInstrumentor"
     ),
-    stream_label="Crew(stream=True).akickoff()",
-    note="no built-in tracing measurable offline (crewai's telemetry goes to its hosted collector)",
+    stream_label="Crew(stream=True).kickoff_async()",
+    note="the builtin column is OpenLLMetry's CrewAIInstrumentor: crewai's own telemetry goes to its hosted collector",
 )
