@@ -22,6 +22,7 @@ from tests.separate.openai2 import crewai_env  # before crewai: telemetry off, s
 from crewai import Agent, Crew, Task
 from crewai.llms.base_llm import BaseLLM
 from crewai.tools import tool
+from pydantic import Field
 
 from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -42,6 +43,10 @@ class ScriptedLLM(BaseLLM):  # type: ignore[misc]  # crewai is not installed whe
 
     script: list[Any] = [ANSWER]
     fail: bool = False
+    # block: each call waits for `release` (set by the driver after cancelling the run); `called` is set then.
+    block: bool = False
+    called: threading.Event = Field(default_factory=threading.Event)
+    release: threading.Event = Field(default_factory=threading.Event)
     native: bool = False
     turns: int = 0
     call_ids: int = 0
@@ -58,6 +63,9 @@ class ScriptedLLM(BaseLLM):  # type: ignore[misc]  # crewai is not installed whe
     ) -> Any:
         if self.fail:
             raise ConnectionError("model connection dropped")
+        if self.block:
+            self.called.set()
+            self.release.wait(10)
         turn = self.script[min(self.turns, len(self.script) - 1)]
         self.turns += 1
         self._track_token_usage_internal({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
@@ -138,6 +146,7 @@ def make_agent(llm: BaseLLM, tools: list[Any] | None = None, role: str = AGENT_R
 def make_crew(
     *,
     fail: bool = False,
+    block: bool = False,
     refuse: bool = False,
     stream: bool = False,
     script: list[Any] | None = None,
@@ -145,7 +154,7 @@ def make_crew(
     native: bool = False,
     name: str = CREW_NAME,
 ) -> Crew:
-    llm = ScriptedLLM(model=MODEL_ID, fail=fail, native=native, script=script or [ANSWER])
+    llm = ScriptedLLM(model=MODEL_ID, fail=fail, block=block, native=native, script=script or [ANSWER])
     agent = make_agent(llm, tools, step_callback=step_done)
     task = Task(description="Write a greeting.", expected_output="a greeting", agent=agent, callback=task_done)
     return Crew(
@@ -169,7 +178,7 @@ class CrewAIDriver:
 
     def cases(self) -> list[tuple[str, Ending]]:
         basic = [Ending.COMPLETES, Ending.RAISES_AT_CALL, Ending.RAISES_MID_STREAM, Ending.CONCURRENT]
-        awaited = [*basic, Ending.OTHER_TASK, Ending.DROPPED]
+        awaited = [*basic, Ending.OTHER_TASK, Ending.DROPPED, Ending.CANCELLED]
         streamed = [Ending.COMPLETES, Ending.RAISES_MID_STREAM, Ending.BREAK_AND_CLOSE, Ending.DROPPED]
         streamed.append(Ending.OTHER_TASK)
         return (
@@ -234,6 +243,20 @@ class CrewAIDriver:
             outputs = await asyncio.gather(*(call() for _ in range(CONCURRENT_RUNS)))
             observed.result = "|".join(sorted(str(o.raw) for o in outputs))
             observed.hooks.sort()
+            return
+        if ending is Ending.CANCELLED:
+            crew = make_crew(block=True)
+            llm = crew.agents[0].llm
+            task = asyncio.ensure_future(getattr(crew, mode)())
+            await asyncio.to_thread(llm.called.wait, 10)  # the model call is under way, in crewai's thread
+            task.cancel()
+            try:
+                await task
+            finally:
+                observed.hooks = list(observed.hooks)  # what the app saw until the cancellation
+                llm.release.set()
+                if mode == "kickoff_async":  # cancelling the await does not stop the thread running kickoff
+                    await asyncio.to_thread(_wait_for, lambda: any("after_kickoff" in h for h in RECORDING.get() or []))
             return
         if ending is Ending.DROPPED:
             with warnings.catch_warnings():
