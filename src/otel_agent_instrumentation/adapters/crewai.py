@@ -62,6 +62,7 @@ which also turns off the application's own SDK). Its trace upload to its platfor
 
 from __future__ import annotations
 
+import inspect
 import json
 import weakref
 from collections.abc import Callable, Sequence
@@ -143,8 +144,6 @@ def _follow_crew_result(value: Any, invocation: AgentInvocation) -> None:
 
 
 def handle_crew_result(result: Any, invocation: AgentInvocation) -> Any:
-    import inspect
-
     if inspect.iscoroutine(result):  # kickoff_async, akickoff
         return trace_coroutine(result, invocation, None, lambda value: _follow_crew_result(value, invocation))
     _follow_crew_result(result, invocation)
@@ -152,7 +151,12 @@ def handle_crew_result(result: Any, invocation: AgentInvocation) -> Any:
 
 
 def _registered(output: Any) -> AgentInvocation | None:
-    invocation = _streams.get(output)
+    """The open run a streaming output belongs to; None for any other (a flow's, an untraced crew's)."""
+    try:
+        invocation = _streams.get(output)
+    except Exception:  # an output type that cannot be weakly referenced: never registered
+        report_failure("looking up a crew stream's run")
+        return None
     return None if invocation is None or invocation.finished else invocation
 
 
@@ -280,8 +284,6 @@ def read_task_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
 
 
 def make_task_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
-    import inspect
-
     capture = config.capture_content.enabled
 
     def read_result(agent: Any, invocation: AgentInvocation, value: Any) -> ResultFacts:
@@ -306,8 +308,6 @@ def make_task_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
 
 
 def make_kickoff_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
-    import inspect
-
     capture = config.capture_content.enabled
 
     def read_result(output: Any, _outcome: Outcome) -> ResultFacts | None:
