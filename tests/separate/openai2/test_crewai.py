@@ -212,6 +212,25 @@ async def test_each_agents_task_is_its_own_child_of_the_workflow(
     ]
 
 
+async def test_agent_of_an_async_execution_task_in_crewais_thread_is_a_child_of_the_workflow(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # Task(async_execution=True) runs its agent in a thread of its own (task.py:609), over a copy of the context.
+    researcher = make_agent(ScriptedLLM(model=MODEL_ID), role="researcher")
+    writer = make_agent(ScriptedLLM(model=MODEL_ID))
+    tasks = [
+        Task(description="Research.", expected_output="notes", agent=researcher, async_execution=True),
+        Task(description="Write.", expected_output="text", agent=writer),
+    ]
+    instrumentation.on()
+    await asyncio.to_thread(Crew(name=CREW_NAME, agents=[researcher, writer], tasks=tasks).kickoff)
+    assert span_tree(telemetry) == [
+        (WORKFLOW, INTERNAL, None, UNSET),
+        ("invoke_agent researcher", INTERNAL, WORKFLOW, UNSET),
+        (AGENT, INTERNAL, WORKFLOW, UNSET),
+    ]
+
+
 async def test_hierarchical_crews_manager_delegates_to_a_coworker_under_its_delegation_tool(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
