@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -494,4 +495,31 @@ def targets(config: Config) -> Sequence[Target]:
     return [*crews, *agents, *tools, *streams]
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+_YES = frozenset({"true", "1", "yes", "on"})  # crewai_core's _env_flag_enabled
+
+
+def framework_telemetry(config: Config) -> str:
+    """What crewai itself sends, from the variables it reads (crewai_core/telemetry.py, execution.py)."""
+    opted_out = [name for name in _TELEMETRY_OPT_OUTS if os.environ.get(name, "").strip().lower() in _YES]
+    telemetry = (
+        f"off ({opted_out[0]})"
+        if opted_out
+        else "on: anonymous usage spans to crewai's hosted collector (set CREWAI_DISABLE_TELEMETRY=true)"
+    )
+    uploads = os.environ.get("CREWAI_TRACING_ENABLED", "").strip().lower()
+    tracing = (
+        "off (CREWAI_TRACING_ENABLED=false)"
+        if uploads in ("false", "0")
+        else "as crewai decides (set CREWAI_TRACING_ENABLED=false)"
+    )
+    return (
+        f"CrewAI telemetry {telemetry}; trace upload to crewai's platform {tracing}; "
+        "both use crewai's own tracer provider, not the global one, and are left as they are"
+    )
+
+
+# OTEL_SDK_DISABLED also turns crewai's telemetry off, and the application's own SDK with it.
+_TELEMETRY_OPT_OUTS = ("CREWAI_DISABLE_TELEMETRY", "CREWAI_DISABLE_TRACKING", "OTEL_SDK_DISABLED")
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

@@ -714,3 +714,14 @@ async def test_agent_usage_is_the_sum_of_its_chat_spans_usage(
         TOOL_CALL_USAGE.output_tokens + ANSWER_USAGE.output_tokens,
     )
     assert agent[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+
+
+def test_doctor_describes_crewais_own_telemetry_as_the_tests_set_it() -> None:
+    from otel_agent_instrumentation.adapters.crewai import ADAPTER
+    from otel_agent_instrumentation.config import resolve
+
+    assert ADAPTER.framework_telemetry is not None
+    described = ADAPTER.framework_telemetry(resolve({}))
+    assert described.startswith(
+        "CrewAI telemetry off (CREWAI_DISABLE_TELEMETRY); trace upload to crewai's platform off"
+    )
