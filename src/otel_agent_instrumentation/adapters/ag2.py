@@ -441,11 +441,11 @@ _stream_contexts: weakref.WeakKeyDictionary[Any, otel_context.Context] = weakref
 def _note_stream_context(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         value = wrapped(*args, **kwargs)
-        if is_instrumentation_enabled():
-            try:
-                _stream_contexts[instance] = otel_context.get_current()
-            except Exception:
-                report_failure("noting the context of an AG2 run thread")
+        try:
+            # Also when suppressed: the thread then runs suppressed, as its caller does.
+            _stream_contexts[instance] = otel_context.get_current()
+        except Exception:
+            report_failure("noting the context of an AG2 run thread")
         return value
 
     return wrapper
