@@ -481,6 +481,53 @@ def make_chat_wrapper(target: RunTarget, current_stream: Callable[[], Any]) -> C
     return make_wrapper
 
 
+# (id(agent), id(messages)) -> the context of an `a_generate_oai_reply` awaiting its executor thread.
+_executor_contexts: dict[tuple[int, int], otel_context.Context] = {}
+
+
+def _messages_argument(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("messages")
+
+
+def _hand_context_to_executor(telemetry: Telemetry) -> WrapperFunction:
+    """`a_generate_oai_reply` runs `generate_oai_reply` in the loop's default executor, whose thread starts with
+    an empty context: the model call (and an LLM-client span) would leave the run's trace. While it awaits, the
+    context it was called in is kept for that thread, under the agent and the messages list it passed on."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not is_instrumentation_enabled() or active_invocation() is None:
+            return wrapped(*args, **kwargs)
+        key = (id(instance), id(_messages_argument(args, kwargs)))
+        return _carried(wrapped(*args, **kwargs), key, otel_context.get_current())
+
+    return wrapper
+
+
+async def _carried(call: Any, key: tuple[int, int], context: otel_context.Context) -> Any:
+    _executor_contexts[key] = context
+    try:
+        return await call
+    finally:
+        if _executor_contexts.get(key) is context:
+            del _executor_contexts[key]
+
+
+def _take_context_in_executor(telemetry: Telemetry) -> WrapperFunction:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not _executor_contexts or active_invocation() is not None:
+            return wrapped(*args, **kwargs)
+        context = _executor_contexts.get((id(instance), id(_messages_argument(args, kwargs))))
+        if context is None:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(context)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+
+    return wrapper
+
+
 def make_member_turn_check(manager_type: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]:
     def is_member_turn(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         # GroupChatManager.run_chat: `speaker.generate_reply(sender=self)`; generate_reply(messages, sender, ...)
@@ -600,6 +647,8 @@ def targets_autogen(config: Config) -> list[Target]:
         for method in ("execute_function", "a_execute_function")
     ]
     found.append(HookTarget("autogen.io.thread_io_stream", "ThreadIOStream.__init__", _note_stream_context))
+    found.append(HookTarget(_CONVERSABLE, "ConversableAgent.a_generate_oai_reply", _hand_context_to_executor))
+    found.append(HookTarget(_CONVERSABLE, "ConversableAgent.generate_oai_reply", _take_context_in_executor))
     if not config.keep_framework_spans:
         # Import OpenTelemetry's SDK (as AG2's instrumentation does): without it these patches are skipped.
         found += [
