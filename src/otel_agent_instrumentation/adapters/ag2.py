@@ -88,9 +88,9 @@ from .._guard import report_failure
 from .._patching import WrapperFunction
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..runs import make_run_wrapper
+from ..stream import finish_with_error, trace_result
 from ._awaited import traced_await
-from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
 
 logger = logging.getLogger("otel_agent_instrumentation")
 
@@ -451,12 +451,49 @@ def _note_stream_context(telemetry: Telemetry) -> WrapperFunction:
     return wrapper
 
 
-def make_chat_wrapper(target: RunTarget, current_stream: Callable[[], Any]) -> Callable[[Telemetry], WrapperFunction]:
-    """The core's run wrapper for `initiate_chat`/`a_initiate_chat`, called with the chat's own owner, and, in a
-    run thread (see the module docstring), on the context of the caller who started it."""
+def make_chat_wrapper(
+    read_chat: RequestReader, read_result: ResultReader, current_stream: Callable[[], Any]
+) -> Callable[[Telemetry], WrapperFunction]:
+    """The wrapper of `initiate_chat`/`a_initiate_chat`: the core's run lifecycle (as a RunTarget gets it), owned
+    by an object made for the call, so no other call is a layer of it (a nested chat from the same sender is its
+    own run; only `ConversableAgent`'s own method is patched, so a subclass's override calling it is one run),
+    and, in a run thread (see the module docstring), on the context of the caller who started it."""
 
     def make_wrapper(telemetry: Telemetry) -> WrapperFunction:
-        run = make_run_wrapper(target, telemetry, name)
+        config = telemetry.config
+
+        def start(chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Invocation | None:
+            try:
+                request = read_chat(chat, args, kwargs, config)
+            except Exception:
+                report_failure("reading the agent request")
+                request = RequestFacts()
+            try:
+                return Invocation(telemetry, request, chat, _CHAT_KEY)
+            except Exception:
+                report_failure("starting the agent span")
+                return None
+
+        def run(wrapped: Callable[..., Any], chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if not is_instrumentation_enabled():
+                return wrapped(*args, **kwargs)
+            invocation = start(chat, args, kwargs)
+            if invocation is None:
+                return wrapped(*args, **kwargs)
+            token = invocation.attach()
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as error:
+                invocation.detach(token)
+                finish_with_error(invocation, error)
+                raise
+            invocation.detach(token)
+            try:
+                return trace_result(result, invocation, read_result)
+            except Exception:
+                report_failure("tracing the agent result")
+                invocation.finish(Outcome.ABANDONED)
+                return result
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not is_instrumentation_enabled():
@@ -596,10 +633,6 @@ def make_function_result_handler(config: Config) -> Callable[[Any, Invocation], 
 _CONVERSABLE = "autogen.agentchat.conversable_agent"
 
 
-def _chat_target(method: str, read_chat: Any, read_chat_result: Any) -> RunTarget:
-    return RunTarget(_CONVERSABLE, f"ConversableAgent.{method}", read_chat, read_chat_result, reentry_key=_CHAT_KEY)
-
-
 def targets_autogen(config: Config) -> list[Target]:
     from autogen.agentchat.groupchat import GroupChatManager
     from autogen.io.base import IOStream
@@ -615,10 +648,7 @@ def targets_autogen(config: Config) -> list[Target]:
         HookTarget(
             _CONVERSABLE,
             f"ConversableAgent.{method}",
-            make_chat_wrapper(
-                _chat_target(method, read_chat, read_chat_result),
-                current_stream,
-            ),
+            make_chat_wrapper(read_chat, read_chat_result, current_stream),
         )
         for method in ("initiate_chat", "a_initiate_chat")
     ]

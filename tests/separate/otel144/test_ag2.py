@@ -248,6 +248,24 @@ def test_nested_chat_is_a_child_of_the_chat_it_answers_in(
     )
 
 
+class PoliteUser(ConversableAgent):  # type: ignore[misc]  # autogen is not installed where mypy runs
+    """An agent class that adds to `initiate_chat` and calls AG2's."""
+
+    def initiate_chat(self, recipient: Any, **kwargs: Any) -> Any:
+        return super().initiate_chat(recipient, **kwargs)
+
+
+def test_a_subclass_calling_super_initiate_chat_is_one_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    _, assistant = make_pair([])
+    user = PoliteUser("user", llm_config=False, human_input_mode="NEVER", max_consecutive_auto_reply=1)
+    with TestAgent(assistant, ["hello", "more"]):
+        user.initiate_chat(assistant, message="hi", silent=True)
+    assert span_tree(telemetry) == [(f"invoke_agent {AGENT_NAME}", INTERNAL, None, UNSET)]
+
+
 # -- 0.2 line: run in a thread -----------------------------------------------------------------------------------
 
 UNDER_APP: list[TreeRow] = [("app", INTERNAL, None, UNSET), (f"invoke_agent {AGENT_NAME}", INTERNAL, "app", UNSET)]
