@@ -50,6 +50,11 @@ the caller's thread. We note the caller's context when such a stream is made, an
 whose current stream is one of those, outside any run of ours, starts on that context: the chat's span is a
 child of the caller's span and ends with the chat in the thread, completed or failed, whether or not anyone
 drains the events. `a_run` starts it as an asyncio task, which inherits the context by itself.
+`a_generate_oai_reply` (an async chat's model call) runs `generate_oai_reply` in the loop's default executor,
+whose thread starts with an empty context too: while it awaits, its context is kept for that thread (keyed by
+the agent and the messages list it hands over), so the model call, and an LLM-client `chat` span, stay in the
+chat's trace. AG2 registers `a_generate_oai_reply` in each agent's reply list when the agent is built: agents
+built before `instrument()` keep the unpatched one, and their async chats' model calls start new traces.
 
 Tool calls: `ConversableAgent.execute_function`/`a_execute_function` (every registered function the model
 calls, run by the agent that executes it) is an `execute_tool {name}` span with `gen_ai.tool.call.id` = the
