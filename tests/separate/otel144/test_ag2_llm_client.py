@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# An environment built before the extra pinned openai: skipped here, and test_environment.py fails until it is.
+pytest.importorskip("openai", reason="the otel144 extra's openai pin is not installed in this environment")
+
 from ag2 import Agent, tool
 from ag2.config import OpenAIConfig
 from autogen import ConversableAgent
@@ -21,7 +25,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import Instrumentation, Telemetry, attributes
-from tests.openai_server import ANSWER_USAGE, FINAL_ANSWER, MODEL, TOOL_CALL_USAGE, TOOL_RESULT, OpenAIServer, serve
+from tests.openai_server import (
+    ANSWER_USAGE,
+    FINAL_ANSWER,
+    MODEL,
+    TOOL_CALL_USAGE,
+    TOOL_RESULT,
+    OpenAIServer,
+    serve,
+)
 
 AGENT_NAME = "weather"
 QUESTION = "What is the weather in Paris?"
