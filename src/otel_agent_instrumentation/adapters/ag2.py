@@ -388,14 +388,33 @@ def _agent_facts(agent: Any, config: Config) -> RequestFacts:
     return facts
 
 
-class _Chat:
-    """One chat's owner: its sender and recipient, made per call (see the module docstring)."""
+def _client_tokens(agents: Sequence[Any]) -> tuple[int, int] | None:
+    """(input, output) tokens the agents' model clients have counted so far, as AG2's `gather_usage_summary`
+    reads them (`client.total_usage_summary`, cached inference included); None when no client counts any."""
+    counted = False
+    input_tokens = output_tokens = 0
+    for agent in {id(agent): agent for agent in agents}.values():
+        summary = getattr(getattr(agent, "client", None), "total_usage_summary", None)
+        if not isinstance(summary, dict):
+            continue
+        for counts in summary.values():
+            if isinstance(counts, dict):
+                counted = True
+                input_tokens += _positive_int(counts.get("prompt_tokens")) or 0
+                output_tokens += _positive_int(counts.get("completion_tokens")) or 0
+    return (input_tokens, output_tokens) if counted else None
 
-    __slots__ = ("recipient", "sender")
+
+class _Chat:
+    """One chat's owner: its sender and recipient, made per call (see the module docstring), and what their
+    model clients had counted when it started."""
+
+    __slots__ = ("recipient", "sender", "tokens_at_start")
 
     def __init__(self, sender: Any, recipient: Any) -> None:
         self.sender = sender
         self.recipient = recipient
+        self.tokens_at_start: tuple[int, int] | None = None
 
 
 def make_chat_reader(manager_type: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any], Config], RequestFacts]:
@@ -416,27 +435,31 @@ def _positive_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def make_chat_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
+def make_chat_result_reader(config: Config) -> Callable[[_Chat], ResultReader]:
+    """The reader of one chat's `ChatResult`. Its `cost` is what the two agents' clients have counted since they
+    were made, over all their chats (autogen/agentchat/utils.py `gather_usage_summary`), so the chat's own tokens
+    are what the clients counted between its start and its end (a nested chat with one of them is in both)."""
     capture = config.capture_content.enabled
 
-    def read_result(result: Any, outcome: Outcome) -> ResultFacts | None:
-        if result is None or not hasattr(result, "chat_history"):
-            return None
-        chat_id = getattr(result, "chat_id", None)
-        facts = ResultFacts(conversation_id=str(chat_id) if isinstance(chat_id, int) else _text(chat_id))
-        cost = getattr(result, "cost", None)
-        usage = cost.get("usage_including_cached_inference") if isinstance(cost, dict) else None
-        if isinstance(usage, dict):
-            # {"total_cost": float, model: {"prompt_tokens": int, "completion_tokens": int, ...}, ...}
-            per_model = [counts for counts in usage.values() if isinstance(counts, dict)]
-            if per_model:
-                facts.input_tokens = sum(_positive_int(c.get("prompt_tokens")) or 0 for c in per_model)
-                facts.output_tokens = sum(_positive_int(c.get("completion_tokens")) or 0 for c in per_model)
-        if capture:
-            facts.output_messages = _assistant_text(getattr(result, "summary", None))
-        return facts
+    def reader_of(chat: _Chat) -> ResultReader:
+        def read_result(result: Any, outcome: Outcome) -> ResultFacts | None:
+            facts = ResultFacts()
+            tokens_at_end = _client_tokens((chat.sender, chat.recipient))
+            if tokens_at_end is not None:
+                before = chat.tokens_at_start or (0, 0)
+                facts.input_tokens = tokens_at_end[0] - before[0]
+                facts.output_tokens = tokens_at_end[1] - before[1]
+            if result is None or not hasattr(result, "chat_history"):
+                return facts
+            chat_id = getattr(result, "chat_id", None)
+            facts.conversation_id = str(chat_id) if isinstance(chat_id, int) else _text(chat_id)
+            if capture:
+                facts.output_messages = _assistant_text(getattr(result, "summary", None))
+            return facts
 
-    return read_result
+        return read_result
+
+    return reader_of
 
 
 # A ThreadIOStream -> the OpenTelemetry context current where it was made (see the module docstring).
@@ -457,7 +480,7 @@ def _note_stream_context(telemetry: Telemetry) -> WrapperFunction:
 
 
 def make_chat_wrapper(
-    read_chat: RequestReader, read_result: ResultReader, current_stream: Callable[[], Any]
+    read_chat: RequestReader, reader_of: Callable[[_Chat], ResultReader], current_stream: Callable[[], Any]
 ) -> Callable[[Telemetry], WrapperFunction]:
     """The wrapper of `initiate_chat`/`a_initiate_chat`: the core's run lifecycle (as a RunTarget gets it), owned
     by an object made for the call, so no other call is a layer of it (a nested chat from the same sender is its
@@ -470,6 +493,7 @@ def make_chat_wrapper(
         def start(chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Invocation | None:
             try:
                 request = read_chat(chat, args, kwargs, config)
+                chat.tokens_at_start = _client_tokens((chat.sender, chat.recipient))
             except Exception:
                 report_failure("reading the agent request")
                 request = RequestFacts()
@@ -494,7 +518,7 @@ def make_chat_wrapper(
                 raise
             invocation.detach(token)
             try:
-                return trace_result(result, invocation, read_result)
+                return trace_result(result, invocation, reader_of(chat))
             except Exception:
                 report_failure("tracing the agent result")
                 invocation.finish(Outcome.ABANDONED)

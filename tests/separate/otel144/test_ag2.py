@@ -5,6 +5,7 @@ and content. The ending table is tests/test_lifecycle.py with tests/frameworks/o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from ag2.testing import TestConfig
 from autogen import ConversableAgent
 from autogen.opentelemetry import instrument_agent
 from autogen.testing import TestAgent, ToolCall
+from autogen.testing.test_agent import FakeClient
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
@@ -154,6 +156,39 @@ def test_chat_span_reads_model_and_provider_from_the_recipients_llm_config(
     span = only(telemetry, f"invoke_agent {AGENT_NAME}")
     assert attributes(span)[semconv.GEN_AI_REQUEST_MODEL] == "claude-x"
     assert attributes(span)[semconv.GEN_AI_PROVIDER_NAME] == "anthropic"
+
+
+class CountingClient(FakeClient):  # type: ignore[misc]  # autogen is not installed where mypy runs
+    """autogen.testing's fake client, counting 10 input and 2 output tokens per answer as OpenAIWrapper counts them
+    (`total_usage_summary`, over every chat the agent has)."""
+
+    def __init__(self, messages: Any) -> None:
+        super().__init__(messages)
+        self.total_usage_summary: dict[str, Any] = {"total_cost": 0}
+
+    def create(self, **params: Any) -> Any:
+        counts = self.total_usage_summary.setdefault("fake-model", {"prompt_tokens": 0, "completion_tokens": 0})
+        counts["prompt_tokens"] += 10
+        counts["completion_tokens"] += 2
+        return super().create(**params)
+
+
+def test_each_chat_span_has_its_own_chats_tokens_not_the_agents_lifetime_total(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    user, assistant = make_pair([])  # the assistant answers twice per chat
+    assistant.client = CountingClient(itertools.repeat("hello"))
+    first = user.initiate_chat(assistant, message="hi", silent=True)
+    second = user.initiate_chat(assistant, message="again", silent=True)
+    # AG2's own ChatResult.cost adds up every chat the two agents had.
+    assert second.cost["usage_including_cached_inference"]["fake-model"]["prompt_tokens"] == 40
+    spans = spans_named(telemetry, f"invoke_agent {AGENT_NAME}")
+    assert [
+        (attributes(s)[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes(s)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS])
+        for s in spans
+    ] == [(20, 4), (20, 4)]
+    assert first.summary == second.summary == "hello"
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
