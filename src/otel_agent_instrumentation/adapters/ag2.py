@@ -15,7 +15,8 @@ its reply -> completed; its exception -> failed, with that exception, ended wher
 `result()`'s await cancelled -> cancelled; the block left before the task finished (the scope cancels it) or
 without driving it -> closed early. An exception of the application's own inside the block does not make the
 run failed. `AgentReply.ask`/`AgentReply.run` (a conversation continued from a reply) are runs of the same
-agent, with the same readers. The span carries the reply's response id and finish reason; AG2 keeps the run's
+agent, with the same readers. The span carries the reply's response id and finish reason, and the id of the
+stream the turn ran on as `gen_ai.conversation.id` (a continuation goes on on the same stream); AG2 keeps the run's
 token usage in its stream history, readable only asynchronously (`AgentReply.usage()`), so the span records
 none (the LLM-client instrumentation's `chat` spans carry each call's).
 
@@ -248,9 +249,12 @@ def make_result_reader_v1(config: Config) -> Callable[[Any, Outcome], ResultFact
         if response is None:
             return None
         finish_reason = _text(getattr(response, "finish_reason", None))
+        # The stream the turn ran on is AG2's conversation: a continuation (`reply.ask`) goes on on it.
+        stream_id = getattr(getattr(getattr(reply, "context", None), "stream", None), "id", None)
         facts = ResultFacts(
             response_id=_text(getattr(response, "response_id", None)),
             finish_reasons=[finish_reason] if finish_reason else None,
+            conversation_id=str(stream_id) if stream_id is not None else None,
         )
         if capture:
             facts.output_messages = _assistant_text(getattr(response, "content", None))

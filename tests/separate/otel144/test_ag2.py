@@ -513,6 +513,9 @@ async def test_v1_conversation_continued_from_a_reply_is_a_run_of_the_agent(
     again = await reply.ask("more")
     assert again.body == "second"
     assert span_tree(telemetry) == [(f"invoke_agent {AGENT_NAME}", INTERNAL, None, UNSET)] * 2
+    # Both turns ran on the reply's stream: AG2's conversation.
+    conversation = {attributes(span)[semconv.GEN_AI_CONVERSATION_ID] for span in telemetry.agent_spans()}
+    assert conversation == {str(reply.context.stream.id)}
 
 
 async def test_v1_agent_as_a_tool_runs_as_a_child_of_its_tool_call(
