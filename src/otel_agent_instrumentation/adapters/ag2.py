@@ -43,14 +43,16 @@ is an `invoke_agent {member.name}` child. A member that is itself a `GroupChatMa
 Nested chats (`register_nested_chats`) call `initiate_chat` from inside a reply: child runs. Each chat's
 invocation is owned by an object made for that call, so a nested chat started by the same sender as the
 outer one is its own run, not a layer of it. The span carries the chat's id (`gen_ai.conversation.id`) and the
-tokens AG2 counted for both agents (`ChatResult.cost`, including cached inference).
+tokens the two agents' model clients counted during the chat (cached inference included; `ChatResult.cost`
+itself adds up every chat the agents ever had, so it is not used as is).
 
-`run`/`run_iter` (and `run_group_chat`, `sequential_run`) start the chat in a `threading.Thread` that begins
-with an empty OpenTelemetry context and feed `RunResponse.events` from it through a `ThreadIOStream` made in
-the caller's thread. We note the caller's context when such a stream is made, and a chat started in a thread
-whose current stream is one of those, outside any run of ours, starts on that context: the chat's span is a
-child of the caller's span and ends with the chat in the thread, completed or failed, whether or not anyone
-drains the events. `a_run` starts it as an asyncio task, which inherits the context by itself.
+`run`/`run_iter` and `run_group_chat` (and `sequential_run`, not tested) start the chat in a
+`threading.Thread` that begins with an empty OpenTelemetry context and feed `RunResponse.events` from it
+through a `ThreadIOStream` made in the caller's thread. We note the caller's context when such a stream is
+made, and a chat started in a thread whose current stream is one of those, outside any run of ours, starts on
+that context: the chat's span is a child of the caller's span and ends with the chat in the thread, completed
+or failed, whether or not anyone drains the events. `a_run` starts it as an asyncio task, which inherits the
+context by itself.
 `a_generate_oai_reply` (an async chat's model call) runs `generate_oai_reply` in the loop's default executor,
 whose thread starts with an empty context too: while it awaits, its context is kept for that thread (keyed by
 the agent and the messages list it hands over), so the model call, and an LLM-client `chat` span, stay in the
@@ -282,10 +284,14 @@ class AgentRunMethods:
         proxy: Any = self
         if isinstance(error, asyncio.CancelledError):
             return Outcome.CANCELLED, error
-        task = _driving_task(proxy.__wrapped__)
-        if task is None or not task.done() or task.cancelled():
-            return Outcome.CLOSED_EARLY, None  # never driven, or stopped by leaving the block
-        failure = task.exception()
+        try:
+            task = _driving_task(proxy.__wrapped__)
+            if task is None or not task.done() or task.cancelled():
+                return Outcome.CLOSED_EARLY, None  # never driven, or stopped by leaving the block
+            failure = task.exception()
+        except Exception:  # an AgentRun we cannot read: the block's end is all we know
+            report_failure("reading how an AG2 run ended")
+            return Outcome.CLOSED_EARLY, None
         if failure is not None:
             return Outcome.FAILED, failure
         return Outcome.COMPLETED, None

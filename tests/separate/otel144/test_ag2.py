@@ -16,6 +16,8 @@ from ag2.events import ToolCallEvent
 from ag2.middleware.builtin import TelemetryMiddleware
 from ag2.testing import TestConfig
 from autogen import ConversableAgent
+from autogen.agentchat import run_group_chat
+from autogen.agentchat.group.patterns import RoundRobinPattern
 from autogen.opentelemetry import instrument_agent
 from autogen.testing import TestAgent, ToolCall
 from autogen.testing.test_agent import FakeClient
@@ -347,6 +349,30 @@ def test_run_iter_threads_chat_is_a_child_of_the_callers_span(
         ("app", INTERNAL, None, UNSET),
         (f"invoke_agent {AGENT_NAME}", INTERNAL, "app", UNSET),
     ]
+
+
+def test_run_group_chat_threads_workflow_is_a_child_of_the_callers_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    writer, critic, user = (ConversableAgent(n, llm_config=False, human_input_mode="NEVER") for n in NAMES)
+    pattern = RoundRobinPattern(
+        initial_agent=writer, agents=[writer, critic], user_agent=user, group_manager_args={"llm_config": False}
+    )
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    with TestAgent(writer, ["draft"] * 3), TestAgent(critic, ["fine"] * 3), tracer.start_as_current_span("app"):
+        response = run_group_chat(pattern=pattern, messages="go", max_rounds=3)
+        events = [type(event).__name__ for event in response.events]
+    assert events[-1] == "RunCompletionEvent"
+    assert span_tree(telemetry) == [
+        ("app", INTERNAL, None, UNSET),
+        ("invoke_workflow chat_manager", INTERNAL, "app", UNSET),  # AG2's name for a pattern's manager
+        ("invoke_agent writer", INTERNAL, "invoke_workflow chat_manager", UNSET),
+        ("invoke_agent critic", INTERNAL, "invoke_workflow chat_manager", UNSET),
+    ]
+
+
+NAMES = ("writer", "critic", "user")
 
 
 async def test_a_run_chat_is_a_child_of_the_callers_span(
