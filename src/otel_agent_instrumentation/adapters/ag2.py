@@ -5,7 +5,8 @@ and autogen 0.14.1 (module `autogen`); each line's version is read from its modu
 
 ## The 1.x API (module `ag2`)
 
-`Agent.ask` (a coroutine) is one run. `Agent.run` returns an `AgentRun`, an async context manager: entering it
+`Agent.ask` (a coroutine) is one run, and so is `Agent.resume` (a turn resumed from recorded events; neither
+calls the other). `Agent.run` returns an `AgentRun`, an async context manager: entering it
 opens the turn's scope (middleware built, observers started), `result()` drives the turn in a task the scope
 owns (`start()` starts that task without awaiting it), and leaving the block cancels a task still running
 (ag2/agent.py `AgentRun`). The run's span covers the block: the core's context-manager proxy (an
@@ -346,6 +347,7 @@ def targets_v1(config: Config) -> list[Target]:
     read_result = make_result_reader_v1(config)
     found: list[Target] = [
         RunTarget("ag2.agent", "Agent.ask", read_request_v1, read_result),
+        RunTarget("ag2.agent", "Agent.resume", read_request_v1, read_result),
         RunTarget("ag2.agent", "Agent.run", read_request_v1, read_result, stream_methods=AgentRunMethods),
         RunTarget("ag2.agent", "AgentReply.ask", read_reply_request_v1, read_result),
         RunTarget("ag2.agent", "AgentReply.run", read_reply_request_v1, read_result, stream_methods=AgentRunMethods),

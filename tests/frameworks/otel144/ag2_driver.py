@@ -248,7 +248,8 @@ class Ag2Driver:
     async def _v1_run(self, observed: Observed, ending: Ending) -> None:
         calls = observed.hooks
         if ending is Ending.CONCURRENT:
-            bodies = await asyncio.gather(*(_v1_block(make_v1_agent(calls, v1_config(ending))) for _ in range(20)))
+            runs = (_v1_block(make_v1_agent(calls, v1_config(ending))) for _ in range(CONCURRENT_RUNS))
+            bodies = await asyncio.gather(*runs)
             observed.result = "|".join(bodies)
             calls.sort()
             return

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from ag2 import Agent, AgentRun, tool
-from ag2.events import ToolCallEvent
+from ag2.events import ModelRequest, ToolCallEvent
 from ag2.middleware.builtin import TelemetryMiddleware
 from ag2.testing import TestConfig
 from autogen import ConversableAgent
@@ -542,6 +542,15 @@ async def test_v1_conversation_continued_from_a_reply_is_a_run_of_the_agent(
     # Both turns ran on the reply's stream: AG2's conversation.
     conversation = {attributes(span)[semconv.GEN_AI_CONVERSATION_ID] for span in telemetry.agent_spans()}
     assert conversation == {str(reply.context.stream.id)}
+
+
+async def test_v1_resumed_turn_is_a_run_of_the_agent(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    agent = make_v1_agent([], TestConfig("first"))
+    recorded = list(await (await agent.ask("hi")).history.get_events())
+    instrumentation.on()
+    reply = await agent.resume(*recorded, ModelRequest.ensure_request(["again"]))
+    assert reply.body == "first"  # a fresh TestConfig client: its script starts again
+    assert span_tree(telemetry) == [(f"invoke_agent {AGENT_NAME}", INTERNAL, None, UNSET)]
 
 
 async def test_v1_agent_as_a_tool_runs_as_a_child_of_its_tool_call(
