@@ -359,8 +359,8 @@ def targets_v1(config: Config) -> list[Target]:
             reentry_key=_TOOL_KEY,
         ),
     ]
-    if not config.keep_framework_spans:
-        # Imports OpenTelemetry's SDK: without it AG2's middleware cannot be used, and the patch is skipped.
+    if not config.keep_framework_spans and _sdk_installed():
+        # AG2's middleware needs OpenTelemetry's SDK (it imports it): without it there is nothing to stand down.
         found.append(HookTarget("ag2.middleware.builtin.telemetry", "_get_tracer", _stand_down_tracer))
     return found
 
@@ -720,8 +720,8 @@ def targets_autogen(config: Config) -> list[Target]:
     found.append(HookTarget("autogen.io.thread_io_stream", "ThreadIOStream.__init__", _note_stream_context))
     found.append(HookTarget(_CONVERSABLE, "ConversableAgent.a_generate_oai_reply", _hand_context_to_executor))
     found.append(HookTarget(_CONVERSABLE, "ConversableAgent.generate_oai_reply", _take_context_in_executor))
-    if not config.keep_framework_spans:
-        # Import OpenTelemetry's SDK (as AG2's instrumentation does): without it these patches are skipped.
+    if not config.keep_framework_spans and _sdk_installed():
+        # AG2's instrument_agent needs OpenTelemetry's SDK (it imports it): without it there is nothing to stand down.
         found += [
             HookTarget(f"autogen.opentelemetry.instrumentators.{module}", "get_tracer", _stand_down_tracer)
             for module in ("agent", "pattern")
@@ -730,6 +730,10 @@ def targets_autogen(config: Config) -> list[Target]:
 
 
 # -- which API lines are installed ------------------------------------------------------------------------------
+
+
+def _sdk_installed() -> bool:
+    return importlib.util.find_spec("opentelemetry.sdk") is not None
 
 
 def _line_is_usable(module_name: str, version_module: str, checked: str) -> bool:
@@ -776,4 +780,20 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    lines = [m for m in ("ag2", "autogen") if importlib.util.find_spec(m) is not None]
+    if not lines:
+        return "neither the ag2 (1.x) nor the autogen (0.2-line) module is installed"
+    spans = (
+        "its invoke_agent spans (and 1.x execute_tool spans) are kept beside ours (keep_framework_spans)"
+        if config.keep_framework_spans
+        else "its invoke_agent spans inside our runs (and 1.x execute_tool spans inside our tool calls) are stood "
+        "down for ours"
+    )
+    return (
+        f"modules: {', '.join(lines)}; AG2's OpenTelemetry is opt-in (1.x TelemetryMiddleware, 0.2-line "
+        f"instrument_agent), each made after instrument(): {spans}; its chat and conversation spans are kept"
+    )
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)
