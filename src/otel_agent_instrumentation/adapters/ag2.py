@@ -781,7 +781,11 @@ def targets(config: Config) -> Sequence[Target]:
 
 
 def framework_telemetry(config: Config) -> str:
-    lines = [m for m in ("ag2", "autogen") if importlib.util.find_spec(m) is not None]
+    lines = [
+        f"{module} {getattr(importlib.import_module(f'{module}.version'), '__version__', '?')} (checked {checked})"
+        for module, checked in (("ag2", supported), ("autogen", AUTOGEN_SUPPORTED))
+        if importlib.util.find_spec(module) is not None
+    ]
     if not lines:
         return "neither the ag2 (1.x) nor the autogen (0.2-line) module is installed"
     spans = (
