@@ -65,7 +65,7 @@ from typing import Any
 
 from .. import semconv
 from ..config import Config
-from ..invocation import Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "agent_framework"
@@ -416,6 +416,68 @@ def _stand_down_framework_span(telemetry: Telemetry) -> Any:
     return wrapper
 
 
+# -- workflows (see the module docstring) ---------------------------------------------------------
+
+# The span name the framework gives a workflow run's own span (observability.OtelAttr.WORKFLOW_RUN_SPAN).
+_WORKFLOW_RUN_SPAN = "workflow.run"
+
+
+def read_workflow_request(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    """A workflow's `run`: `invoke_workflow {workflow.name}` (the builder's name, or the function's for a
+    functional workflow); with content capture, the input message when it is text or messages."""
+    workflow_name = getattr(workflow, "name", None)
+    facts = RequestFacts(
+        operation=Operation.WORKFLOW, workflow_name=workflow_name if isinstance(workflow_name, str) else None
+    )
+    if config.capture_content.enabled:
+        message = args[0] if args else kwargs.get("message")
+        if isinstance(message, str) or hasattr(message, "contents"):
+            facts.input_messages = _input_messages(message)
+        elif isinstance(message, Sequence) and message and all(hasattr(item, "contents") for item in message):
+            facts.input_messages = _input_messages(message)
+    return facts
+
+
+def _is_run_span_of(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether `start_workflow_span(name, attributes)` starts the run span of `workflow`: named
+    `workflow.run`, with that workflow's `workflow.id` (graph workflows) or, where the framework sets no id
+    (functional workflows), its `workflow.name`."""
+    span_name = args[0] if args else kwargs.get("name")
+    if str(span_name) != _WORKFLOW_RUN_SPAN:
+        return False
+    attributes = args[1] if len(args) > 1 else kwargs.get("attributes")
+    if not isinstance(attributes, Mapping):
+        return False
+    if "workflow.id" in attributes:
+        return bool(attributes["workflow.id"] == getattr(workflow, "id", None))
+    return bool(attributes.get("workflow.name") == getattr(workflow, "name", None))
+
+
+def _stand_down_workflow_span(telemetry: Telemetry) -> Any:
+    """`start_workflow_span` (as the workflow modules import it) while our workflow span owns that run: a
+    non-recording span carrying our span's context instead of the framework's `workflow.run` span, so what
+    the framework activates around the run's steps (its executors, their agents) is our span."""
+    from opentelemetry import trace
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        running = active_invocation()
+        if (
+            running is not None
+            and running.request.operation is Operation.WORKFLOW
+            and not running.finished
+            and _is_run_span_of(running.owner, args, kwargs)
+        ):
+            return trace.NonRecordingSpan(running.span.get_span_context())
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+_WORKFLOW_OWNERS: tuple[tuple[str, str], ...] = (
+    ("agent_framework._workflows._workflow", "Workflow"),
+    ("agent_framework._workflows._functional", "FunctionalWorkflow"),
+)
+
 _RUN_OWNERS: tuple[tuple[str, str], ...] = (
     ("agent_framework._agents", "Agent"),
     ("agent_framework._middleware", "AgentMiddlewareLayer"),
@@ -439,6 +501,17 @@ def targets(config: Config) -> Sequence[Target]:
                 found.append(
                     RunTarget(module_name, f"{class_name}.{method}", read_request, reader, ResponseStreamMethods)
                 )
+    workflow_modules: list[str] = []
+    for module_name, class_name in _WORKFLOW_OWNERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # an experimental module a release may drop
+            continue
+        if "run" not in vars(getattr(module, class_name, None) or object):
+            continue
+        found.append(RunTarget(module_name, f"{class_name}.run", read_workflow_request, None, ResponseStreamMethods))
+        if callable(getattr(module, "start_workflow_span", None)):
+            workflow_modules.append(module_name)
     if not config.keep_framework_spans:
         found.append(
             HookTarget(
@@ -447,6 +520,9 @@ def targets(config: Config) -> Sequence[Target]:
                 _stand_down_framework_span,
             )
         )
+        found += [
+            HookTarget(module_name, "start_workflow_span", _stand_down_workflow_span) for module_name in workflow_modules
+        ]
     return found
 
 
