@@ -103,6 +103,18 @@ async def test_workflow_run_with_framework_telemetry_off_keeps_its_agents_under_
     assert span_tree(telemetry) == AGENTS_UNDER_THE_WORKFLOW
 
 
+async def test_workflow_built_without_a_name_is_a_workflow_span_without_one(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The builder names it "WorkflowBuilder-{uuid4}", a name per build: not the workflow's name.
+    instrumentation.on()
+    workflow = WorkflowBuilder(start_executor=make_agent(Script(), [], name="solo")).build()
+    await workflow.run("hello")
+    assert workflow.name.startswith("WorkflowBuilder-")
+    (span,) = [span for span in telemetry.finished() if span.name.startswith("invoke_workflow")]
+    assert (span.name, semconv.GEN_AI_WORKFLOW_NAME in attributes(span)) == ("invoke_workflow", False)
+
+
 # -- with the framework's own telemetry recording -------------------------------------------------------
 
 
@@ -319,6 +331,9 @@ def outcomes(telemetry: Telemetry) -> dict[str, tuple[Any, Any]]:
     }
 
 
+FAILED = ("failed", MODEL_FAILURE)
+
+
 async def test_agent_failing_fails_the_workflow_with_the_same_exception_object(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
@@ -328,8 +343,11 @@ async def test_agent_failing_fails_the_workflow_with_the_same_exception_object(
         await workflow.run("hello")
     writer = workflow.executors["writer"].agent  # type: ignore[attr-defined]
     assert raised.value is writer.client.raised[0]
-    assert span_tree(telemetry) == [(WORKFLOW, INTERNAL, None, ERROR), ("invoke_agent writer", INTERNAL, WORKFLOW, ERROR)]
-    assert outcomes(telemetry) == {WORKFLOW: ("failed", MODEL_FAILURE), "invoke_agent writer": ("failed", MODEL_FAILURE)}
+    assert span_tree(telemetry) == [
+        (WORKFLOW, INTERNAL, None, ERROR),
+        ("invoke_agent writer", INTERNAL, WORKFLOW, ERROR),
+    ]
+    assert outcomes(telemetry) == {WORKFLOW: FAILED, "invoke_agent writer": FAILED}
 
 
 async def test_agent_failing_mid_stream_fails_the_streamed_workflow_after_its_failed_events(
@@ -341,7 +359,7 @@ async def test_agent_failing_mid_stream_fails_the_streamed_workflow_after_its_fa
         async for event in review(writer_script=Script(fail_at=1)).run("hello", stream=True):
             events.append(str(event.type))
     assert events[-3:] == ["executor_failed", "failed", "status"]
-    assert outcomes(telemetry) == {WORKFLOW: ("failed", MODEL_FAILURE), "invoke_agent writer": ("failed", MODEL_FAILURE)}
+    assert outcomes(telemetry) == {WORKFLOW: FAILED, "invoke_agent writer": FAILED}
 
 
 async def test_cancelled_workflow_run_cancels_the_agent_inside(
@@ -468,11 +486,11 @@ async def test_suppressed_workflow_run_makes_no_span(instrumentation: Instrument
 async def test_uninstrument_restores_the_workflow_methods_and_makes_no_more_spans(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
-    run, start_workflow_span = Workflow.run, _workflow.start_workflow_span
+    run, start_workflow_span = Workflow.run, vars(_workflow)["start_workflow_span"]
     instrumentation.on()
-    assert Workflow.run is not run and _workflow.start_workflow_span is not start_workflow_span
+    assert Workflow.run is not run and vars(_workflow)["start_workflow_span"] is not start_workflow_span
     instrumentation.off()
-    assert Workflow.run is run and _workflow.start_workflow_span is start_workflow_span
-    assert _workflow.start_workflow_span is observability.start_workflow_span
+    assert Workflow.run is run and vars(_workflow)["start_workflow_span"] is start_workflow_span
+    assert vars(_workflow)["start_workflow_span"] is observability.start_workflow_span
     await review().run("hello")
     assert telemetry.finished() == []

@@ -115,7 +115,8 @@ class AgentFrameworkWorkflowDriver:
             workflow.run(stream=True)
             return
         if ending is Ending.CONCURRENT:
-            streams = [make_workflow(Script(), observed.hooks).run("hello", stream=True) for _ in range(CONCURRENT_RUNS)]
+            workflows = [make_workflow(Script(), observed.hooks) for _ in range(CONCURRENT_RUNS)]
+            streams = [workflow.run("hello", stream=True) for workflow in workflows]
             described = await asyncio.gather(*(_described(stream) for stream in streams))
             observed.updates = sorted(",".join(events) for events in described)
             observed.hooks.sort()

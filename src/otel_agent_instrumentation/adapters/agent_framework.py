@@ -55,11 +55,52 @@ A copy rather than the framework's own code with only its span turned off (a tra
 span for this call): in the streaming path the telemetry itself is what acts on the stream (step 4
 on close), so a span-less run of the framework's code would still fire `after_run` on close. The
 non-streaming path is copied too (one line) so that one function decides for both.
+
+Workflows. A `Workflow` (built by `WorkflowBuilder`, and so every orchestration of
+`agent-framework-orchestrations`: Sequential, Concurrent, GroupChat, Handoff, Magentic builders build one)
+has no model of its own: its `run` is `invoke_workflow {workflow.name}` (kind INTERNAL; the builder's
+name, none for the name the builder generates when given none), and the experimental functional
+`FunctionalWorkflow.run` likewise (the function's name). `run(stream=True)` returns a `ResponseStream` of
+`WorkflowEvent`s, proxied as an agent's; `run()` returns `get_final_response()` of that stream, a
+coroutine. The agents inside run through their own `run` (`AgentExecutor` calls `agent.run`), each an
+`invoke_agent` child: the runner runs each superstep in a task created during a pull of the run's
+stream, so it inherits the context of that pull, where our span is current. A workflow inside a workflow
+(`WorkflowExecutor`) is a child workflow span (it calls the inner workflow's `run`). `Workflow.as_agent()`
+is a `WorkflowAgent`, an agent the app talks to as to any other: its run is `invoke_agent {name}`
+(provider `_OTHER`: no chat client), and the workflow it runs is an `invoke_workflow` child of it.
+The run span carries no usage; its agents' spans do.
+
+The framework's own workflow telemetry (on by default, global tracer provider): a `workflow.run` span per
+run (1.26.0: `workflow.run {name}` with `gen_ai.operation.name=invoke_workflow`, the same concept as
+ours), `executor.process {id}`, `edge_group.process {type}` and `message.send` spans inside it, and
+`workflow.build` when built. Unless `keep_framework_spans` is set, its run span is stood down while our
+workflow span owns that run (as its agent span is): `start_workflow_span`, as the workflow modules import
+it, returns a non-recording span carrying our span's context for the run span of that same workflow
+(name `workflow.run` and the workflow's `workflow.id`, or its `workflow.name` for a functional workflow).
+Its executor, edge and message spans remain, between our workflow span and the agents' spans. What
+`start_workflow_span` and the run method's uses of the span do (read at 1.23.0 and 1.26.0), and how each
+is kept:
+1. `workflow_tracer()`: the global tracer, or a no-op one when the framework's telemetry is off;
+   `_workflow_span_attributes` (1.26.0 `_prepare_workflow_span`) reads a context variable (the
+   conversation id) and builds attributes: telemetry only, nothing written.
+2. `start_span(...)` under the current context, not attached: telemetry only.
+3. The run method activates the returned span around the start executor and each pull of its runner
+   (`_activate_span`), so everything the run's executors start is its child. Kept: what it activates is
+   our span's context (test_executor_code_runs_with_the_workflow_span_current). With the framework's
+   telemetry off it activates a non-recording span of the current context, which is ours too.
+4. `add_event`, `capture_exception` (status, `error.type`, the exception with sensitive data on) and
+   `end()` on that span: telemetry only; on the stand-in they do nothing. The run's events, outputs,
+   status and exceptions are the framework's either way (test_workflow_events_outputs_and_status_are_as_bare,
+   and tests/test_lifecycle.py for every ending).
+Standing it down also when the framework's telemetry is off changes nothing: it would activate the same
+context. With `keep_framework_spans` nothing is patched: its `workflow.run` span is a child of ours, and
+its executors' spans are under it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -422,13 +463,24 @@ def _stand_down_framework_span(telemetry: Telemetry) -> Any:
 _WORKFLOW_RUN_SPAN = "workflow.run"
 
 
+# The name `WorkflowBuilder` gives a workflow built without one (1.23.0: "WorkflowBuilder-{uuid4}"; 1.26.0
+# also keeps it as `_generated_name`): a name per build, not a workflow's name.
+_GENERATED_NAME = re.compile(r"WorkflowBuilder-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _workflow_name(workflow: Any) -> str | None:
+    name = getattr(workflow, "name", None)
+    if not isinstance(name, str) or not name:
+        return None
+    if name == getattr(workflow, "_generated_name", None) or _GENERATED_NAME.fullmatch(name):
+        return None
+    return name
+
+
 def read_workflow_request(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     """A workflow's `run`: `invoke_workflow {workflow.name}` (the builder's name, or the function's for a
     functional workflow); with content capture, the input message when it is text or messages."""
-    workflow_name = getattr(workflow, "name", None)
-    facts = RequestFacts(
-        operation=Operation.WORKFLOW, workflow_name=workflow_name if isinstance(workflow_name, str) else None
-    )
+    facts = RequestFacts(operation=Operation.WORKFLOW, workflow_name=_workflow_name(workflow))
     if config.capture_content.enabled:
         message = args[0] if args else kwargs.get("message")
         if isinstance(message, str) or hasattr(message, "contents"):
@@ -520,9 +572,7 @@ def targets(config: Config) -> Sequence[Target]:
                 _stand_down_framework_span,
             )
         )
-        found += [
-            HookTarget(module_name, "start_workflow_span", _stand_down_workflow_span) for module_name in workflow_modules
-        ]
+        found += [HookTarget(module, "start_workflow_span", _stand_down_workflow_span) for module in workflow_modules]
     return found
 
 
