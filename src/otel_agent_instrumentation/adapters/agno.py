@@ -170,13 +170,48 @@ def facts_from_output(output: Any, capture: bool) -> ResultFacts | None:
     return facts
 
 
-def _held_run_output(stream: Any) -> Any:
-    """The RunOutput agno passed to its stream generator (`_run_stream(agent, run_response, ...)`)."""
+def _held_run_output(stream: Any, argument: str = "run_response") -> Any:
+    """The output agno passed to its stream generator as `argument` (`_run_stream(agent, run_response, ...)`,
+    a workflow's `_execute_stream(..., workflow_run_response, ...)`)."""
     frame = getattr(stream, "gi_frame", None) or getattr(stream, "ag_frame", None)
     if frame is None:
         return None
-    output = frame.f_locals.get("run_response")
+    output = frame.f_locals.get(argument)
     return output if hasattr(output, "run_id") and hasattr(output, "status") else None
+
+
+def _status(output: Any) -> Any:
+    status = getattr(output, "status", None)
+    return getattr(status, "value", status)
+
+
+def _finish_with_output(invocation: AgentInvocation, output: Any, capture: bool) -> None:
+    """End a run from the status agno left on its output: ERROR failed, CANCELLED cancelled (agno's
+    `RunCancelledException`, raised inside the run by `cancel_run`), anything else completed."""
+    facts = facts_from_output(output, capture)
+    status = _status(output)
+    if status == _ERROR_STATUS:
+        invocation.finish(Outcome.FAILED, None, facts)
+    elif status == _CANCELLED_STATUS:
+        facts = facts or ResultFacts()
+        facts.error_type = _RUN_CANCELLED
+        facts.error_message = _text(getattr(output, "content", None))
+        invocation.finish(Outcome.CANCELLED, None, facts)
+    else:
+        invocation.finish(Outcome.COMPLETED, None, facts)
+
+
+def _end_at_run_output(invocation: AgentInvocation, held: Any, capture: bool) -> Callable[[Any], None]:
+    """A stream asked for `yield_run_output=True` (agno's workflow steps ask for it) yields its run's output
+    last, after storing the run (agent/_run.py:1183, team/_run.py:825): the run is over there. The step
+    that asked takes it and stops pulling (workflow/step.py:2376, `break`), so the stream never ends and is
+    collected later; the span ends when that output is received, with its status."""
+
+    def observe(update: Any) -> None:
+        if update is held and not invocation.finished:
+            _finish_with_output(invocation, held, capture)
+
+    return observe
 
 
 def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
@@ -200,25 +235,23 @@ def _background_done(invocation: AgentInvocation, output: Any, capture: bool, ta
     if error is not None:  # raised from agno's own bookkeeping after the run
         finish_with_error(invocation, error, facts)
         return
-    status = getattr(output, "status", None)
-    status = getattr(status, "value", status)
-    if status == _ERROR_STATUS:
-        invocation.finish(Outcome.FAILED, None, facts)
-    elif status == _CANCELLED_STATUS:
-        facts = facts or ResultFacts()
-        facts.error_type = _RUN_CANCELLED
-        facts.error_message = _text(getattr(output, "content", None))
-        invocation.finish(Outcome.CANCELLED, None, facts)
-    else:
-        invocation.finish(Outcome.COMPLETED, None, facts)
+    _finish_with_output(invocation, output, capture)
 
 
-def trace_background(coroutine: Coroutine[Any, Any, Any], invocation: AgentInvocation, capture: bool) -> Any:
-    """The core's traced coroutine, whose end hands the run over to the task it spawned."""
+def trace_background(
+    coroutine: Coroutine[Any, Any, Any],
+    invocation: AgentInvocation,
+    capture: bool,
+    find_task: Callable[[Any], asyncio.Task[Any] | None] | None = None,
+) -> Any:
+    """The core's traced coroutine, whose end hands the run over to the task it spawned: the one
+    `_spawn_background` noted (agents, teams), or `find_task(output)` (workflows)."""
     _spawned[invocation] = None
 
     def follow_task(output: Any) -> None:
         task = _spawned.pop(invocation, None)
+        if task is None and find_task is not None:
+            task = find_task(output)
         if task is None:
             invocation.finish(Outcome.ABANDONED)  # no task seen: the run's end cannot be observed
         else:
@@ -270,6 +303,7 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
                 def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:
                     return facts_from_output(held, capture)
 
+                invocation.observe_update = _end_at_run_output(invocation, held, capture)
                 return trace_result(result, invocation, read_held)
         return trace_result(result, invocation, read_result)
 
@@ -340,6 +374,65 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
     return handle_tool_result
 
 
+# -- workflows (see the module docstring) -------------------------------------------------------------
+
+_WORKFLOW_MODULE = "agno.workflow.workflow"
+
+
+def read_workflow_request(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    facts = RequestFacts(operation=Operation.WORKFLOW, workflow_name=_text(getattr(workflow, "name", None)))
+    if config.capture_content.enabled:
+        message = args[0] if args else kwargs.get("input")
+        if isinstance(message, str):
+            facts.input_messages = [{"role": "user", "parts": [{"type": "text", "content": message}]}]
+    return facts
+
+
+def _workflow_background_task(output: Any) -> asyncio.Task[Any] | None:
+    """The task `Workflow._arun_background` created for the run of `output` (workflow/workflow.py:5101,
+    named after the run id and kept in `_workflow_background_tasks`)."""
+    from agno.workflow import workflow as workflow_module
+
+    name = f"workflow-background-{getattr(output, 'run_id', None)}"
+    for task in list(getattr(workflow_module, "_workflow_background_tasks", ())):
+        if task.get_name() == name:
+            return task
+    return None
+
+
+def make_workflow_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    from agno.workflow.workflow import Workflow
+
+    from ..stream import trace_result
+
+    capture = config.capture_content.enabled
+    background_code = Workflow._arun_background.__code__
+
+    def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        return facts_from_output(value, capture)
+
+    def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        if inspect.iscoroutine(result):
+            if result.cr_code is background_code:
+                return trace_background(result, invocation, capture, _workflow_background_task)
+            return trace_coroutine(
+                result, invocation, None, lambda output: _finish_with_output(invocation, output, capture)
+            )
+        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+            held = _held_run_output(result, "workflow_run_response")
+
+            def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:
+                return facts_from_output(held, capture)
+
+            return trace_result(result, invocation, read_held if held is not None else None)
+        if hasattr(result, "run_id") and hasattr(result, "status"):
+            _finish_with_output(invocation, result, capture)
+            return result
+        return trace_result(result, invocation, read_result)
+
+    return handle_result
+
+
 _RUN_OWNERS: tuple[tuple[str, str], ...] = (("agno.agent.agent", "Agent"), ("agno.team.team", "Team"))
 
 
@@ -369,7 +462,19 @@ def targets(config: Config) -> Sequence[Target]:
         )
         for method in ("execute", "aexecute")
     ]
-    return [*runs, HookTarget("agno.run.background", "_spawn_background", _note_spawned_task), *tool_calls]
+    handle_workflow_result = make_workflow_result_handler(config)
+    workflows: list[Target] = [
+        RunTarget(
+            _WORKFLOW_MODULE,
+            f"Workflow.{method}",
+            read_workflow_request,
+            should_trace=_not_background_stream,
+            handle_result=handle_workflow_result,
+        )
+        for method in ("run", "arun")
+    ]
+    spawn = HookTarget("agno.run.background", "_spawn_background", _note_spawned_task)
+    return [*runs, spawn, *tool_calls, *workflows]
 
 
 ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
