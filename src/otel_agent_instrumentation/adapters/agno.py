@@ -394,7 +394,8 @@ def _workflow_background_task(output: Any) -> asyncio.Task[Any] | None:
     from agno.workflow import workflow as workflow_module
 
     name = f"workflow-background-{getattr(output, 'run_id', None)}"
-    for task in list(getattr(workflow_module, "_workflow_background_tasks", ())):
+    tasks: set[asyncio.Task[Any]] = getattr(workflow_module, "_workflow_background_tasks", set())
+    for task in list(tasks):
         if task.get_name() == name:
             return task
     return None
