@@ -1,6 +1,6 @@
 """Agno (PyPI `agno`), checked against 3.1.10.
 
-Targets: `Agent.run`, `Agent.arun`, `Team.run`, `Team.arun`. All four are plain `def`s (agno
+Targets: `Agent.run`, `Agent.arun`, `Team.run`, `Team.arun` (and workflows, below). All four are plain `def`s (agno
 agent/agent.py, team/team.py) returning, by `stream=`, a `RunOutput`/`TeamRunOutput`, a sync
 generator, a coroutine or an async generator; the core handles each shape. Team members run through
 the public `member.run()`/`member.arun()` (team/_default_tools.py), so a member's run is a child span.
@@ -56,6 +56,25 @@ result is handed back behind the core's stream proxy (still a generator to agno'
 checks, set where agno set it: on the `FunctionExecutionResult` and the `FunctionCall`), so the span
 is current during each pull (a team member's run is the child of the delegation's tool span) and
 ends when agno has consumed it; its result is not recorded (agno keeps only the text it builds).
+
+A stream asked for `yield_run_output=True` yields the run's `RunOutput`/`TeamRunOutput` last, after the run
+was stored (agent/_run.py:1183, team/_run.py:825). Workflow steps ask for it and stop pulling once they have
+it (workflow/step.py:2376, `break`), so such a stream never ends and would be collected later (abandoned):
+the span ends when that output is pulled, with the status agno left on it.
+
+Workflows: `Workflow.run`/`arun` (workflow/workflow.py:10577, 10801) are `invoke_workflow {workflow.name}`.
+A workflow has no model of its own (its optional `agent=` is an agent of its own, traced as one); its steps
+run their agents and teams through the public `run`/`arun` (workflow/step.py:1277, 1628, 1998, 2355), a
+nested workflow through its `run`/`arun`, so each is a child span, also for `Parallel` steps, which agno
+runs in threads with the context copied (workflow/parallel.py:398). Shapes, by `stream=`: a
+`WorkflowRunOutput`, a sync or async generator (proxied; facts from the `workflow_run_response` agno hands
+it), or a coroutine. A workflow raises its failures (a step failing with the `fail` policy, a guardrail);
+an agent's failure inside is returned to its step as output (the agent's span is ERROR) and by default the
+workflow goes on. A returned output with status ERROR or CANCELLED (`cancel_run`) ends the span failed or
+cancelled, as for agents. `arun(background=True)` returns the PENDING output at once and runs in a task
+agno names `workflow-background-{run_id}` and keeps in `_workflow_background_tasks` (workflow.py:5101), not
+through `_spawn_background`: the span ends from that task's done callback with the output's status.
+`arun(background=True, stream=True)` is not traced, as for agents.
 """
 
 from __future__ import annotations
