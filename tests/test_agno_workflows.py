@@ -194,7 +194,7 @@ async def test_agent_stream_that_yields_its_run_output_ends_with_it_and_its_usag
 ) -> None:
     # What a workflow step does with an agent's stream (workflow/step.py:2376), done by an app.
     instrumentation.on()
-    stream = writer().arun("hi", stream=True, yield_run_output=True)
+    stream: Any = writer().arun("hi", stream=True, yield_run_output=True)
     async for item in stream:
         if type(item).__name__ == "RunOutput":
             break
