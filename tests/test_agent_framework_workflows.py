@@ -27,6 +27,7 @@ from agent_framework import (
     WorkflowRunState,
     executor,
     observability,
+    workflow,
 )
 from agent_framework._workflows import _workflow
 from agent_framework.observability import ChatTelemetryLayer
@@ -494,3 +495,46 @@ async def test_uninstrument_restores_the_workflow_methods_and_makes_no_more_span
     assert vars(_workflow)["start_workflow_span"] is observability.start_workflow_span
     await review().run("hello")
     assert telemetry.finished() == []
+
+
+# -- a functional workflow (experimental) ---------------------------------------------------------------
+
+
+def functional_review() -> Any:
+    writer = make_agent(Script(), [], name="writer")
+    critic = make_agent(Script(), [], name="critic")
+
+    @workflow
+    async def review(topic: str) -> str:
+        draft = await writer.run(topic)
+        return (await critic.run(draft.text)).text
+
+    return review.build()
+
+
+EXPERIMENTAL = pytest.mark.filterwarnings("ignore::agent_framework._feature_stage.ExperimentalWarning")
+
+
+@EXPERIMENTAL
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "stream"])
+async def test_functional_workflow_is_a_workflow_span_with_its_agents_as_children(
+    instrumentation: Instrumentation, telemetry: Telemetry, stream: bool
+) -> None:
+    instrumentation.on()
+    if stream:
+        await consume(functional_review().run("hello", stream=True))
+    else:
+        await functional_review().run("hello")
+    assert span_tree(telemetry) == AGENTS_UNDER_THE_WORKFLOW
+
+
+@EXPERIMENTAL
+@pytest.mark.usefixtures("framework_tracing")
+async def test_functional_workflow_run_span_of_the_framework_is_stood_down(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await functional_review().run("hello")
+    assert [
+        row for row in run_tree(telemetry) if row[0].startswith(("workflow", "invoke"))
+    ] == AGENTS_UNDER_THE_WORKFLOW
