@@ -14,7 +14,7 @@ import pytest
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import ChatAgent, Team
 from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat
-from autogen_core import CancellationToken
+from autogen_core import CancellationToken, SingleThreadedAgentRuntime
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -759,3 +759,52 @@ async def test_team_that_ran_instrumented_makes_no_spans_after_uninstrument(
     telemetry.spans.clear()
     await team.run(task="again")
     assert telemetry.finished() == []
+
+
+# -- a team on a runtime the app owns --------------------------------------------------------------------
+
+
+async def run_on_app_runtime(telemetry: Telemetry, stream: bool) -> list[str]:
+    """The app starts its runtime under a span of its own, then runs a writer/critic team on it."""
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    runtime = SingleThreadedAgentRuntime()
+    with tracer.start_as_current_span("app startup"):
+        runtime.start()
+    team = RoundRobinGroupChat(
+        [make_agent(Script(), "writer"), make_agent(Script(), "critic")], max_turns=2, name="scripted", runtime=runtime
+    )
+    try:
+        if stream:
+            return [type(item).__name__ async for item in team.run_stream(task="hi")]
+        return [type(message).__name__ for message in (await team.run(task="hi")).messages]
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "run_stream"])
+async def test_team_on_the_apps_runtime_has_its_member_turns_under_the_workflow_span(
+    instrumentation: Instrumentation, telemetry: Telemetry, stream: bool
+) -> None:
+    # autogen-core links a message's handling to its sender without parenting it: the turns run in the
+    # context the app started the runtime in, here its startup span.
+    instrumentation.on()
+    await run_on_app_runtime(telemetry, stream)
+    assert tree(telemetry.finished()) == [("app startup", INTERNAL, None, UNSET), *WRITER_CRITIC]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "run_stream"])
+async def test_team_on_the_apps_runtime_is_seen_by_the_app_as_without_us(
+    instrumentation: Instrumentation, telemetry: Telemetry, stream: bool
+) -> None:
+    bare = await run_on_app_runtime(telemetry, stream)
+    instrumentation.on()
+    assert await run_on_app_runtime(telemetry, stream) == bare
+    assert bare
+
+
+async def test_team_on_the_apps_runtime_with_autogen_cores_spans_has_its_turns_under_the_workflow(
+    instrumentation: Instrumentation, telemetry: Telemetry, framework_tracing: None
+) -> None:
+    instrumentation.on()
+    await run_on_app_runtime(telemetry, stream=False)
+    assert [row for row in genai_tree(telemetry.finished()) if not row[0].startswith("create_agent")] == WRITER_CRITIC

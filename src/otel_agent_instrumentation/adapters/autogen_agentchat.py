@@ -43,6 +43,17 @@ context the runtime runs the turn in: the workflow span, or, when the global tra
 autogen-core's runtime spans, its `autogen process {member}` span under the workflow span. A team run on
 a runtime the app started itself (`runtime=`) runs its turns in the app's runtime context instead.
 
+A team on a runtime the app owns (`RoundRobinGroupChat(..., runtime=runtime)`, the app calling
+`runtime.start()`): the runtime's processing task was created where the app started it, and autogen-core
+relates a message's handling to its sender by a span link only (`TraceHelper.trace_block` starts its
+`autogen process` span in the current context, the sender's context as a link), so without help a member
+turn would run in whatever context the app started the runtime in (its startup span, another trace).
+`ChatAgentContainer.on_message` (the runtime's entry into the container, `BaseAgent.on_message`, final) is
+patched to pass through, and for a turn request of a team whose workflow span is open (looked up by the
+team's output topic, which names its team id) and not the running invocation already, to await the turn as
+a step of that workflow run (`awaited_step`): the member span is the workflow span's child, as with the
+team's own embedded runtime, where the turn's context already is the workflow's and nothing changes.
+
 Facts: agent `name` and `description`, team `name` (gen_ai.workflow.name); the model name only where a
 client keeps it privately (`_create_args["model"]` on the OpenAI, Anthropic and Ollama clients); token
 usage is the sum of `models_usage` over the messages the app already got (the returned
@@ -104,6 +115,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -121,6 +133,7 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import trace_result
+from ._awaited import awaited_step
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "autogen_agentchat"
@@ -324,6 +337,8 @@ def make_result_handler(config: Config, usage: bool = True) -> Callable[[Any, Ag
         return _tally_of(value).facts(capture) if value is not None else None
 
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
+        if not usage:
+            _note_team_run(invocation)
         if not usage and not capture:
             return trace_result(result, invocation)
         if not hasattr(type(result), "__anext__"):
@@ -335,6 +350,41 @@ def make_result_handler(config: Config, usage: bool = True) -> Callable[[Any, Ag
         return trace_result(result, invocation, lambda _value, _outcome: tally.facts(capture))
 
     return handle_result
+
+
+# A team's output topic (`output_topic_{team id}`, also its containers') -> its open workflow invocation. The
+# open-invocation registry of the core holds each invocation until it ends; weak values drop it after that.
+_team_runs: weakref.WeakValueDictionary[str, AgentInvocation] = weakref.WeakValueDictionary()
+
+
+def _note_team_run(invocation: AgentInvocation) -> None:
+    topic = getattr(invocation.owner, "_output_topic_type", None)
+    if isinstance(topic, str):
+        _team_runs[topic] = invocation
+
+
+def _turn_in_team_run(request_type: type) -> Callable[[Telemetry], WrapperFunction]:
+    """`ChatAgentContainer.on_message`: a turn request of a team whose workflow run is open, delivered in
+    another context than that run's (a runtime the app started), is awaited as a step of that run."""
+
+    def make_wrapper(telemetry: Telemetry) -> WrapperFunction:
+        def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            call = wrapped(*args, **kwargs)
+            try:
+                message = args[0] if args else kwargs.get("message")
+                if type(message) is not request_type:
+                    return call
+                team_run = _team_runs.get(getattr(instance, "_output_topic_type", None) or "")
+                if team_run is None or team_run.finished or active_invocation() is team_run:
+                    return call
+                return awaited_step(call, team_run)
+            except Exception:
+                report_failure("relating a member turn to its team's run")
+                return call
+
+        return wrapper
+
+    return make_wrapper
 
 
 def make_member_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
@@ -422,6 +472,9 @@ def targets(config: Config) -> Sequence[Target]:
         )
     )
     found.append(HookTarget(_CONTAINER_MODULE, "ChatAgentContainer._log_message", _fold_member_message))
+    found.append(
+        HookTarget(_CONTAINER_MODULE, "ChatAgentContainer.on_message", _turn_in_team_run(GroupChatRequestPublish))
+    )
     if not config.keep_framework_spans:
         found.append(
             HookTarget(_AGENT_MODULE, "trace_invoke_agent_span", _stand_down_framework_span(_agent_name_of_run))
