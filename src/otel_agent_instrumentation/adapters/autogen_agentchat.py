@@ -41,7 +41,7 @@ member (its buffer); the usage and last chat message of what the container logs 
 (`_log_message`, hooked to fold each message into the turn's tally). The member span's parent is the
 context the runtime runs the turn in: the workflow span, or, when the global tracer provider records
 autogen-core's runtime spans, its `autogen process {member}` span under the workflow span. A team run on
-a runtime the app started itself (`runtime=`) runs its turns in the app's runtime context instead.
+a runtime the app started itself (`runtime=`): the workflow span, see below.
 
 A team on a runtime the app owns (`RoundRobinGroupChat(..., runtime=runtime)`, the app calling
 `runtime.start()`): the runtime's processing task was created where the app started it, and autogen-core
