@@ -538,3 +538,12 @@ async def test_functional_workflow_run_span_of_the_framework_is_stood_down(
     assert [
         row for row in run_tree(telemetry) if row[0].startswith(("workflow", "invoke"))
     ] == AGENTS_UNDER_THE_WORKFLOW
+
+
+@EXPERIMENTAL
+async def test_functional_workflow_as_agent_is_an_agent_span_with_its_workflow_as_a_child(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await functional_review().as_agent("assistant").run("hello")
+    assert span_tree(telemetry) == AS_AGENT_TREE

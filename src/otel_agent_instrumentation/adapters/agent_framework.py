@@ -1,9 +1,10 @@
 """Microsoft Agent Framework (PyPI `agent-framework-core`), checked against 1.23.0.
 
 Targets: `run` on `Agent`, `RawAgent`, the layers `AgentMiddlewareLayer` and `AgentTelemetryLayer`
-(other packages compose them differently, e.g. `A2AAgent(AgentTelemetryLayer, BaseAgent)`), and
-`WorkflowAgent`; `run_stream` where a class still has one. Each agent run passes several of these
-(`Agent.run` -> layers -> `RawAgent.run`); the core's re-entry guard makes that one span.
+(other packages compose them differently, e.g. `A2AAgent(AgentTelemetryLayer, BaseAgent)`), the workflow
+agents `WorkflowAgent` and `FunctionalWorkflowAgent`, and the workflows (below); `run_stream` where a
+class still has one. Each agent run passes several of these (`Agent.run` -> layers -> `RawAgent.run`);
+the core's re-entry guard makes that one span.
 
 `gen_ai.provider.name` is the provider the framework's chat telemetry names for the agent's chat
 client (`otel_provider_name`, else the client class's `OTEL_PROVIDER_NAME`), mapped by
@@ -66,9 +67,9 @@ coroutine. The agents inside run through their own `run` (`AgentExecutor` calls 
 `invoke_agent` child: the runner runs each superstep in a task created during a pull of the run's
 stream, so it inherits the context of that pull, where our span is current. A workflow inside a workflow
 (`WorkflowExecutor`) is a child workflow span (it calls the inner workflow's `run`). `Workflow.as_agent()`
-is a `WorkflowAgent`, an agent the app talks to as to any other: its run is `invoke_agent {name}`
-(provider `_OTHER`: no chat client), and the workflow it runs is an `invoke_workflow` child of it.
-The run span carries no usage; its agents' spans do.
+is a `WorkflowAgent` (a functional workflow's: `FunctionalWorkflowAgent`), an agent the app talks to as
+to any other: its run is `invoke_agent {name}` (provider `_OTHER`: no chat client), and the workflow it
+runs is an `invoke_workflow` child of it. The run span carries no usage; its agents' spans do.
 
 The framework's own workflow telemetry (on by default, global tracer provider): a `workflow.run` span per
 run (1.26.0: `workflow.run {name}` with `gen_ai.operation.name=invoke_workflow`, the same concept as
@@ -536,6 +537,7 @@ _RUN_OWNERS: tuple[tuple[str, str], ...] = (
     ("agent_framework.observability", "AgentTelemetryLayer"),
     ("agent_framework._agents", "RawAgent"),
     ("agent_framework._workflows._agent", "WorkflowAgent"),
+    ("agent_framework._workflows._functional", "FunctionalWorkflowAgent"),
 )
 
 
@@ -545,7 +547,10 @@ def targets(config: Config) -> Sequence[Target]:
     reader = make_result_reader(config)
     found: list[Target] = []
     for module_name, class_name in _RUN_OWNERS:
-        owner = getattr(importlib.import_module(module_name), class_name, None)
+        try:
+            owner = getattr(importlib.import_module(module_name), class_name, None)
+        except ImportError:  # an experimental module a release may drop
+            continue
         if owner is None:
             continue
         for method in ("run", "run_stream"):
