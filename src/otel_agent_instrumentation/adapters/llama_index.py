@@ -243,7 +243,9 @@ def _step_argument(args: tuple[Any, ...], kwargs: dict[str, Any], key: str, posi
     return args[position] if len(args) > position else None
 
 
-def _member_of_turn(telemetry: Telemetry, workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Invocation | None:
+def _member_of_turn(
+    telemetry: Telemetry, workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Invocation | None:
     """The span of the member agent whose step this is (started at its first step after another's), or None
     when the step is not in an AgentWorkflow run of ours."""
     if not is_instrumentation_enabled():

@@ -12,11 +12,11 @@ from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 from llama_index.core.base.llms.types import ToolCallBlock
 from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers.base import BaseEventHandler
+from llama_index.core.instrumentation.events.base import BaseEvent
+from llama_index.core.instrumentation.span.base import BaseSpan
+from llama_index.core.instrumentation.span_handlers.base import BaseSpanHandler
 from llama_index.core.llms import ChatMessage, MockFunctionCallingLLM
-from llama_index_instrumentation.event_handlers.base import BaseEventHandler
-from llama_index_instrumentation.base.event import BaseEvent
-from llama_index_instrumentation.span.base import BaseSpan
-from llama_index_instrumentation.span_handlers.base import BaseSpanHandler
 
 from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -30,8 +30,9 @@ Turn = list[tuple[str, str, dict[str, Any]]] | str
 
 class ScriptedModel:
     """A response generator for `MockFunctionCallingLLM`: plays `script`, one turn per model call (the last
-    repeats). `fail_at` raises ConnectionError at that call (0-based); `block_at` streams one chunk and waits
-    forever there, to be cancelled. `calls` counts the model calls made."""
+    repeats). `fail_at` raises ConnectionError at that call (0-based; kept as `raised`); `block_at` streams one
+    chunk there and waits until `release` is set (never, unless a test sets it), then answers "hello world".
+    `calls` counts the model calls made."""
 
     def __init__(self, script: Sequence[Turn], fail_at: int | None = None, block_at: int | None = None) -> None:
         self.script = list(script)
@@ -39,24 +40,31 @@ class ScriptedModel:
         self.block_at = block_at
         self.calls = 0
         self.blocked = asyncio.Event()
+        self.release = asyncio.Event()
+        self.raised: BaseException | None = None
 
     def __call__(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage | AsyncIterator[ChatMessage]:
         index = self.calls
         self.calls += 1
         if index == self.fail_at:
-            raise ConnectionError("model connection dropped")
+            self.raised = ConnectionError("model connection dropped")
+            raise self.raised
         if index == self.block_at:
             return self._block()
         turn = self.script[min(index, len(self.script) - 1)]
         if isinstance(turn, str):
             return ChatMessage(role="assistant", content=turn)
-        blocks = [ToolCallBlock(tool_call_id=call_id, tool_name=tool, tool_kwargs=arguments) for call_id, tool, arguments in turn]
+        blocks = [
+            ToolCallBlock(tool_call_id=call_id, tool_name=tool, tool_kwargs=arguments)
+            for call_id, tool, arguments in turn
+        ]
         return ChatMessage(role="assistant", blocks=blocks)
 
     async def _block(self) -> AsyncIterator[ChatMessage]:
         yield ChatMessage(role="assistant", content="thinking")
         self.blocked.set()
-        await asyncio.Event().wait()
+        await self.release.wait()
+        yield ChatMessage(role="assistant", content="hello world")
 
 
 def scripted_llm(model: ScriptedModel) -> MockFunctionCallingLLM:
@@ -82,7 +90,9 @@ def fails(text: str) -> str:
     raise ToolFailure(f"tool broke on {text}")
 
 
-def make_agent(model: ScriptedModel, tools: list[Any] | None = None, name: str = AGENT_NAME, **kwargs: Any) -> FunctionAgent:
+def make_agent(
+    model: ScriptedModel, tools: list[Any] | None = None, name: str = AGENT_NAME, **kwargs: Any
+) -> FunctionAgent:
     return FunctionAgent(
         name=name,
         description=f"{name} answers",
@@ -93,7 +103,7 @@ def make_agent(model: ScriptedModel, tools: list[Any] | None = None, name: str =
     )
 
 
-class SpanRecorder(BaseSpanHandler[BaseSpan]):
+class SpanRecorder(BaseSpanHandler[BaseSpan]):  # type: ignore[misc]  # untyped framework base
     """LlamaIndex's own spans, as a span handler the app attached sees them: opens, exits and drops, by the
     instrumented function's name."""
 
@@ -116,7 +126,7 @@ class SpanRecorder(BaseSpanHandler[BaseSpan]):
         return None
 
 
-class EventRecorder(BaseEventHandler):
+class EventRecorder(BaseEventHandler):  # type: ignore[misc]  # untyped framework base
     """LlamaIndex's own events, as an event handler the app attached sees them: their classes."""
 
     _records: list[str] = PrivateAttr(default_factory=list)
@@ -129,7 +139,7 @@ class EventRecorder(BaseEventHandler):
         self._records.append(f"event:{type(event).__name__}")
 
 
-class recording_dispatcher:  # noqa: N801  # used as a context manager, like contextlib's
+class recording_dispatcher:  # used as a context manager, like contextlib's
     """Attach a span and an event recorder to LlamaIndex's root dispatcher for the block; both write to the
     list the block gets, in the order the dispatcher calls them."""
 
@@ -180,7 +190,13 @@ class LlamaIndexDriver:
             Ending.OTHER_TASK,
             Ending.CONCURRENT,
         ]
-        streamed = [Ending.COMPLETES, Ending.RAISES_MID_STREAM, Ending.BREAK_AND_CLOSE, Ending.OTHER_TASK, Ending.CONCURRENT]
+        streamed = [
+            Ending.COMPLETES,
+            Ending.RAISES_MID_STREAM,
+            Ending.BREAK_AND_CLOSE,
+            Ending.OTHER_TASK,
+            Ending.CONCURRENT,
+        ]
         return (
             [("run", ending) for ending in awaited]
             + [("stream_events", ending) for ending in streamed]
