@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-# Subjects whose framework lives in a separate test environment (crewai: openai2; ag2: otel144) are skipped as
+# Subjects whose framework lives in a separate test environment (crewai, llama_index: openai2; ag2: otel144) are skipped as
 # not importable elsewhere: run the benchmark with that environment's python for them.
 FRAMEWORKS = (
     "agent_framework",
@@ -26,6 +26,7 @@ FRAMEWORKS = (
     "agno",
     "crewai",
     "ag2",
+    "llama_index",
 )
 
 # What a run or stream returns: comparable output (the final text, and for streams the number of

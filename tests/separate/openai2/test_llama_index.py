@@ -14,9 +14,9 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
-from workflows import Workflow, step
+from workflows import Context, Workflow, step
 from workflows.errors import WorkflowCancelledByUser
-from workflows.events import StartEvent, StopEvent
+from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.handler import WorkflowHandler
 
 from otel_agent_instrumentation import semconv
@@ -408,3 +408,32 @@ async def test_the_caller_s_context_is_unchanged_after_run(
         assert trace.get_current_span() is request
     assert span_tree(telemetry)[0] == ("request", INTERNAL, None, UNSET)
     assert (f"invoke_agent {AGENT_NAME}", INTERNAL, "request", UNSET) in span_tree(telemetry)
+
+
+async def confirm(ctx: Any, text: str) -> str:
+    """Asks a human to confirm its text (LlamaIndex pauses the step and runs it again with the answer)."""
+    answer = await ctx.wait_for_event(
+        HumanResponseEvent, waiter_id="confirm", waiter_event=InputRequiredEvent(prefix=f"confirm {text}?")
+    )
+    return f"{text}:{answer.response}"
+
+
+# FunctionTool finds the Context parameter by its annotation, which this module's future import makes a string.
+confirm.__annotations__["ctx"] = Context
+
+
+async def test_a_tool_waiting_for_a_human_ends_closed_early_and_its_rerun_completes(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_agent(ScriptedModel([[("call_1", "confirm", {"text": "x"})], "done"]), tools=[confirm])
+    handler = agent.run(user_msg="hi")
+    async for event in handler.stream_events():
+        if isinstance(event, InputRequiredEvent):
+            handler.ctx.send_event(HumanResponseEvent(response="yes"))
+    assert str(await handler) == "done"
+    calls = [(attributes(span)[semconv.OUTCOME], span.status.status_code) for span in tool_spans(telemetry, "confirm")]
+    assert calls == [("closed_early", StatusCode.UNSET), ("completed", StatusCode.UNSET)]
+    assert {span.parent.span_id for span in tool_spans(telemetry, "confirm") if span.parent} == {
+        only_agent_span(telemetry).context.span_id
+    }
