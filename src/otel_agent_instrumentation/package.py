@@ -20,4 +20,5 @@ _supported_frameworks: tuple[str, ...] = (
     "smolagents >= 1.26, < 2",
     "agno >= 3.1, < 4",
     "crewai >= 1.15, < 2",
+    "llama-index-core >= 0.14.25, < 0.15",
 )
