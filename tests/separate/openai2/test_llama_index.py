@@ -352,10 +352,15 @@ async def observe(model: ScriptedModel, tools: list[Any]) -> tuple[list[str], st
     return events, outcome, records
 
 
+# Tool calls one turn at a time: LlamaIndex runs a turn's tool calls as concurrent steps, whose events and
+# aggregation steps interleave differently from run to run, with or without us.
+ONE_TOOL_PER_TURN: list[Any] = [[("call_1", "echo", {"text": "a"})], [("call_2", "fails", {"text": "b"})], "done"]
+
+
 @pytest.mark.parametrize(
     ("script", "fail_at"),
-    [([*ECHO_AND_FAILS[:1], "done"], None), ([[("call_1", "echo", {"text": "a"})], "done"], 1)],
-    ids=["two-tools", "fails-after-a-tool"],
+    [(ONE_TOOL_PER_TURN, None), (ONE_TOOL_PER_TURN, 2)],
+    ids=["a-tool-ok-then-a-failing-one", "the-model-fails-after-the-tools"],
 )
 async def test_events_results_and_llama_index_s_own_instrumentation_are_the_same_with_us(
     script: list[Any], fail_at: int | None, instrumentation: Instrumentation, telemetry: Telemetry
@@ -364,11 +369,10 @@ async def test_events_results_and_llama_index_s_own_instrumentation_are_the_same
     bare = await observe(ScriptedModel(script, fail_at=fail_at), tools)
     instrumentation.on()
     traced = await observe(ScriptedModel(script, fail_at=fail_at), tools)
-    assert traced[:2] == bare[:2]
-    # Tool calls run as concurrent step tasks: the order of their records may differ, the records may not.
-    assert sorted(traced[2]) == sorted(bare[2])
-    assert traced[2][:6] == bare[2][:6]  # the run's opening, in order
-    assert len(telemetry.finished()) >= 2
+    # The stream's events, the result or exception, and every span and event LlamaIndex's dispatcher gave an
+    # attached handler, in order.
+    assert traced == bare
+    assert len(tool_spans(telemetry, "echo")) == len(tool_spans(telemetry, "fails")) == 1
 
 
 # -- suppression and uninstrument -------------------------------------------------------------------------------------
