@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
+from llama_index.core.agent.workflow import AgentWorkflow, CodeActAgent, FunctionAgent, ReActAgent
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
@@ -29,6 +29,7 @@ from tests.frameworks.openai2.llama_index_driver import (
     fails,
     make_agent,
     recording_dispatcher,
+    scripted_llm,
     settle,
 )
 
@@ -441,3 +442,46 @@ async def test_a_tool_waiting_for_a_human_ends_closed_early_and_its_rerun_comple
     assert {span.parent.span_id for span in tool_spans(telemetry, "confirm") if span.parent} == {
         only_agent_span(telemetry).context.span_id
     }
+
+
+# -- the other agent classes: the same base steps ------------------------------------------------------------------
+
+
+# ReActAgent.take_step asks ctx.is_running, which llama-index-workflows 2.26 deprecates inside a step (not ours).
+@pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning")
+async def test_a_react_agent_s_tool_call_carries_the_id_llama_index_gives_it(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    script = [
+        'Thought: I need a tool.\nAction: echo\nAction Input: {"text": "a"}',
+        "Thought: I can answer.\nAnswer: done",
+    ]
+    agent = ReActAgent(name="reasoner", description="reasons", llm=scripted_llm(ScriptedModel(script)), tools=[echo])
+    instrumentation.on()
+    handler = agent.run(user_msg="hi")
+    ids = [event.tool_id async for event in handler.stream_events() if type(event).__name__ == "ToolCallResult"]
+    assert str(await handler) == "done"
+    assert span_tree(telemetry) == [
+        ("invoke_agent reasoner", INTERNAL, None, UNSET),
+        ("execute_tool echo", INTERNAL, "invoke_agent reasoner", UNSET),
+    ]
+    assert [attributes(span)[semconv.GEN_AI_TOOL_CALL_ID] for span in tool_spans(telemetry, "echo")] == ids
+
+
+async def test_a_code_act_agent_s_code_runs_as_its_execute_tool(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    async def execute(code: str) -> dict[str, Any]:
+        """Runs the code."""
+        return {"output": f"ran {len(code)} characters"}
+
+    script = ["Let me compute.\n<execute>\nprint(1)\n</execute>", "done"]
+    agent = CodeActAgent(
+        name="coder", description="codes", llm=scripted_llm(ScriptedModel(script)), code_execute_fn=execute
+    )
+    instrumentation.on()
+    assert str(await agent.run(user_msg="hi")) == "done"
+    assert span_tree(telemetry) == [
+        ("invoke_agent coder", INTERNAL, None, UNSET),
+        ("execute_tool execute", INTERNAL, "invoke_agent coder", UNSET),
+    ]
