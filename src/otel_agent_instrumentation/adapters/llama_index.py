@@ -11,7 +11,9 @@ current during the call, so the run's task, and every step task it creates, inhe
 calls and nested runs are its children. It ends when the handler's `_result_task` is done (a done callback; nothing
 is awaited, streamed or cancelled by us): the `StopEvent` completed, `WorkflowCancelledByUser` (`cancel_run()`)
 cancelled with that error type, another exception (a step's, `WorkflowTimeoutError`) failed, the task cancelled
-(the deprecated `handler.cancel()`, loop shutdown) cancelled with `CancelledError`. Neither the return of `run`
+(the deprecated `handler.cancel()`, loop shutdown, or a cancelled task that awaited the handler: asyncio cancels
+the awaited result task with it, while the runtime's own run task goes on unobserved, as without us) cancelled with
+`CancelledError`. Neither the return of `run`
 nor closing `stream_events()` ends it (closing the stream does not stop the run), and a handler the app drops
 does not either: the runtime keeps the run going (fire and forget) and the span ends with it. The caller gets the
 very handler `run` returned. Which span: a `BaseWorkflowAgent` is `invoke_agent {agent.name}`; every other
@@ -39,7 +41,8 @@ Facts: agent `name`, `description`; the model is the LLM's `model` field (OpenAI
 `OpenAILike` and the mock LLMs `_OTHER`). `LLM.metadata` is not read: OpenAI's raises for model names it does not
 know. Usage is the sum over the run's (a member turn's) model calls of the `AgentOutput.raw` usage each
 `run_agent_step` produced (`prompt_tokens`/`completion_tokens` or `input_tokens`/`output_tokens`; a streamed
-OpenAI call has usage only when the server sends it). With content capture on, the user message, the system
+OpenAI call has usage only when the server sends it; the early-stopping and structured-output calls LlamaIndex makes
+outside `run_agent_step` are not in it). With content capture on, the user message, the system
 prompt and the final response. LlamaIndex has no conversation id. Its own instrumentation (the
 `llama_index_instrumentation` dispatcher, its span and event handlers) is untouched: nothing of ours goes through it.
 """
