@@ -521,4 +521,18 @@ def targets(config: Config) -> Sequence[Target]:
     ]
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    from llama_index.core.instrumentation import get_dispatcher
+
+    root = get_dispatcher()
+    # The root dispatcher starts with a NullSpanHandler and a NullEventHandler, which record nothing.
+    spans = [handler for handler in root.span_handlers if type(handler).__name__ != "NullSpanHandler"]
+    events = [handler for handler in root.event_handlers if type(handler).__name__ != "NullEventHandler"]
+    return (
+        f"LlamaIndex's instrumentation dispatcher: {len(spans)} span and {len(events)} event handlers attached "
+        "(OpenTelemetry only through one the app attaches, e.g. OpenInference's); left alone: its spans and events "
+        "reach its handlers as without us"
+    )
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

@@ -485,3 +485,14 @@ async def test_a_code_act_agent_s_code_runs_as_its_execute_tool(
         ("invoke_agent coder", INTERNAL, None, UNSET),
         ("execute_tool execute", INTERNAL, "invoke_agent coder", UNSET),
     ]
+
+
+def test_the_doctor_reports_llama_index_s_own_dispatcher_as_left_alone() -> None:
+    from otel_agent_instrumentation.adapters.llama_index import ADAPTER
+    from otel_agent_instrumentation.config import resolve
+
+    assert ADAPTER.framework_telemetry is not None
+    with recording_dispatcher():  # one span handler and one event handler, attached as an app would
+        described = ADAPTER.framework_telemetry(resolve({}))
+    assert described.startswith("LlamaIndex's instrumentation dispatcher: 1 span and 1 event handlers attached")
+    assert "left alone" in described
