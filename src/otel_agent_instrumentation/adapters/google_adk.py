@@ -147,9 +147,7 @@ def read_runner_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, An
 def read_agent_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     parent_context = args[0] if args else kwargs.get("parent_context")
     session = getattr(parent_context, "session", None)
-    return _agent_facts(
-        agent, getattr(session, "id", None), getattr(parent_context, "user_content", None), config
-    )
+    return _agent_facts(agent, getattr(session, "id", None), getattr(parent_context, "user_content", None), config)
 
 
 # -- which calls are runs --------------------------------------------------------------------------------------
@@ -185,11 +183,7 @@ def agent_should_trace(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 
 
 def _owns(running: AgentInvocation | None, agent: Any) -> bool:
-    return (
-        running is not None
-        and not running.finished
-        and (running.owner is agent or _is_runners_root(running, agent))
-    )
+    return running is not None and not running.finished and (running.owner is agent or _is_runners_root(running, agent))
 
 
 # -- reading the result: what the consumer pulled ---------------------------------------------------------------
@@ -225,9 +219,9 @@ class _RunTally:
                 self.cache_read = (self.cache_read or 0) + cached
         reason = getattr(event, "finish_reason", None)
         if reason is not None:
-            text = str(getattr(reason, "value", reason)).lower()
-            if text not in self.reasons:
-                self.reasons.append(text)
+            reason_text = str(getattr(reason, "value", reason)).lower()
+            if reason_text not in self.reasons:
+                self.reasons.append(reason_text)
         if self.capture:
             text = _text(getattr(event, "content", None))
             if text is not None and getattr(getattr(event, "content", None), "role", None) == "model":

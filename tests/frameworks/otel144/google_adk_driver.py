@@ -65,7 +65,7 @@ def tool_call(name: str, call_id: str, **arguments: Any) -> LlmResponse:
 Turn = LlmResponse | str
 
 
-class ScriptedLlm(BaseLlm):
+class ScriptedLlm(BaseLlm):  # type: ignore[misc]  # ADK is read through Any in .venv's mypy
     """Plays `script`, one turn per model call; the last turn repeats."""
 
     model: str = MODEL_ID
@@ -95,7 +95,7 @@ async def wait(text: str) -> str:
     return text
 
 
-class RecordingPlugin(BasePlugin):
+class RecordingPlugin(BasePlugin):  # type: ignore[misc]  # as above
     """Records the plugin callbacks ADK fires (run, agent, model, tool, errors)."""
 
     def __init__(self, calls: list[str]) -> None:
@@ -176,7 +176,7 @@ def make_runner(agent: Any, calls: list[str]) -> InMemoryRunner:
 
 async def new_session(runner: InMemoryRunner) -> str:
     session = await runner.session_service.create_session(app_name=runner.app_name, user_id=USER)
-    return session.id
+    return str(session.id)
 
 
 def message(text: str = "hi") -> types.Content:
@@ -291,7 +291,9 @@ class GoogleAdkDriver:
         async def one() -> list[str]:
             runner = make_runner(make_agent(observed.hooks, DEFAULT_SCRIPT), observed.hooks)
             session_id = await new_session(runner)
-            return [describe(e) async for e in runner.run_async(user_id=USER, session_id=session_id, new_message=message())]
+            return [
+                describe(e) async for e in runner.run_async(user_id=USER, session_id=session_id, new_message=message())
+            ]
 
         results = await asyncio.gather(*(one() for _ in range(CONCURRENT_RUNS)))
         observed.updates = sorted("|".join(result) for result in results)
