@@ -15,7 +15,15 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-FRAMEWORKS = ("agent_framework", "autogen_agentchat", "pydantic_ai", "openai_agents", "smolagents", "agno")
+FRAMEWORKS = (
+    "agent_framework",
+    "autogen_agentchat",
+    "pydantic_ai",
+    "openai_agents",
+    "smolagents",
+    "agno",
+    "google_adk",
+)
 
 # What a run or stream returns: comparable output (the final text, and for streams the number of
 # updates the consumer saw and their text), so bare and instrumented runs can be checked for equality.
