@@ -541,3 +541,21 @@ async def test_adk_metrics_are_recorded_as_bare(instrumentation: Instrumentation
     # What the turn's workflow scope (the runner's, on the context its code ran in) accumulated.
     turn_sums = {metric: value for (metric, subject), value in bare.items() if subject == "metered"}
     assert turn_sums["adk.experimental.invoke_workflow.inference_calls.sum"] == 2
+
+
+async def test_legacy_schema_run_span_stood_down_and_call_llm_spans_kept(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN=1: ADK's `invocation` span in place of invoke_workflow, and a `call_llm`
+    # span around each model call. Ours replaces `invocation` and ADK's agent span; `call_llm` stays.
+    monkeypatch.setenv("ADK_TELEMETRY_SCHEMA_VERSION_OPT_IN", "1")
+    instrumentation.on()
+    await run(agent(AGENT_NAME, *TOOL_TURNS, tools=[echo]))
+    assert scoped_tree(telemetry) == [
+        ("invoke_agent scribe", OURS, None, UNSET),
+        ("call_llm", ADKS, "invoke_agent scribe", UNSET),
+        (GENERATE, ADKS, "call_llm", UNSET),
+        ("execute_tool echo", ADKS, "invoke_agent scribe", UNSET),
+        ("call_llm", ADKS, "invoke_agent scribe", UNSET),
+        (GENERATE, ADKS, "call_llm", UNSET),
+    ]
