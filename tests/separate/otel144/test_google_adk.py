@@ -33,6 +33,7 @@ from otel_agent_instrumentation import semconv
 from tests.conftest import ERROR, INTERNAL, UNSET, Instrumentation, Telemetry, attributes, span_tree
 from tests.frameworks.otel144.google_adk_driver import (
     AGENT_NAME,
+    DRIVER,
     MODEL_ID,
     USER,
     ModelFailure,
@@ -46,6 +47,7 @@ from tests.frameworks.otel144.google_adk_driver import (
     text_response,
     tool_call,
 )
+from tests.scenarios import Ending
 
 OURS = "otel_agent_instrumentation"
 ADKS = "gcp.vertex.agent"
@@ -559,3 +561,18 @@ async def test_legacy_schema_run_span_stood_down_and_call_llm_spans_kept(
         ("call_llm", ADKS, "invoke_agent scribe", UNSET),
         (GENERATE, ADKS, "call_llm", UNSET),
     ]
+
+
+@pytest.mark.parametrize("mode", ["run_async", "run"])
+async def test_a_stream_closed_early_fires_the_callbacks_it_fires_bare(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # run_async's aclose() reaches the agent as GeneratorExit: no after_agent callback, after_run still fires.
+    # Runner.run's close() cancels its thread's task: the agent's cancellation path fires after_agent.
+    bare = await DRIVER.perform_bare(mode, Ending.BREAK_AND_CLOSE)
+    instrumentation.on()
+    traced = await DRIVER.perform(mode, Ending.BREAK_AND_CLOSE)
+    assert traced == bare
+    assert ("after_agent:scribe" in bare.hooks) is (mode == "run")
+    assert bare.hooks[-1] == "plugin:after_run"
+    assert by_name(telemetry, "invoke_agent scribe")[semconv.OUTCOME] == "closed_early"
