@@ -13,7 +13,8 @@ Targets:
   The root agent's run inside its runner's run is that run (one span); any other agent's run is a child
   span, also an agent used as a tool (`AgentTool` runs it through a `Runner` of its own: the child
   `invoke_agent` is under ADK's `execute_tool` span). `gen_ai.conversation.id` = the session's id.
-`BaseAgent.run_live` is not traced (see the README).
+`Runner.run_live`/`BaseAgent.run_live` (bidirectional streaming over a live model connection) are not traced:
+not checked yet. Their agents' own ADK spans are as without us.
 
 The generators come back proxied (the core's stream proxy): each pull runs with our span current, the span
 ends with what the consumer did (exhausted, a pull raised, cancelled, `aclose()`/`close()`, dropped and
@@ -52,8 +53,9 @@ Not kept: its span, the span's attributes (`trace_agent_invocation`) and the exc
    same scope on the context the runner's code runs in, the same flush and record. Schema v1: its `invocation`
    span only; nothing else to keep. (test_adk_metrics_are_recorded_as_bare)
 2. Yields the context the invocation runs under (built on the caller's) and no entrypoint scope (that is for
-   a `Workflow` entrypoint, which we do not stand down). Kept: the current context, which carries our span.
-   (test_agent_code_runs_on_the_callers_context_as_bare)
+   a `Workflow` entrypoint, which we do not stand down). Kept: the current context, which carries our span
+   (every tree test: ADK's model and tool spans are under ours) and the caller's baggage and collectors
+   (test_agent_code_runs_on_the_callers_context_as_bare).
 Not kept: its span(s) and their attributes.
 
 With `keep_framework_spans=True` both run as they are: ADK's `invoke_workflow`/`invoke_agent` spans are
