@@ -13,8 +13,8 @@ Targets:
   The root agent's run inside its runner's run is that run (one span); any other agent's run is a child
   span, also an agent used as a tool (`AgentTool` runs it through a `Runner` of its own: the child
   `invoke_agent` is under ADK's `execute_tool` span). `gen_ai.conversation.id` = the session's id.
-`Runner.run_live`/`BaseAgent.run_live` (bidirectional streaming over a live model connection) are not traced:
-not checked yet. Their agents' own ADK spans are as without us.
+- `Runner.run_live` and `BaseAgent.run_live` (bidirectional streaming over a live model connection): the
+  same, an async generator per run; ADK opens no run-level span for them, only its agent span (stood down).
 
 The generators come back proxied (the core's stream proxy): each pull runs with our span current, the span
 ends with what the consumer did (exhausted, a pull raised, cancelled, `aclose()`/`close()`, dropped and
@@ -142,8 +142,10 @@ def _agent_facts(agent: Any, conversation_id: Any, user_content: Any, config: Co
 
 
 def read_runner_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
-    # run_async(*, user_id, session_id, ..., new_message, ...) and run(...): keyword-only.
-    return _agent_facts(runner.agent, kwargs.get("session_id"), kwargs.get("new_message"), config)
+    # run_async(*, user_id, session_id, ..., new_message, ...), run(...) and run_live(*, user_id, session_id,
+    # live_request_queue, ..., session): keyword-only; run_live's deprecated `session=` carries the id instead.
+    session_id = kwargs.get("session_id") or getattr(kwargs.get("session"), "id", None)
+    return _agent_facts(runner.agent, session_id, kwargs.get("new_message"), config)
 
 
 def read_agent_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
@@ -374,17 +376,18 @@ def targets(config: Config) -> Sequence[Target]:
             should_trace=runner_should_trace,
             handle_result=handle_result,
         )
-        for method in ("run_async", "run")
+        for method in ("run_async", "run", "run_live")
     ]
-    found.append(
+    found += [
         RunTarget(
             "google.adk.agents.base_agent",
-            "BaseAgent.run_async",
+            f"BaseAgent.{method}",
             read_agent_request,
             should_trace=agent_should_trace,
             handle_result=handle_result,
         )
-    )
+        for method in ("run_async", "run_live")
+    ]
     if not config.keep_framework_spans:
         instrumentation = "google.adk.telemetry._instrumentation"
         found += [

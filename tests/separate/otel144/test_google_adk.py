@@ -10,17 +10,23 @@ provider whose processor forwards to the current test's exporter, and hands the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import pytest
 from google.adk.agents import LlmAgent, LoopAgent, ParallelAgent, SequentialAgent
+from google.adk.agents.live_request_queue import LiveRequestQueue
 from google.adk.agents.run_config import RunConfig
 from google.adk.apps import App
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.base_llm_connection import BaseLlmConnection
+from google.adk.models.llm_response import LlmResponse
 from google.adk.runners import InMemoryRunner
 from google.adk.telemetry import TelemetryConfig, _instrumentation
 from google.adk.tools.agent_tool import AgentTool
+from google.genai import types
 from opentelemetry import baggage, metrics, trace
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -576,3 +582,114 @@ async def test_a_stream_closed_early_fires_the_callbacks_it_fires_bare(
     assert ("after_agent:scribe" in bare.hooks) is (mode == "run")
     assert bare.hooks[-1] == "plugin:after_run"
     assert by_name(telemetry, "invoke_agent scribe")[semconv.OUTCOME] == "closed_early"
+
+
+# -- live runs (Runner.run_live, BaseAgent.run_live) -------------------------------------------------------------
+
+
+class LiveConnection(BaseLlmConnection):  # type: ignore[misc]  # ADK is read through Any in .venv's mypy
+    """Answers each content sent with "live hi" and a turn-complete response; ends when ADK closes it."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def send_history(self, history: list[Any]) -> None:
+        pass
+
+    async def send_content(self, content: Any) -> None:
+        await self.inbox.put(content)
+
+    async def send_realtime(self, blob: Any) -> None:
+        pass
+
+    async def receive(self) -> AsyncIterator[LlmResponse]:
+        if await self.inbox.get() is None:
+            return  # receive() returning without a response ends ADK's live flow
+        yield LlmResponse(content=types.Content(role="model", parts=[types.Part(text="live hi")]))
+        yield LlmResponse(turn_complete=True)
+
+    async def close(self) -> None:
+        await self.inbox.put(None)
+
+
+class LiveLlm(BaseLlm):  # type: ignore[misc]  # as above
+    model: str = "live-model"
+    fail: bool = False
+
+    async def generate_content_async(self, llm_request: Any, stream: bool = False) -> AsyncIterator[LlmResponse]:
+        yield LlmResponse()
+
+    @contextlib.asynccontextmanager
+    async def connect(self, llm_request: Any) -> AsyncIterator[LiveConnection]:
+        if self.fail:
+            raise ModelFailure("live connection refused")
+        yield LiveConnection()
+
+
+async def run_live(calls: list[str], fail: bool = False, stop_after: int | None = None) -> list[str]:
+    """One live turn: send "hi", close the request queue at the turn's end; the events, or what it raised."""
+    runner = runner_for(LlmAgent(name="talker", model=LiveLlm(fail=fail), **agent_callbacks(calls)), calls)
+    session_id = await new_session(runner)
+    requests = LiveRequestQueue()
+    requests.send_content(message())
+    events: list[str] = []
+    stream = runner.run_live(user_id=USER, session_id=session_id, live_request_queue=requests)
+    try:
+        async for event in stream:
+            events.append(f"{describe(event)}{' turn_complete' if event.turn_complete else ''}")
+            if stop_after is not None and len(events) == stop_after:
+                await stream.aclose()
+                break
+            if event.turn_complete:
+                requests.close()
+    except Exception as error:
+        events.append(f"raised {type(error).__name__}")
+    return events
+
+
+async def test_a_live_run_is_one_agent_span_of_ours(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    bare_calls: list[str] = []
+    bare = await run_live(bare_calls)
+    assert scoped_tree(telemetry) == [("invoke_agent talker", ADKS, None, UNSET)]  # what ADK emits bare
+    telemetry.spans.clear()
+    instrumentation.on()
+    calls: list[str] = []
+    assert await run_live(calls) == bare == ["talker[text:live hi]", "talker[] turn_complete"]
+    assert calls == bare_calls
+    assert scoped_tree(telemetry) == [("invoke_agent talker", OURS, None, UNSET)]
+    run_attributes = by_name(telemetry, "invoke_agent talker")
+    assert run_attributes[semconv.OUTCOME] == "completed"
+    assert run_attributes[semconv.GEN_AI_REQUEST_MODEL] == "live-model"
+    assert isinstance(run_attributes[semconv.GEN_AI_CONVERSATION_ID], str)
+
+
+async def test_a_live_run_keeps_adks_agent_span_under_ours_when_asked(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(keep_framework_spans=True)
+    await run_live([])
+    assert scoped_tree(telemetry) == [
+        ("invoke_agent talker", OURS, None, UNSET),
+        ("invoke_agent talker", ADKS, "invoke_agent talker", UNSET),
+    ]
+
+
+async def test_a_live_run_closed_early_or_failing_ends_as_bare(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    bare_closed_calls: list[str] = []
+    bare_closed = await run_live(bare_closed_calls, stop_after=1)
+    bare_failed_calls: list[str] = []
+    bare_failed = await run_live(bare_failed_calls, fail=True)
+    telemetry.spans.clear()
+    instrumentation.on()
+    closed_calls: list[str] = []
+    assert await run_live(closed_calls, stop_after=1) == bare_closed == ["talker[text:live hi]"]
+    assert closed_calls == bare_closed_calls
+    failed_calls: list[str] = []
+    assert await run_live(failed_calls, fail=True) == bare_failed == [f"raised {ModelFailure.__name__}"]
+    assert failed_calls == bare_failed_calls
+    closed, failed = ours(telemetry)
+    assert attributes(closed)[semconv.OUTCOME] == "closed_early"
+    assert attributes(failed)[semconv.OUTCOME] == "failed"
+    assert attributes(failed)[semconv.ERROR_TYPE] == f"{ModelFailure.__module__}.{ModelFailure.__qualname__}"
