@@ -25,6 +25,8 @@ cleanly and is timed after all the others, so it cannot pollute them), and produ
 Each figure is the median of interleaved batches (every batch runs every mode, each batch starting
 with the next mode), with the garbage collector off inside each timing window, after a warm-up.
 Each window makes as many calls as fill --window-ms in bare mode.
+Then, for the frameworks whose tool calls get our execute_tool span (agno, OpenAI Agents, Pydantic AI), a
+tool call span against the SDK alone doing what it recorded (benchmarks/tool_span.py; --tool-rounds 0 skips).
 Targets (DEVELOPERS.md): added cost per run <= 2x one raw SDK span start+end; per update of a
 1000-update stream <= 5% over bare iteration; a suppressed run <= 1 us over bare.
 """
@@ -56,6 +58,7 @@ from opentelemetry.trace import NoOpTracerProvider
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.subjects import FRAMEWORKS, Anchor, Subject, load
+from benchmarks.tool_span import TOOL_FRAMEWORKS, measure_all
 from otel_agent_instrumentation import AgentInstrumentor
 
 LONG_CHUNKS = 1000
@@ -508,6 +511,12 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"{framework}: measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     refs = reference_rows(env, instrumentor, args.reference_calls, args.batches)
     report(results, refs)
+    tool_frameworks = [f for f in args.frameworks if f in TOOL_FRAMEWORKS]
+    if tool_frameworks and args.tool_rounds:
+        # Last, on their own providers (benchmarks/tool_span.py): a tool call span against its SDK floor.
+        print(f"\nTool call spans ({args.tool_rounds} rounds x {args.tool_calls} calls, us per call):")
+        for cost in await measure_all(tool_frameworks, args.tool_rounds, args.tool_calls):
+            print("\n".join(cost.lines()))
 
 
 def main() -> None:
@@ -518,9 +527,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=9, help="interleaved batches (the median is reported)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up calls per mode and shape")
     parser.add_argument("--reference-calls", type=int, default=20000, help="calls per window, reference rows")
+    parser.add_argument("--tool-rounds", type=int, default=60, help="rounds of the tool call span rows (0: none)")
+    parser.add_argument("--tool-calls", type=int, default=100, help="calls per mode per round, tool call rows")
     args = parser.parse_args()
     if args.quick:
         args.window_ms, args.batches, args.warmup, args.reference_calls = 20, 3, 3, 2000
+        args.tool_rounds, args.tool_calls = 5, 20
     args.frameworks = [f for f in args.frameworks.split(",") if f]
     unknown = set(args.frameworks) - set(FRAMEWORKS)
     if unknown:

@@ -155,13 +155,12 @@ def test_run_sync_model_failure_ends_span_error(instrumentation: Instrumentation
 
 
 def _ask_inner_agent() -> Agent[Any]:
-    """`outer`, whose model calls `inner` (an agent used as a tool, `ask_inner`) once, then answers."""
+    """`outer`, whose model calls `inner` (an agent used as a tool, `ask_inner`) once (5/3 tokens), then answers
+    (11/7); `inner` answers at once (11/7)."""
     inner = make_agent(answer("inner answer"), name="inner")
     return Agent(
         name="outer",
-        model=ScriptedModel(
-            [ModelStep(output=[function_call("ask_inner", {"input": "q"}, call_id="c1")]), answer("outer answer")]
-        ),
+        model=ScriptedModel([tool_step(("ask_inner", {"input": "q"}, "c1")), answer("outer answer")]),
         tools=[inner.as_tool(tool_name="ask_inner", tool_description="asks the inner agent")],
     )
 
@@ -781,6 +780,45 @@ async def test_handed_off_agent_span_reads_the_agent_and_the_usage_of_its_own_tu
         "completed",
     ]
     assert [attributes(run_span).get(key) for key in keys[3:]] == [21, 13, "completed"]
+
+
+def _token_sums(telemetry: Telemetry) -> dict[str, int]:
+    """Each token type's sum over every gen_ai.client.token.usage point recorded."""
+    sums: dict[str, int] = {}
+    for point in telemetry.metric_points(semconv.METRIC_CLIENT_TOKEN_USAGE):
+        token_type = str(point.attributes[semconv.GEN_AI_TOKEN_TYPE])
+        sums[token_type] = sums.get(token_type, 0) + int(point.sum)
+    return sums
+
+
+async def test_handed_off_agents_tokens_are_counted_once_in_the_token_usage_metric(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await Runner.run(make_handoff_agents(), "hello")
+    # The run's usage (21/13, above) once: the specialist's share is in it.
+    assert _token_sums(telemetry) == {semconv.TOKEN_TYPE_INPUT: 21, semconv.TOKEN_TYPE_OUTPUT: 13}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_agent_used_as_a_tool_reads_the_usage_of_its_own_run(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await _run(mode, _ask_inner_agent())
+    (inner,), (outer,) = spans_named(telemetry, "invoke_agent inner"), spans_named(telemetry, "invoke_agent outer")
+    usage = (semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    # The SDK adds inner's 11/7 to outer's usage (outer's own calls: 5/3 and 11/7).
+    assert [attributes(inner).get(key) for key in usage] == [11, 7]
+    assert [attributes(outer).get(key) for key in usage] == [27, 17]
+
+
+async def test_agent_used_as_a_tools_tokens_are_counted_once_in_the_token_usage_metric(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    await Runner.run(_ask_inner_agent(), "hello")
+    assert _token_sums(telemetry) == {semconv.TOKEN_TYPE_INPUT: 27, semconv.TOKEN_TYPE_OUTPUT: 17}
 
 
 @pytest.mark.parametrize("mode", MODES)

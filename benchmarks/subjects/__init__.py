@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
+# crewai runs in the `openai2` environment (pyproject extra test-openai2), google_adk in `otel144`
+# (test-otel144): elsewhere each is skipped as not importable.
 FRAMEWORKS = (
     "agent_framework",
     "autogen_agentchat",
@@ -22,6 +24,7 @@ FRAMEWORKS = (
     "openai_agents",
     "smolagents",
     "agno",
+    "crewai",
     "google_adk",
 )
 

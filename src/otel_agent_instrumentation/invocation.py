@@ -109,6 +109,10 @@ class ResultFacts:
     error_message: str | None = None
     # Only filled when content capture is on: a tool call's result (JSON text or its string form).
     tool_result: str | None = None
+    # The tokens are also in an enclosing run's usage (a handed-off agent's share of its run, a nested run
+    # the framework adds to its caller's): on the span, but no token-usage points, so their sum counts
+    # every token once.
+    tokens_in_enclosing_run: bool = False
 
 
 class Telemetry:
@@ -510,7 +514,7 @@ class Invocation:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = request.request_model
         if self.first_chunk_at is not None:
             telemetry.time_to_first_chunk.record(self.first_chunk_at - self._start, attributes, context)
-        if result is not None:
+        if result is not None and not result.tokens_in_enclosing_run:
             for token_type, count in (
                 (semconv.TOKEN_TYPE_INPUT, _token_count(result.input_tokens)),
                 (semconv.TOKEN_TYPE_OUTPUT, _token_count(result.output_tokens)),

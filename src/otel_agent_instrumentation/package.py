@@ -19,4 +19,5 @@ _supported_frameworks: tuple[str, ...] = (
     "openai-agents >= 0.24, < 0.25",
     "smolagents >= 1.26, < 2",
     "agno >= 3.1, < 4",
+    "crewai >= 1.15, < 2",
 )

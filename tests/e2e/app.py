@@ -1,9 +1,12 @@
 """The example agent app the end-to-end test runs under `opentelemetry-instrument`: offline, no model service.
 
 A Microsoft Agent Framework agent whose scripted chat client first asks for the `lookup_capital` tool,
-then answers from the tool's result, so a run has chat and tool spans under the agent span. Three runs:
+then answers from the tool's result, so a run has chat and tool spans under the agent span. Four runs:
 
 - `geographer`: a plain run with the tool call, completed;
+- `coordinator`: a plain run whose tool is another agent (`researcher`, through `Agent.as_tool()`), so the
+  tree has a sub-agent: coordinator -> execute_tool researcher -> invoke_agent researcher -> its own
+  chat and `lookup_capital` tool spans;
 - `dropped_geographer`: a streamed run whose model connection drops after the first update (failed);
 - `impatient_geographer`: a streamed run the consumer closes after the first update (closed early).
 
@@ -33,6 +36,8 @@ from agent_framework.observability import ChatTelemetryLayer
 
 MODEL = "offline-model"
 TOOL_NAME = "lookup_capital"
+SUB_AGENT_NAME = "researcher"
+LOOKUP_CALL = (TOOL_NAME, {"country": "France"})
 QUESTION = "What is the capital of France?"
 ANSWER = ["The ", "capital ", "is ", "Paris."]
 # Usage each model call reports; the tool round trip makes two calls per completed run.
@@ -63,9 +68,12 @@ class OfflineChatClient(FunctionInvocationLayer, ChatTelemetryLayer, BaseChatCli
     spans, as a real client composed of the framework's layers has.
     """
 
-    def __init__(self, drop_after: int | None = None) -> None:
+    def __init__(
+        self, drop_after: int | None = None, tool_call: tuple[str, dict[str, str]] | None = LOOKUP_CALL
+    ) -> None:
         super().__init__()
         self.drop_after = drop_after
+        self.tool_call = tool_call  # None: answers at once
 
     def _inner_get_response(self, *, messages: Any, stream: bool, options: Any, **kwargs: Any) -> Any:
         if stream:
@@ -75,12 +83,15 @@ class OfflineChatClient(FunctionInvocationLayer, ChatTelemetryLayer, BaseChatCli
     async def _response(self, tool_result: str | None) -> ChatResponse:
         await asyncio.sleep(0)
         finish: Literal["tool_calls", "stop"]
-        if tool_result is None:
-            call = Content.from_function_call("call-1", TOOL_NAME, arguments={"country": "France"})
+        if tool_result is None and self.tool_call is not None:
+            name, arguments = self.tool_call
+            call = Content.from_function_call("call-1", name, arguments=arguments)
             contents: list[Any] = [call]
             finish = "tool_calls"
         else:
-            contents = [f"The capital is {tool_result}."]
+            # From the tool's result, or the lookup's own answer when there is no tool.
+            capital = (tool_result or "Paris").removeprefix("The capital is ").rstrip(".")
+            contents = [f"The capital is {capital}."]
             finish = "stop"
         return ChatResponse(
             messages=[Message(role="assistant", contents=contents)],
@@ -101,13 +112,28 @@ class OfflineChatClient(FunctionInvocationLayer, ChatTelemetryLayer, BaseChatCli
         yield ChatResponseUpdate(role="assistant", contents=[Content.from_usage(USAGE)], finish_reason="stop")
 
 
-def make_agent(name: str, drop_after: int | None = None) -> Agent:
+def make_agent(name: str, drop_after: int | None = None, asks_tool: bool = True) -> Agent:
     return Agent(
-        OfflineChatClient(drop_after),
+        OfflineChatClient(drop_after, LOOKUP_CALL if asks_tool else None),
         name=name,
         description="Answers geography questions offline",
         instructions="Answer geography questions.",
         tools=[lookup_capital],
+        default_options={"model": MODEL, "temperature": 0.0},
+    )
+
+
+def make_coordinator() -> Agent:
+    """An agent whose one tool is another agent: it asks the researcher, then answers from its reply."""
+    # It answers at once: given a tool of its own, agent-framework-core 1.23.0 ended this nested run at
+    # its tool request (seen bare too); one level of delegation is what the trace needs here.
+    researcher = make_agent(SUB_AGENT_NAME, asks_tool=False)
+    return Agent(
+        OfflineChatClient(tool_call=(SUB_AGENT_NAME, {"task": QUESTION})),
+        name="coordinator",
+        description="Delegates geography questions",
+        instructions="Ask the researcher.",
+        tools=[researcher.as_tool()],
         default_options={"model": MODEL, "temperature": 0.0},
     )
 
@@ -119,6 +145,10 @@ async def main() -> list[str]:
     response = await make_agent("geographer").run(QUESTION)
     if response.text != "".join(ANSWER):
         problems.append(f"completed run answered {response.text!r}")
+
+    delegated = await make_coordinator().run(QUESTION)
+    if delegated.text != "".join(ANSWER):
+        problems.append(f"delegated run answered {delegated.text!r}")
 
     dropped = make_agent("dropped_geographer", drop_after=1).run(QUESTION, stream=True)
     try:

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.timeout(420)
 
 logger = logging.getLogger(__name__)
 APP_TIMEOUT = 180.0
-AGENT_NAMES = ("geographer", "dropped_geographer", "impatient_geographer")
+AGENT_NAMES = ("geographer", "coordinator", app.SUB_AGENT_NAME, "dropped_geographer", "impatient_geographer")
+ROOT_AGENT_NAMES = ("geographer", "coordinator", "dropped_geographer", "impatient_geographer")
 
 
 @dataclass(frozen=True)
@@ -194,5 +195,33 @@ def test_stream_closed_early_arrives_with_outcome_closed_early_and_not_error(rea
 
 
 def test_each_run_arrives_as_its_own_trace(readback: Readback) -> None:
-    traces = {readback.agent_span(name)["context"]["trace_id"] for name in AGENT_NAMES}
-    assert len(traces) == len(AGENT_NAMES)
+    traces = {readback.agent_span(name)["context"]["trace_id"] for name in ROOT_AGENT_NAMES}
+    assert len(traces) == len(ROOT_AGENT_NAMES)
+
+
+def test_delegating_run_arrives_as_the_tree_of_agent_tool_sub_agent_and_chats(readback: Readback) -> None:
+    coordinator = readback.agent_span("coordinator")
+
+    def tree(span: Span, depth: int = 0) -> list[str]:
+        rows = [f"{'  ' * depth}{span['name']} {span['status_code']}"]
+        for child in sorted(readback.children(span), key=lambda s: (s["start_time"], s["name"])):
+            rows += tree(child, depth + 1)
+        return rows
+
+    assert tree(coordinator) == [
+        "invoke_agent coordinator UNSET",
+        f"  chat {app.MODEL} UNSET",
+        f"  execute_tool {app.SUB_AGENT_NAME} UNSET",
+        f"    invoke_agent {app.SUB_AGENT_NAME} UNSET",
+        f"      chat {app.MODEL} UNSET",
+        f"  chat {app.MODEL} UNSET",
+    ]
+
+
+def test_sub_agent_arrives_with_its_own_agent_attributes_and_outcome(readback: Readback) -> None:
+    attributes = readback.agent_span(app.SUB_AGENT_NAME)["attributes"]
+    assert (
+        attributes[semconv.GEN_AI_OPERATION_NAME],
+        attributes[semconv.GEN_AI_AGENT_NAME],
+        attributes[semconv.OUTCOME],
+    ) == (semconv.INVOKE_AGENT, app.SUB_AGENT_NAME, "completed")

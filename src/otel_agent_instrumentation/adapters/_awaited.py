@@ -7,7 +7,7 @@ The core's `trace_coroutine` hands the caller a proxy that is still the framewor
 application's own `await agent.run(...)` needs. A framework's internal call site that awaits the call where it
 makes it (`await manager._run_execute_hooks(...)`, `await _invoke_function_tool_with_metadata(...)`) needs none
 of it, and at a tool call's scale it is not free: the proxy, its finalizer and the driving coroutine cost about
-as much as a raw SDK span (benchmarks/tool_span_async.py). `traced_await` is that driving coroutine alone: the
+as much as a raw SDK span (benchmarks/tool_span.py). `traced_await` is that driving coroutine alone: the
 span current for the whole await (attached and detached in its frame), ended with the call, through the same
 `Invocation.finish`, so the outcome table holds: completed, failed (the exception, or what an adapter's
 `on_error` makes of it), cancelled, closed early, abandoned when a dropped task is torn down in another Context,

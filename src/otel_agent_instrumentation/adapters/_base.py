@@ -82,3 +82,6 @@ class FrameworkAdapter:
     distribution: str | None
     supported: str
     targets: Callable[[Config], Sequence[Target]]
+    # What the framework's own telemetry is doing here and what we do with it, for the diagnostics command
+    # (doctor.py); None where the framework has none. Reads state only.
+    framework_telemetry: Callable[[Config], str] | None = None

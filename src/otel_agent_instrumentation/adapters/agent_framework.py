@@ -59,6 +59,7 @@ non-streaming path is copied too (one line) so that one function decides for bot
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -449,4 +450,20 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    from agent_framework.observability import OBSERVABILITY_SETTINGS
+
+    state = "on" if OBSERVABILITY_SETTINGS.enable_instrumentation else "off"
+    variable = os.environ.get("ENABLE_INSTRUMENTATION")
+    spans = (
+        "its invoke_agent span is kept beside ours (keep_framework_spans)"
+        if config.keep_framework_spans
+        else "its invoke_agent span is stood down for ours"
+    )
+    return (
+        f"Agent Framework instrumentation {state} (ENABLE_INSTRUMENTATION={variable!r}); when on, {spans}, "
+        "its chat and execute_tool spans are kept"
+    )
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

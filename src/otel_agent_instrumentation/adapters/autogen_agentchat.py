@@ -103,6 +103,7 @@ No step is anything but telemetry, so nothing else needs keeping.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -431,4 +432,15 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    disabled = os.environ.get("AUTOGEN_DISABLE_RUNTIME_TRACING") == "true"
+    state = "off (AUTOGEN_DISABLE_RUNTIME_TRACING=true)" if disabled else "on (the global tracer provider)"
+    spans = (
+        "its agent spans are kept beside ours (keep_framework_spans)"
+        if config.keep_framework_spans
+        else "its agent spans are stood down for ours"
+    )
+    return f"autogen-core runtime tracing {state}; {spans}, its tool spans are kept"
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

@@ -88,9 +88,11 @@ So a -> b -> c gives the run's span `a` with children `b` then `c`; an agent han
 is a child again (`a` under `a`), and a run resumed from a RunState whose current agent is another than the
 starting one starts with that agent's child span. The child has its agent's name, description, model and
 provider, the run's conversation id, and the usage of the responses made while it had the run; the run's span
-keeps the run's total as the SDK counts it (`context_wrapper.usage`), so a handed-off agent's tokens are on both
-spans and in both token-usage points, as a nested agent-as-tool run's already are (the SDK adds them to the outer
-run's usage). Input and output messages stay on the run's span. What the loop does between turns
+keeps the run's total as the SDK counts it (`context_wrapper.usage`). Token-usage points count every token once:
+a handed-off agent's tokens are in its run's total, so its span records none. An agent used as a tool runs with
+a ToolContext that shares its caller's Usage object (agent.py `as_tool`), to which the SDK adds the nested run's
+tokens: its span reads the usage added during the nested run (counts taken at its start), and records no
+points either, its caller's run does. Input and output messages stay on the run's span. What the loop does between turns
 (output guardrails, session saves) is under the run's span.
 
 The SDK's own tracing (its trace processors, not OpenTelemetry) is left alone: we neither disable
@@ -102,6 +104,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -275,6 +278,7 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
             conversation_id = getattr(kwargs.get("session"), "session_id", None)
         except Exception:
             conversation_id = None
+    _note_shared_usage(kwargs.get("context"))
     facts = RequestFacts(
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
@@ -298,6 +302,21 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
     return facts
 
 
+# A run given a context wrapper whose Usage an enclosing run shares (an agent used as a tool): the wrapper ->
+# its usage counts (requests, input, output) when the run started. Weak: a run that fails leaves its entry
+# to the wrapper's collection.
+_shared_usage_at_start: weakref.WeakKeyDictionary[Any, tuple[int, int, int]] = weakref.WeakKeyDictionary()
+
+
+def _note_shared_usage(context: Any) -> None:
+    """A run started with the SDK's ToolContext (agent.py `as_tool`) adds its tokens to its caller's Usage."""
+    if type(context).__name__ != "ToolContext":
+        return
+    counts = _usage_counts(getattr(context, "usage", None))
+    if counts is not None:
+        _shared_usage_at_start[context] = counts
+
+
 def make_result_reader(config: Config) -> ResultReader:
     capture = config.capture_content.enabled
 
@@ -305,9 +324,16 @@ def make_result_reader(config: Config) -> ResultReader:
         if result is None:
             return None
         facts = ResultFacts()
-        usage = getattr(getattr(result, "context_wrapper", None), "usage", None)
+        wrapper = getattr(result, "context_wrapper", None)
+        usage = getattr(wrapper, "usage", None)
         requests = getattr(usage, "requests", None)
-        if usage is not None and isinstance(requests, int) and requests > 0:  # no model call: no usage
+        start = _shared_usage_at_start.pop(wrapper, None) if wrapper is not None else None
+        now = _usage_counts(usage) if start is not None else None
+        if start is not None and now is not None:  # a nested run: what it added to the shared usage
+            if now[0] > start[0]:
+                facts.input_tokens, facts.output_tokens = now[1] - start[1], now[2] - start[2]
+                facts.tokens_in_enclosing_run = True
+        elif usage is not None and isinstance(requests, int) and requests > 0:  # no model call: no usage
             facts.input_tokens = usage.input_tokens
             facts.output_tokens = usage.output_tokens
             cached = getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", None)
@@ -376,7 +402,9 @@ def _end_child(handoffs: _Handoffs, outcome: Outcome, error: BaseException | Non
     facts: ResultFacts | None = None
     start, now = handoffs.usage_at_start, _usage_counts(handoffs.usage)
     if start is not None and now is not None and now[0] > start[0]:  # its turns' model responses
-        facts = ResultFacts(input_tokens=now[1] - start[1], output_tokens=now[2] - start[2])
+        facts = ResultFacts(
+            input_tokens=now[1] - start[1], output_tokens=now[2] - start[2], tokens_in_enclosing_run=True
+        )
     if error is not None:
         finish_with_error(child, error, facts)
     else:
@@ -723,4 +751,13 @@ def targets(config: Config) -> Sequence[Target]:
     ]
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    disabled = os.environ.get("OPENAI_AGENTS_DISABLE_TRACING", "").strip().lower() in ("1", "true")
+    state = "off (OPENAI_AGENTS_DISABLE_TRACING)" if disabled else "on unless the app calls set_tracing_disabled"
+    return (
+        f"the SDK's own tracing (its trace processors, exported to OpenAI, not OpenTelemetry) {state}; "
+        "left alone: we neither disable nor replace it"
+    )
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

@@ -856,4 +856,17 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    from pydantic_ai import Agent
+
+    default = Agent._instrument_default
+    state = "on for every agent (Agent.instrument_all)" if default else "off unless an agent sets instrument="
+    spans = (
+        "its invoke_agent span is kept beside ours (keep_framework_spans)"
+        if config.keep_framework_spans
+        else "its invoke_agent span is stood down for ours"
+    )
+    return f"Pydantic AI instrumentation {state}; where on, {spans}, its chat and execute_tool spans are kept"
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

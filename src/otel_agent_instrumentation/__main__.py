@@ -1,0 +1,7 @@
+"""`python -m otel_agent_instrumentation doctor [--json]` (see doctor.py)."""
+
+import sys
+
+from .doctor import main
+
+sys.exit(main())
