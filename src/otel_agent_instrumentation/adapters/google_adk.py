@@ -21,7 +21,9 @@ ends with what the consumer did (exhausted, a pull raised, cancelled, `aclose()`
 collected), and we never drive, close or finalize them. Usage (input: prompt + tool-use prompt tokens; output:
 candidates + thoughts, as ADK's own token metrics count them), cache-read tokens and finish reasons are folded
 from the events the consumer pulled (non-partial events' `usage_metadata`): the run's total, sub-agents
-included. `gen_ai.provider.name` is what ADK's own model spans record for the agent's model (its
+included. A sub-agent's run (any agent run inside an ADK run of ours, except through an `AgentTool`'s own
+Runner) has its usage on its span but records no token-usage points (`tokens_in_enclosing_run`): summing the
+metric counts every token once. `gen_ai.provider.name` is what ADK's own model spans record for the agent's model (its
 `_resolve_gen_ai_provider_name` of the model id; ADK reports `gcp.gemini` for ids that name no provider).
 
 ADK's own telemetry (google/adk/telemetry, on the global TracerProvider, no switch to turn it off) emits
@@ -197,10 +199,11 @@ class _RunTally:
     """Folds the events the consumer pulls into the run's usage and finish reasons (ADK's generators keep
     nothing they yielded); `observe` runs after each pull, `read` once at the end."""
 
-    __slots__ = ("cache_read", "capture", "input_tokens", "last_text", "output_tokens", "reasons")
+    __slots__ = ("cache_read", "capture", "in_enclosing_run", "input_tokens", "last_text", "output_tokens", "reasons")
 
-    def __init__(self, capture: bool) -> None:
+    def __init__(self, capture: bool, in_enclosing_run: bool = False) -> None:
         self.capture = capture
+        self.in_enclosing_run = in_enclosing_run
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.cache_read: int | None = None
@@ -237,17 +240,27 @@ class _RunTally:
             output_tokens=self.output_tokens,
             cache_read_input_tokens=self.cache_read,
             finish_reasons=list(self.reasons) or None,
+            tokens_in_enclosing_run=self.in_enclosing_run,
         )
         if self.last_text is not None:
             facts.output_messages = [{"role": "assistant", "parts": [{"type": "text", "content": self.last_text}]}]
         return facts
 
 
-def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+def _in_enclosing_run() -> bool:
+    """Whether an agent run starting here is part of an enclosing ADK run of ours: its events flow up into that
+    run's (a sub-agent's through its parent agent, any agent's to the runner's consumer), so its tokens are in
+    that run's usage too. An AgentTool's agent runs through a Runner of its own, whose events stay in the tool:
+    a Runner's run is never counted in an enclosing one."""
+    enclosing = active_invocation()  # the caller's: the wrapper has detached ours when the result is handled
+    return enclosing is not None and not enclosing.finished and enclosing.reentry_key == name
+
+
+def make_result_handler(config: Config, agent_run: bool = False) -> Callable[[Any, AgentInvocation], Any]:
     capture = config.capture_content.enabled
 
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
-        tally = _RunTally(capture)
+        tally = _RunTally(capture, agent_run and _in_enclosing_run())
         invocation.observe_update = tally.observe
         return trace_result(result, invocation, tally.read)
 
@@ -368,6 +381,7 @@ def _stand_down_run_span(telemetry: Telemetry) -> Any:
 
 def targets(config: Config) -> Sequence[Target]:
     handle_result = make_result_handler(config)
+    handle_agent_result = make_result_handler(config, agent_run=True)
     found: list[Target] = [
         RunTarget(
             "google.adk.runners",
@@ -384,7 +398,7 @@ def targets(config: Config) -> Sequence[Target]:
             f"BaseAgent.{method}",
             read_agent_request,
             should_trace=agent_should_trace,
-            handle_result=handle_result,
+            handle_result=handle_agent_result,
         )
         for method in ("run_async", "run_live")
     ]
@@ -397,4 +411,29 @@ def targets(config: Config) -> Sequence[Target]:
     return found
 
 
-ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
+def framework_telemetry(config: Config) -> str:
+    """What ADK's own telemetry does here (read from the environment and the global provider, nothing started)."""
+    from google.adk.telemetry._schema_version import SCHEMA_VERSION_SEMCONV_ALIGNED, resolve_schema_version
+    from opentelemetry import trace
+
+    schema = resolve_schema_version()
+    spans = (
+        "invoke_workflow, invoke_agent, generate_content, execute_tool"
+        if schema >= SCHEMA_VERSION_SEMCONV_ALIGNED
+        else "invocation, invoke_agent, call_llm, generate_content, execute_tool"
+    )
+    provider = trace.get_tracer_provider()
+    recorded = (
+        "not recorded (no global TracerProvider is set)"
+        if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider")
+        else f"recorded by the global {type(provider).__name__}"
+    )
+    ours = (
+        "kept, under ours (keep_framework_spans)"
+        if config.keep_framework_spans
+        else "its run and agent spans stood down while ours owns the run, its model and tool spans kept under ours"
+    )
+    return f"ADK telemetry always on (schema v{schema}: {spans}) on the global TracerProvider, {recorded}; {ours}"
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets, framework_telemetry)

@@ -693,3 +693,59 @@ async def test_a_live_run_closed_early_or_failing_ends_as_bare(
     assert attributes(closed)[semconv.OUTCOME] == "closed_early"
     assert attributes(failed)[semconv.OUTCOME] == "failed"
     assert attributes(failed)[semconv.ERROR_TYPE] == f"{ModelFailure.__module__}.{ModelFailure.__qualname__}"
+
+
+def our_token_sums() -> dict[str, int]:
+    """Our `gen_ai.client.token.usage` summed per token type, cumulative."""
+    sums: dict[str, int] = {}
+    data = _METRICS.get_metrics_data()
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            if scope.scope.name != OURS:
+                continue
+            for metric in scope.metrics:
+                if metric.name == semconv.METRIC_CLIENT_TOKEN_USAGE:
+                    for point in metric.data.data_points:
+                        token_type = str((point.attributes or {}).get(semconv.GEN_AI_TOKEN_TYPE))
+                        sums[token_type] = sums.get(token_type, 0) + int(getattr(point, "sum", 0))
+    return sums
+
+
+async def test_sub_agents_usage_is_on_their_spans_and_counted_once_in_the_token_metric(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    before = our_token_sums()
+    first = agent("first", *TOOL_TURNS, tools=[echo])
+    second = agent("second", text_response("done"))
+    await run(quietly(lambda: SequentialAgent(name="pipeline", sub_agents=[first, second])))
+    after = our_token_sums()
+    usage = {
+        span.name: (
+            attributes(span)[semconv.GEN_AI_USAGE_INPUT_TOKENS],
+            attributes(span)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS],
+        )
+        for span in ours(telemetry)
+    }
+    assert usage == {
+        "invoke_agent pipeline": (3 + 10 + 10, 1 + 5 + 5),
+        "invoke_agent first": (3 + 10, 1 + 5),
+        "invoke_agent second": (10, 5),
+    }
+    added = {token_type: count - before.get(token_type, 0) for token_type, count in after.items()}
+    assert added == {semconv.TOKEN_TYPE_INPUT: 23, semconv.TOKEN_TYPE_OUTPUT: 11}  # the pipeline's, once
+
+
+def test_doctor_describes_adks_own_telemetry() -> None:
+    from otel_agent_instrumentation.adapters.google_adk import ADAPTER
+    from otel_agent_instrumentation.config import resolve
+
+    assert ADAPTER.framework_telemetry is not None
+    assert ADAPTER.framework_telemetry(resolve({})) == (
+        "ADK telemetry always on (schema v2: invoke_workflow, invoke_agent, generate_content, execute_tool) on "
+        "the global TracerProvider, recorded by the global TracerProvider; its run and agent spans stood down "
+        "while ours owns the run, its model and tool spans kept under ours"
+    )
+    assert ADAPTER.framework_telemetry(resolve({"keep_framework_spans": True})).endswith(
+        "kept, under ours (keep_framework_spans)"
+    )
