@@ -20,4 +20,5 @@ _supported_frameworks: tuple[str, ...] = (
     "smolagents >= 1.26, < 2",
     "agno >= 3.1, < 4",
     "crewai >= 1.15, < 2",
+    "google-adk >= 2.13, < 3",
 )
