@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-# crewai runs in the `openai2` environment (pyproject extra test-openai2), google_adk in `otel144`
-# (test-otel144): elsewhere each is skipped as not importable.
+# Subjects whose framework lives in a separate test environment (crewai: openai2; ag2, google_adk: otel144) are
+# skipped as not importable elsewhere: run the benchmark with that environment's python for them.
 FRAMEWORKS = (
     "agent_framework",
     "autogen_agentchat",
@@ -25,6 +25,7 @@ FRAMEWORKS = (
     "smolagents",
     "agno",
     "crewai",
+    "ag2",
     "google_adk",
 )
 
