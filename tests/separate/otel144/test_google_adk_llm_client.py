@@ -4,8 +4,8 @@ extra) against the local OpenAI-compatible server (tests/openai_server.py), with
 `generate_content` span, which is under our `invoke_agent` span; our span's usage is the run's total, each
 chat span its own call's.
 
-Needs the `openai` package, which the `test-otel144` extra does not install (google-adk 2.13.0 has it only
-in its `openai` extra): skipped without it.
+Needs the `openai` package (google-adk 2.13.0 has it only in its `openai` extra; the `test-otel144` extra pins
+openai 3.63.0 for AG2, and `OpenAILlm` works on it): skipped in an environment built without it.
 """
 
 from __future__ import annotations
