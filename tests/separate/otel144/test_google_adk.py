@@ -749,3 +749,22 @@ def test_doctor_describes_adks_own_telemetry() -> None:
     assert ADAPTER.framework_telemetry(resolve({"keep_framework_spans": True})).endswith(
         "kept, under ours (keep_framework_spans)"
     )
+
+
+async def test_a_workflow_rooted_runner_keeps_adks_workflow_span_with_our_agent_spans_under_it(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # An ADK Workflow is a workflow, not an agent: ADK's own invoke_workflow span is the run's, ours are its agents'.
+    from google.adk.workflow import START, Workflow
+
+    instrumentation.on()
+    first, second = agent("first", text_response("one")), agent("second", text_response("two"))
+    events = await run(Workflow(name="flow", edges=[(START, first), (first, second)]))
+    assert events == ["first[text:one]", "second[text:two]"]
+    assert scoped_tree(telemetry) == [
+        ("invoke_workflow flow", ADKS, None, UNSET),
+        ("invoke_agent first", OURS, "invoke_workflow flow", UNSET),
+        (GENERATE, ADKS, "invoke_agent first", UNSET),
+        ("invoke_agent second", OURS, "invoke_workflow flow", UNSET),
+        (GENERATE, ADKS, "invoke_agent second", UNSET),
+    ]
