@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-# Subjects whose framework lives in a separate test environment (crewai, llama_index: openai2; ag2: otel144) are
-# skipped as not importable elsewhere: run the benchmark with that environment's python for them.
+# Subjects whose framework lives in a separate test environment (crewai, llama_index, strands: openai2; ag2,
+# google_adk: otel144) are skipped as not importable elsewhere: run the benchmark with that environment's python.
 FRAMEWORKS = (
     "agent_framework",
     "autogen_agentchat",
@@ -27,6 +27,7 @@ FRAMEWORKS = (
     "crewai",
     "ag2",
     "llama_index",
+    "google_adk",
 )
 
 # What a run or stream returns: comparable output (the final text, and for streams the number of

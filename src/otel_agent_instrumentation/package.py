@@ -21,4 +21,5 @@ _supported_frameworks: tuple[str, ...] = (
     "agno >= 3.1, < 4",
     "crewai >= 1.15, < 2",
     "llama-index-core >= 0.14.25, < 0.15",
+    "google-adk >= 2.13, < 3",
 )
