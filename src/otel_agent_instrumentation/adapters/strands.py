@@ -1,0 +1,516 @@
+"""Strands Agents (PyPI `strands-agents`), checked against 1.61.1.
+
+Targets: `Agent.__call__`, `invoke_async`, `stream_async`, `structured_output` and `structured_output_async`.
+Every run passes `stream_async` (an async generator): `__call__` runs `_invoke_async_and_flush -> invoke_async`
+in a worker thread (`strands._async.run_async`, which copies the caller's context into it) and `invoke_async`
+iterates `stream_async`; the deprecated `structured_output -> structured_output_async` path is the one that does
+not. The core's re-entry guard makes each chain one span; the span starts at the user's call, so a sync run's
+span also covers the memory flush `__call__` adds. Another agent's run inside a run (an agent used as a tool,
+`agent.as_tool()` or a tool body that calls one) is a child span, under Strands' `execute_tool` span.
+
+`stream_async` comes back proxied (`_StrandsStream`, still an async generator to `isinstance` and duck typing).
+The span ends with what the consumer does to it: the end, a pull that raises, cancellation, `aclose()`, or the
+proxy collected (abandoned); nothing we do pulls, closes or finalizes it. Strands sets context of its own in the
+generator and leaves it set across yields (its run baggage, then its agent, cycle, model and tool spans through
+`trace.use_span`): without us the consumer's context holds it between pulls, and the next pull resumes in it.
+The core restores the consumer's context after every pull (the caller's span is unchanged between updates);
+this proxy also resumes each pull in the context the previous one left (what Strands set on top of our step
+context is carried to the next step context), so code running in a later pull (a model's stream, a tool, an
+LLM-client instrumentation) sees Strands' current span as it would without us.
+
+Strands' invocation lock: `stream_async` takes the agent's lock (`ConcurrentInvocationMode.THROW`, the default)
+at its first pull and releases it only in its own `finally`. A stream the consumer drops without closing holds
+the lock until asyncio's async-generator finalizer closes it (scheduled on the loop when the generator is
+collected); a call made before that raises `ConcurrencyException`, with or without us. The proxy keeps the
+generator alive exactly as long as the consumer keeps the proxy (it holds no other reference), so it changes
+neither when the generator is collected nor when the lock is released. Close streams you stop reading
+(`await stream.aclose()`).
+
+Facts: `gen_ai.agent.name`/`description` (`Agent.name`, "Strands Agents" when unset, `description`),
+`gen_ai.request.model` (`model.config["model_id"]`, as Strands' own spans read it), `gen_ai.provider.name` from the
+model class (`OpenAIModel`/`OpenAIResponsesModel` `openai`, `BedrockModel` `aws.bedrock`, `AnthropicModel`
+`anthropic`, `GeminiModel` `gcp.gemini`, `MistralModel` `mistral_ai`, `LiteLLMModel` the `provider/` prefix of
+its model id; others `_OTHER`), `gen_ai.conversation.id` (the session manager's `session_id`, only when one is
+attached: without one Strands' `session_id` is a random id per agent object). Usage and finish reason: the
+run's own `AgentInvocation` in `agent.event_loop_metrics` (the one `stream_async` appends when it starts; for a
+run that failed, was closed or cancelled, the usage of the model calls it made), input tokens counted as
+Strands counts them (`_total_prompt_tokens`: cache reads and writes included); the finish reason is the result's
+`stop_reason`. A sync `__call__` that raises records no usage. `structured_output(_async)` records none (Strands
+keeps none for it).
+
+Strands' own telemetry (`strands.telemetry.tracer`) puts its spans on the global tracer provider: an
+`invoke_agent` span per run, `execute_event_loop_cycle` per cycle, `chat` per model call and `execute_tool` per
+tool call, each parented explicitly (cycle -> `agent.trace_span`, chat and tool -> the cycle span). Unless
+`keep_framework_spans` is set, while our span owns a run its `invoke_agent` span is replaced by ours: the span
+`Agent._start_agent_trace_span` returns (and so `agent.trace_span`, what `use_span` makes current, the cycle
+spans' parent) is `_StoodDownAgentSpan`, a stand-in with our span's context, so its cycle, chat and tool spans
+are children of ours. We add no `execute_tool` spans (Strands has its own). What the bypassed code does (agent.py
+`stream_async`, `_start_agent_trace_span`, `_end_agent_trace_span`; tracer.py `start_agent_span`,
+`end_agent_span`, `end_span_with_cancellation`, 1.61.1), and what becomes of each step:
+
+1. `_start_agent_trace_span` reads `model.config`, `tool_names`, `system_prompt(_content)` and
+   `tool_registry.get_all_tools_config()` (which can raise for a broken tool registry, failing the run). Kept:
+   the method runs whole; only `Tracer.start_agent_span` (attributes and events of their span, nothing else)
+   returns the stand-in instead of starting a span. (test_stood_down_run_still_reads_the_tool_registry)
+2. `self.trace_span = ...`: the agent's public `trace_span` attribute, which the event loop uses as the cycle
+   spans' parent and app code may read. Kept: it is the stand-in, whose context is our span's.
+   (test_agent_trace_span_is_our_span_during_the_run)
+3. `trace.use_span(self.trace_span)` makes the agent span current for the run (what hooks, tools and the model
+   see as current, the parent of spans started without an explicit one). Kept: the stand-in is made current,
+   and it stands for our span; writes the app makes on it while the run goes on (`trace.get_current_span()
+   .set_attribute(...)` in a hook or callback handler) go to our span. `use_span` recording the run's exception
+   on it is dropped (our span records the failure itself). (test_app_attribute_on_the_current_span_lands_on_ours)
+4. `trace_attributes` (the `Agent(trace_attributes=...)` the app asked for on the agent span; Strands also puts
+   them on its cycle, chat and tool spans): kept, set on our span (they do not replace our own `gen_ai.*`
+   identity attributes or the outcome). (test_trace_attributes_are_on_our_span)
+5. Baggage (`baggage_attributes`) is attached by `stream_async` itself, around the span's start and the run,
+   not by the span code: untouched. (test_baggage_attributes_reach_the_tools_as_bare)
+6. `_end_agent_trace_span` -> `end_agent_span` / `end_span_with_cancellation`: the span's end time, output
+   event, usage attributes (read from `response.metrics`: `accumulated_usage`, all of the agent's runs, or
+   `latest_agent_invocation` under `gen_ai_use_latest_invocation_tokens`; nothing accumulated there), status and
+   end; a `logger.warning` under that opt-in when there is no invocation. Telemetry only: skipped on the
+   stand-in. Our span records this run's usage, status and outcome. (test_usage_is_the_runs_own)
+
+Hooks (`BeforeInvocationEvent`, `AfterInvocationEvent`, ...), the callback handler, the lock and the idempotency
+bookkeeping are outside the span code and run as without us (test_hooks_and_callbacks_fire_as_bare).
+With `keep_framework_spans=True` nothing of Strands' is touched: its `invoke_agent` span is a child of ours.
+
+Strands' `Tracer()` (its first agent) calls `ThreadingInstrumentor().instrument()`, globally; we neither rely on
+it (the sync path's thread gets the context from `run_async`'s `copy_context`) nor undo it in `uninstrument()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from opentelemetry.context import Context
+from opentelemetry.context import attach as _attach
+from opentelemetry.context import detach as _detach
+from opentelemetry.context import get_current as _get_current
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode
+from opentelemetry.util import types as otel_types
+
+from .. import semconv
+from ..config import Config
+from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import StreamProxy, _async_step_ending, trace_result
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+
+_T = TypeVar("_T")
+
+name = "strands"
+distribution = "strands-agents"
+supported = ">=1.61,<2"
+
+# The model class's module -> gen_ai.provider.name (a subclass counts as its nearest Strands provider class).
+_PROVIDERS = {
+    "strands.models.openai": "openai",
+    "strands.models.openai_responses": "openai",
+    "strands.models.bedrock": "aws.bedrock",
+    "strands.models.anthropic": "anthropic",
+    "strands.models.gemini": "gcp.gemini",
+    "strands.models.mistral": "mistral_ai",
+}
+_LITELLM = "strands.models.litellm"
+
+# Our own attributes, which an agent's trace_attributes do not replace.
+_RESERVED = frozenset(
+    {
+        semconv.GEN_AI_OPERATION_NAME,
+        semconv.GEN_AI_PROVIDER_NAME,
+        semconv.GEN_AI_AGENT_NAME,
+        semconv.GEN_AI_REQUEST_MODEL,
+        semconv.OUTCOME,
+        semconv.ERROR_TYPE,
+    }
+)
+
+
+def _model_id(model: Any) -> str | None:
+    # As Strands' own spans read it (agent.py _start_agent_trace_span).
+    config = getattr(model, "config", None)
+    value = config.get("model_id") if isinstance(config, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _provider(model: Any, model_id: str | None) -> str | None:
+    for klass in type(model).__mro__:
+        module = klass.__module__
+        if module == _LITELLM:
+            prefix, slash, _ = (model_id or "").partition("/")
+            return semconv.provider_name(prefix) if slash else None
+        provider = _PROVIDERS.get(module)
+        if provider is not None:
+            return provider
+    return None
+
+
+def _text_of(content: Any) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for block in content or ():
+        if not isinstance(block, Mapping):
+            continue
+        if "text" in block:
+            parts.append({"type": "text", "content": block["text"]})
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            parts.append(
+                {"type": "tool_call", "id": use.get("toolUseId"), "name": use.get("name"), "arguments": use.get("input")}
+            )
+        elif "toolResult" in block:
+            result = block["toolResult"]
+            parts.append({"type": "tool_call_response", "id": result.get("toolUseId"), "response": result.get("content")})
+    return parts
+
+
+def _input_messages(prompt: Any) -> list[dict[str, Any]] | None:
+    if isinstance(prompt, str):
+        return [{"role": "user", "parts": [{"type": "text", "content": prompt}]}]
+    if isinstance(prompt, list) and prompt and all(isinstance(item, Mapping) for item in prompt):
+        if all("role" in item for item in prompt):  # Messages
+            return [{"role": str(item["role"]), "parts": _text_of(item.get("content"))} for item in prompt]
+        return [{"role": "user", "parts": _text_of(prompt)}]  # ContentBlocks
+    return None
+
+
+def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    model = getattr(agent, "model", None)
+    model_id = _model_id(model)
+    agent_name = getattr(agent, "name", None)
+    description = getattr(agent, "description", None)
+    session_manager = getattr(agent, "_session_manager", None)
+    session_id = getattr(session_manager, "session_id", None) if session_manager is not None else None
+    facts = RequestFacts(
+        agent_name=agent_name if isinstance(agent_name, str) else None,
+        agent_description=description if isinstance(description, str) and description else None,
+        request_model=model_id,
+        provider_name=_provider(model, model_id),
+        conversation_id=session_id if isinstance(session_id, str) and session_id else None,
+    )
+    trace_attributes = getattr(agent, "trace_attributes", None)
+    if isinstance(trace_attributes, Mapping):
+        facts.attributes.update(
+            {key: value for key, value in trace_attributes.items() if isinstance(key, str) and key not in _RESERVED}
+        )
+    if config.capture_content.enabled:
+        # structured_output(output_model, prompt): the prompt is the second argument there.
+        prompt = kwargs.get("prompt", args[0] if args else None)
+        if isinstance(prompt, type) and len(args) > 1:
+            prompt = args[1]
+        facts.input_messages = _input_messages(prompt)
+        system_prompt = getattr(agent, "system_prompt", None)
+        if isinstance(system_prompt, str) and system_prompt:
+            facts.system_instructions = [{"type": "text", "content": system_prompt}]
+    return facts
+
+
+def _usage_facts(facts: ResultFacts, usage: Any) -> None:
+    if not isinstance(usage, Mapping):
+        return
+    input_tokens = usage.get("inputTokens")
+    output_tokens = usage.get("outputTokens")
+    total = usage.get("totalTokens")
+    cache_read = usage.get("cacheReadInputTokens")
+    cache_write = usage.get("cacheWriteInputTokens")
+    if isinstance(input_tokens, int) and isinstance(output_tokens, int) and isinstance(total, int):
+        # Strands' _total_prompt_tokens: providers fold cached tokens into inputTokens or report them beside it.
+        if input_tokens + output_tokens != total:
+            input_tokens += (cache_read or 0) + (cache_write or 0)
+    facts.input_tokens = input_tokens if isinstance(input_tokens, int) else None
+    facts.output_tokens = output_tokens if isinstance(output_tokens, int) else None
+    facts.cache_read_input_tokens = cache_read if isinstance(cache_read, int) else None
+    facts.cache_creation_input_tokens = cache_write if isinstance(cache_write, int) else None
+
+
+def _facts(invocation_metrics: Any, result: Any, capture: bool) -> ResultFacts:
+    facts = ResultFacts()
+    _usage_facts(facts, getattr(invocation_metrics, "usage", None))
+    stop_reason = getattr(result, "stop_reason", None)
+    if isinstance(stop_reason, str):
+        facts.finish_reasons = [stop_reason]
+    if capture and result is not None:
+        message = getattr(result, "message", None)
+        if isinstance(message, Mapping):
+            output: dict[str, Any] = {"role": str(message.get("role", "assistant")), "parts": _text_of(message.get("content"))}
+            if isinstance(stop_reason, str):
+                output["finish_reason"] = stop_reason
+            facts.output_messages = [output]
+    return facts
+
+
+def _is_agent_result(value: Any) -> bool:
+    return type(value).__name__ == "AgentResult" and hasattr(value, "metrics")
+
+
+def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
+    """For `__call__` and the structured-output methods: the returned value, once the run returned."""
+    capture = config.capture_content.enabled
+
+    def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
+        if not _is_agent_result(value):
+            return None
+        return _facts(getattr(value.metrics, "latest_agent_invocation", None), value, capture)
+
+    return read_result
+
+
+class _RunReader:
+    """Reads one run's facts from its agent: the run's own `AgentInvocation` (the one `stream_async` appends at
+    its start, found by its index, which is known before the run starts) and the result the consumer received."""
+
+    __slots__ = ("agent", "capture", "result", "start")
+
+    def __init__(self, agent: Any, capture: bool) -> None:
+        self.agent = agent
+        self.capture = capture
+        self.result: Any = None
+        invocations = getattr(getattr(agent, "event_loop_metrics", None), "agent_invocations", None)
+        self.start = len(invocations) if isinstance(invocations, list) else None
+
+    def run_metrics(self) -> Any:
+        invocations = getattr(getattr(self.agent, "event_loop_metrics", None), "agent_invocations", None)
+        start = self.start
+        if start is None or not isinstance(invocations, list) or len(invocations) <= start:
+            return None  # the run never started (failed at its first step, or nothing was pulled)
+        return invocations[start]
+
+    def __call__(self, value: Any, outcome: Outcome) -> ResultFacts | None:
+        result = value if _is_agent_result(value) else self.result
+        return _facts(self.run_metrics(), result, self.capture)
+
+
+# -- the stream ----------------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class _StrandsStream(StreamProxy):
+    """`stream_async`'s generator behind the core's stream proxy, resuming each step in the context the previous
+    step left (see the module docstring). A step attaches our step context with what Strands set during earlier
+    steps on top of it, and detaches it after: the consumer never sees Strands' context, Strands always does."""
+
+    # (step context, context to resume in): the resume context is rebuilt only when the step context changes.
+    _self_resume: tuple[Context, Context] | None = None
+    # What Strands set on top of our step context and left set, by key.
+    _self_carried: dict[str, object] | None = None
+
+    def _self_resume_context(self) -> tuple[Context, Context]:
+        step = self._self_invocation.step_context()
+        resume = self._self_resume
+        if resume is not None and resume[0] is step:
+            return resume
+        carried = self._self_carried
+        if not carried:
+            return step, step
+        context = Context({**step, **carried})
+        self._self_resume = (step, context)
+        return step, context
+
+    def _self_keep(self, step: Context, attached: Context) -> None:
+        left = _get_current()
+        if left is attached:
+            return
+        self._self_carried = {key: value for key, value in left.items() if step.get(key, _MISSING) is not value}
+        self._self_resume = (step, left)
+
+    async def _self_carrying_step(self, awaitable: Awaitable[_T]) -> _T:
+        invocation = self._self_invocation
+        if invocation.finished:
+            return await awaitable
+        step, context = self._self_resume_context()
+        token = _attach(context)
+        try:
+            value = await awaitable
+        except StopAsyncIteration:
+            _detach(token)
+            self._self_end(Outcome.COMPLETED)
+            raise
+        except BaseException as error:
+            self._self_end(*_async_step_ending(token, error))
+            raise
+        self._self_keep(step, context)
+        _detach(token)
+        return value
+
+    def _self_received(self, value: Any) -> None:
+        invocation = self._self_invocation
+        if invocation.first_chunk_at is None:
+            invocation.mark_first_chunk()
+        # The last event of a run is {"result": AgentResult}.
+        if type(value) is dict and "result" in value:
+            reader = self._self_reader
+            if isinstance(reader, _RunReader):
+                reader.result = value["result"]
+
+    def __aiter__(self) -> Any:
+        return self
+
+    async def __anext__(self) -> Any:
+        value = await self._self_carrying_step(self.__wrapped__.__anext__())
+        self._self_received(value)
+        return value
+
+    async def asend(self, value: Any) -> Any:
+        update = await self._self_carrying_step(self.__wrapped__.asend(value))
+        self._self_received(update)
+        return update
+
+    async def athrow(self, *args: Any) -> Any:
+        update = await self._self_carrying_step(self.__wrapped__.athrow(*args))
+        self._self_received(update)
+        return update
+
+    async def aclose(self) -> Any:
+        value = await self._self_carrying_step(self.__wrapped__.aclose())
+        self._self_end(Outcome.CLOSED_EARLY)
+        return value
+
+
+def make_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_stream(result: Any, invocation: AgentInvocation) -> Any:
+        reader = _RunReader(invocation.owner, capture)
+        if not hasattr(type(result), "__anext__"):  # a subclass's stream_async that returns something else
+            return trace_result(result, invocation, reader)
+        return _StrandsStream(result, invocation, reader)
+
+    return handle_stream
+
+
+def make_coroutine_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_coroutine(result: Any, invocation: AgentInvocation) -> Any:
+        # invoke_async's coroutine has not started: the run's AgentInvocation index is known now.
+        return trace_result(result, invocation, _RunReader(invocation.owner, capture))
+
+    return handle_coroutine
+
+
+# -- Strands' agent span, stood down -------------------------------------------------------------------------
+
+
+class _StoodDownAgentSpan(Span):
+    """What `Agent._start_agent_trace_span` returns in place of Strands' agent span while ours owns the run.
+
+    It has our span's context (so `use_span` makes ours current and the cycle spans are ours' children), reports
+    recording when ours was started recording, and is never ended or exported. Writes made on it while the run
+    goes on (app code reaching it as the current span) go to our span; from `_end_agent_trace_span` on (the run
+    is over, `use_span` records the run's exception on the way out) they are dropped.
+    """
+
+    def __init__(self, ours: Span) -> None:
+        self._ours = ours
+        self._recording = ours.is_recording()
+        self.pending = True  # until Tracer.start_agent_span hands it out
+        self.forwarding = True
+
+    def get_span_context(self) -> SpanContext:
+        return self._ours.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._recording
+
+    def end(self, end_time: int | None = None) -> None:
+        pass
+
+    def set_attributes(self, attributes: Any) -> None:
+        if self.forwarding:
+            self._ours.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        if self.forwarding:
+            self._ours.set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None) -> None:
+        if self.forwarding:
+            self._ours.add_event(name, attributes, timestamp)
+
+    def add_link(self, context: SpanContext, attributes: otel_types.Attributes = None) -> None:
+        if self.forwarding:
+            self._ours.add_link(context, attributes)
+
+    def update_name(self, name: str) -> None:
+        if self.forwarding:
+            self._ours.update_name(name)
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        if self.forwarding:
+            self._ours.set_status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: otel_types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        if self.forwarding:
+            self._ours.record_exception(exception, attributes, timestamp, escaped)
+
+
+# The stand-in `Tracer.start_agent_span` hands out next, armed by `_start_agent_trace_span` of a run of ours.
+_armed_stand_in: ContextVar[_StoodDownAgentSpan | None] = ContextVar(
+    "otel_agent_instrumentation.strands.stand_in", default=None
+)
+
+
+def _start_agent_span_stood_down(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        running = active_invocation()
+        if running is None or running.finished or running.owner is not agent:
+            return wrapped(*args, **kwargs)
+        token = _armed_stand_in.set(_StoodDownAgentSpan(running.span))
+        try:
+            return wrapped(*args, **kwargs)  # everything it reads and computes, as without us (docstring, step 1)
+        finally:
+            _armed_stand_in.reset(token)
+
+    return wrapper
+
+
+def _hand_out_stand_in(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], tracer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        stand_in = _armed_stand_in.get()
+        if stand_in is None or not stand_in.pending:
+            return wrapped(*args, **kwargs)
+        stand_in.pending = False
+        return stand_in
+
+    return wrapper
+
+
+def _end_agent_span_stood_down(telemetry: Telemetry) -> Any:
+    def wrapper(wrapped: Callable[..., Any], agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        span = getattr(agent, "trace_span", None)
+        if isinstance(span, _StoodDownAgentSpan):
+            span.forwarding = False
+            return None  # telemetry only (docstring, step 6)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def targets(config: Config) -> Sequence[Target]:
+    module = "strands.agent.agent"
+    reader = make_result_reader(config)
+    found: list[Target] = [
+        RunTarget(module, "Agent.__call__", read_request, reader),
+        RunTarget(module, "Agent.invoke_async", read_request, handle_result=make_coroutine_handler(config)),
+        RunTarget(module, "Agent.stream_async", read_request, handle_result=make_stream_handler(config)),
+        RunTarget(module, "Agent.structured_output", read_request, reader),
+        RunTarget(module, "Agent.structured_output_async", read_request, reader),
+    ]
+    if not config.keep_framework_spans:
+        found += [
+            HookTarget(module, "Agent._start_agent_trace_span", _start_agent_span_stood_down),
+            HookTarget("strands.telemetry.tracer", "Tracer.start_agent_span", _hand_out_stand_in),
+            HookTarget(module, "Agent._end_agent_trace_span", _end_agent_span_stood_down),
+        ]
+    return found
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
