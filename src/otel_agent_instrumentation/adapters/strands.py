@@ -157,11 +157,18 @@ def _text_of(content: Any) -> list[dict[str, Any]]:
         elif "toolUse" in block:
             use = block["toolUse"]
             parts.append(
-                {"type": "tool_call", "id": use.get("toolUseId"), "name": use.get("name"), "arguments": use.get("input")}
+                {
+                    "type": "tool_call",
+                    "id": use.get("toolUseId"),
+                    "name": use.get("name"),
+                    "arguments": use.get("input"),
+                }
             )
         elif "toolResult" in block:
             result = block["toolResult"]
-            parts.append({"type": "tool_call_response", "id": result.get("toolUseId"), "response": result.get("content")})
+            parts.append(
+                {"type": "tool_call_response", "id": result.get("toolUseId"), "response": result.get("content")}
+            )
     return parts
 
 
@@ -233,7 +240,10 @@ def _facts(invocation_metrics: Any, result: Any, capture: bool) -> ResultFacts:
     if capture and result is not None:
         message = getattr(result, "message", None)
         if isinstance(message, Mapping):
-            output: dict[str, Any] = {"role": str(message.get("role", "assistant")), "parts": _text_of(message.get("content"))}
+            output: dict[str, Any] = {
+                "role": str(message.get("role", "assistant")),
+                "parts": _text_of(message.get("content")),
+            }
             if isinstance(stop_reason, str):
                 output["finish_reason"] = stop_reason
             facts.output_messages = [output]

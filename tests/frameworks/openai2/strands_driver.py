@@ -29,15 +29,13 @@ MODEL_ID = "scripted-strands-v1"
 Turn = list[tuple[str, dict[str, Any]]] | str
 
 
-class ScriptedModel(Model):
+class ScriptedModel(Model):  # type: ignore[misc]  # strands is read through Any where mypy runs
     """Plays `script`, one turn per model call (the last repeats), as Bedrock-style stream events (the shapes
     strands/models/openai.py `format_chunk` makes): an answer streams one `contentBlockDelta` per word; tool call
     ids are call_1, call_2, ... in the order asked for. 10/5 tokens per answer, 3/1 per tool-call turn.
     `fail`: ConnectionError after the first word. `block`: waits forever after the first word."""
 
-    def __init__(
-        self, script: tuple[Turn, ...] = ("hello world",), fail: bool = False, block: bool = False
-    ) -> None:
+    def __init__(self, script: tuple[Turn, ...] = ("hello world",), fail: bool = False, block: bool = False) -> None:
         self.config: dict[str, Any] = {"model_id": MODEL_ID}
         self.script = script
         self.fail = fail
@@ -97,13 +95,13 @@ class ToolFailure(RuntimeError):
     """What the `fails` tool raises."""
 
 
-@tool
+@tool  # type: ignore[untyped-decorator]
 def echo(text: str) -> str:
     """Echoes its text."""
     return f"echo:{text}"
 
 
-@tool
+@tool  # type: ignore[untyped-decorator]
 def fails(text: str) -> str:
     """Always fails."""
     raise ToolFailure(f"tool broke on {text}")
@@ -276,14 +274,16 @@ class StrandsDriver:
 
     async def _invoke_async(self, observed: Observed, ending: Ending, model: dict[str, Any]) -> None:
         if ending is Ending.CONCURRENT:
-            results = await asyncio.gather(*(make_agent(observed.hooks).invoke_async("hi") for _ in range(CONCURRENT_RUNS)))
+            results = await asyncio.gather(
+                *(make_agent(observed.hooks).invoke_async("hi") for _ in range(CONCURRENT_RUNS))
+            )
             observed.result = "|".join(sorted(str(result) for result in results))
             observed.hooks.sort()
             return
         agent = make_agent(observed.hooks, **model)
         if ending is Ending.CANCELLED:
             task = asyncio.ensure_future(agent.invoke_async("hi"))
-            await agent.model.blocked.wait()  # type: ignore[attr-defined]
+            await agent.model.blocked.wait()
             task.cancel()
             await task
             return
@@ -312,7 +312,7 @@ class StrandsDriver:
         observed.returned = stream
         if ending is Ending.CANCELLED:
             task = asyncio.create_task(_observe(stream, observed))
-            await agent.model.blocked.wait()  # type: ignore[attr-defined]
+            await agent.model.blocked.wait()
             task.cancel()
             await task
         elif ending in (Ending.BREAK_AND_CLOSE, Ending.DROPPED):

@@ -125,7 +125,11 @@ async def test_a_sync_call_is_one_span_with_strands_spans_under_it(
     instrumentation.on()
     result = make_tool_agent(("hello world",), [])("hi")  # __call__ -> thread -> invoke_async -> stream_async
     assert str(result).strip() == "hello world"
-    assert span_tree(telemetry) == [(AGENT, INTERNAL, None, UNSET), (CYCLE, INTERNAL, AGENT, OK), ("chat", INTERNAL, CYCLE, OK)]
+    assert span_tree(telemetry) == [
+        (AGENT, INTERNAL, None, UNSET),
+        (CYCLE, INTERNAL, AGENT, OK),
+        ("chat", INTERNAL, CYCLE, OK),
+    ]
 
 
 async def test_structured_output_is_one_span_with_strands_span_under_it(
@@ -137,7 +141,10 @@ async def test_structured_output_is_one_span_with_strands_span_under_it(
     with pytest.warns(DeprecationWarning):
         answer = await make_tool_agent(("x",), []).structured_output_async(Answer, "hi")
     assert answer.text == "hello world"
-    assert span_tree(telemetry) == [(AGENT, INTERNAL, None, UNSET), ("execute_structured_output", SpanKind.CLIENT, AGENT, UNSET)]
+    assert span_tree(telemetry) == [
+        (AGENT, INTERNAL, None, UNSET),
+        ("execute_structured_output", SpanKind.CLIENT, AGENT, UNSET),
+    ]
 
 
 # -- the stream's context -----------------------------------------------------------------------------------
@@ -206,7 +213,7 @@ async def test_stood_down_run_still_reads_the_tool_registry(
             reads.append(1)
             return original()
 
-        registry.get_all_tools_config = counting  # type: ignore[method-assign]
+        registry.get_all_tools_config = counting
         await agent.invoke_async("hi")
         return len(reads)
 
@@ -267,7 +274,7 @@ async def test_baggage_attributes_reach_the_tools_as_bare(
     async def tenant_in_tool() -> list[object]:
         seen: list[object] = []
 
-        @tool
+        @tool  # type: ignore[untyped-decorator]
         def whoami() -> str:
             """The tenant."""
             seen.append(baggage.get_baggage("tenant"))
@@ -282,14 +289,22 @@ async def test_baggage_attributes_reach_the_tools_as_bare(
     assert await tenant_in_tool() == bare == ["t-1"]
 
 
-async def test_usage_is_the_runs_own(instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None) -> None:
+async def test_usage_is_the_runs_own(
+    instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None
+) -> None:
     instrumentation.on()
     agent = make_tool_agent(([("echo", {"text": "a"})], "done"), [echo])
     await agent.invoke_async("hi")
     await agent.invoke_async("again")  # the script's last turn repeats: one answer, 10/5 tokens
     first, second = ours(telemetry)
-    assert (attributes(first)[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes(first)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (13, 6)
-    assert (attributes(second)[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes(second)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (10, 5)
+    assert (
+        attributes(first)[semconv.GEN_AI_USAGE_INPUT_TOKENS],
+        attributes(first)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS],
+    ) == (13, 6)
+    assert (
+        attributes(second)[semconv.GEN_AI_USAGE_INPUT_TOKENS],
+        attributes(second)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS],
+    ) == (10, 5)
     assert attributes(second)[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
 
 
@@ -298,13 +313,19 @@ async def test_a_stream_failing_mid_way_records_the_usage_so_far(
 ) -> None:
     instrumentation.on()
     agent = Agent(
-        name=AGENT_NAME, model=_FailsOnSecondCall(script=([("echo", {"text": "a"})], "done")), tools=[echo], callback_handler=None
+        name=AGENT_NAME,
+        model=_FailsOnSecondCall(script=([("echo", {"text": "a"})], "done")),
+        tools=[echo],
+        callback_handler=None,
     )
     with pytest.raises(EventLoopException):  # a later cycle's failure, as Strands wraps it
         async for _ in agent.stream_async("hi"):
             pass
     (agent_span,) = telemetry.agent_spans()
-    assert (attributes(agent_span)[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes(agent_span)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (3, 1)
+    assert (
+        attributes(agent_span)[semconv.GEN_AI_USAGE_INPUT_TOKENS],
+        attributes(agent_span)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS],
+    ) == (3, 1)
 
 
 class _FailsOnSecondCall(ScriptedModel):
@@ -360,7 +381,10 @@ async def test_no_content_by_default(instrumentation: Instrumentation, telemetry
     instrumentation.on()
     await make_agent([]).invoke_async("secret prompt")
     attrs = attributes(telemetry.agent_spans()[0])
-    assert not any(key in attrs for key in (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES, semconv.GEN_AI_SYSTEM_INSTRUCTIONS))
+    assert not any(
+        key in attrs
+        for key in (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES, semconv.GEN_AI_SYSTEM_INSTRUCTIONS)
+    )
     assert "secret" not in str(dict(attrs))
 
 
@@ -417,7 +441,12 @@ async def test_a_dropped_stream_holds_the_agent_lock_as_long_as_bare(
         traced = await _dropped_stream_then_calls(make_agent([]))
     assert traced == bare
     assert bare[0] == "ConcurrencyException" and bare[-1] == "ok"
-    assert [attributes(span)[semconv.OUTCOME] for span in ours(telemetry)] == ["abandoned", "failed", "failed", "completed"]
+    assert [attributes(span)[semconv.OUTCOME] for span in ours(telemetry)] == [
+        "abandoned",
+        "failed",
+        "failed",
+        "completed",
+    ]
 
 
 async def test_concurrent_streams_in_one_loop_keep_their_own_spans(
@@ -450,8 +479,15 @@ def test_uninstrument_restores_every_patched_method(instrumentation: Instrumenta
     from strands.agent.agent import Agent as StrandsAgent
     from strands.telemetry.tracer import Tracer
 
-    methods = ("__call__", "invoke_async", "stream_async", "structured_output", "structured_output_async",
-               "_start_agent_trace_span", "_end_agent_trace_span")
+    methods = (
+        "__call__",
+        "invoke_async",
+        "stream_async",
+        "structured_output",
+        "structured_output_async",
+        "_start_agent_trace_span",
+        "_end_agent_trace_span",
+    )
     before = {name: vars(StrandsAgent)[name] for name in methods}
     start_agent_span = vars(Tracer)["start_agent_span"]
     instrumentation.on()
