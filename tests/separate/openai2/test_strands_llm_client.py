@@ -59,7 +59,7 @@ def openai_v2(telemetry: Telemetry) -> Iterator[OpenAIInstrumentor]:
 
 @pytest.fixture
 def strands_tracing(telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Strands' tracer, from the global provider, pointed at the test's provider (tests/separate/openai2/test_strands.py)."""
+    """Strands' tracer (from the global provider) pointed at the test's provider, as in test_strands.py."""
     monkeypatch.setattr(get_tracer(), "tracer", telemetry.tracer_provider.get_tracer(STRANDS_SCOPE))
 
 
@@ -164,9 +164,12 @@ async def test_concurrent_runs_in_tasks_and_threads_keep_their_calls_under_their
             result = event.get("result", result)
         return str(result).strip()
 
+    def call(agent: Agent) -> str:
+        return str(agent(QUESTION)).strip()
+
     answers = await asyncio.gather(
         *(stream(agent) for agent in streamed),
-        *(asyncio.to_thread(lambda a=agent: str(a(QUESTION)).strip()) for agent in called),
+        *(asyncio.to_thread(call, agent) for agent in called),
     )
     assert answers == [FINAL_ANSWER] * 8
     tree = Tree(telemetry)
