@@ -75,6 +75,16 @@ Hooks (`BeforeInvocationEvent`, `AfterInvocationEvent`, ...), the callback handl
 bookkeeping are outside the span code and run as without us (test_hooks_and_callbacks_fire_as_bare).
 With `keep_framework_spans=True` nothing of Strands' is touched: its `invoke_agent` span is a child of ours.
 
+Multi-agent orchestrations (`strands.multiagent`): `Swarm` and `Graph` have no model of their own, so a run of
+one is `invoke_workflow {id}` (`Swarm(id=...)`, `GraphBuilder.set_graph_id`; "default_swarm"/"default_graph"
+when unset), through their `__call__`, `invoke_async` and `stream_async` (the stream proxied as above); each node
+agent's run is an `invoke_agent` child (a Swarm's handoffs are Strands' `execute_tool handoff_to_agent` spans in
+the agent that hands off). Strands' own `invoke_swarm`/`invoke_graph` span (`Tracer.start_multiagent_span`:
+attributes and an input event, telemetry only; `use_span(..., end_on_exit=True)` around the run) is replaced the
+same way by a stand-in with our span's context whose writes are dropped; the orchestration's `trace_attributes`
+go to our workflow span. With `keep_framework_spans=True` theirs is a child of ours.
+(test_a_swarm_is_a_workflow_span_with_its_agents_under_it, test_a_graph_is_a_workflow_span_with_its_agents_under_it)
+
 Strands' `Tracer()` (its first agent) calls `ThreadingInstrumentor().instrument()`, globally; we neither rely on
 it (the sync path's thread gets the context from `run_async`'s `copy_context`) nor undo it in `uninstrument()`.
 """
@@ -94,7 +104,7 @@ from opentelemetry.util import types as otel_types
 
 from .. import semconv
 from ..config import Config
-from ..invocation import AgentInvocation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import StreamProxy, _async_step_ending, trace_result
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
@@ -504,6 +514,52 @@ def _end_agent_span_stood_down(telemetry: Telemetry) -> Any:
     return wrapper
 
 
+# -- multi-agent orchestrations: Swarm and Graph ---------------------------------------------------------------
+
+
+def read_workflow_request(
+    orchestration: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config
+) -> RequestFacts:
+    workflow_id = getattr(orchestration, "id", None)
+    return RequestFacts(
+        operation=Operation.WORKFLOW,
+        workflow_name=workflow_id if isinstance(workflow_id, str) and workflow_id else None,
+    )
+
+
+def make_workflow_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
+    def handle_stream(result: Any, invocation: AgentInvocation) -> Any:
+        if not hasattr(type(result), "__anext__"):
+            return trace_result(result, invocation)
+        return _StrandsStream(result, invocation)
+
+    return handle_stream
+
+
+def _hand_out_workflow_stand_in(telemetry: Telemetry) -> Any:
+    """`Tracer.start_multiagent_span` (Swarm and Graph `stream_async`, the `invoke_swarm`/`invoke_graph` span) while
+    our workflow span owns the run: a stand-in with our span's context, its writes dropped (the span's input event;
+    `use_span(..., end_on_exit=True)` ends it: a no-op). Its `trace_attributes` go to our span."""
+
+    def wrapper(wrapped: Callable[..., Any], tracer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        running = active_invocation()
+        if (
+            running is None
+            or running.finished
+            or running.request.operation is not Operation.WORKFLOW
+            or getattr(running.owner, "tracer", None) is not tracer
+        ):
+            return wrapped(*args, **kwargs)
+        custom = kwargs.get("custom_trace_attributes")
+        if isinstance(custom, Mapping) and custom:
+            running.span.set_attributes({key: value for key, value in custom.items() if key not in _RESERVED})
+        stand_in = _StoodDownAgentSpan(running.span)
+        stand_in.forwarding = False
+        return stand_in
+
+    return wrapper
+
+
 def targets(config: Config) -> Sequence[Target]:
     module = "strands.agent.agent"
     reader = make_result_reader(config)
@@ -514,8 +570,23 @@ def targets(config: Config) -> Sequence[Target]:
         RunTarget(module, "Agent.structured_output", read_request, reader),
         RunTarget(module, "Agent.structured_output_async", read_request, reader),
     ]
+    for orchestration_module, orchestration in (
+        ("strands.multiagent.swarm", "Swarm"),
+        ("strands.multiagent.graph", "Graph"),
+    ):
+        found += [
+            RunTarget(orchestration_module, f"{orchestration}.__call__", read_workflow_request),
+            RunTarget(orchestration_module, f"{orchestration}.invoke_async", read_workflow_request),
+            RunTarget(
+                orchestration_module,
+                f"{orchestration}.stream_async",
+                read_workflow_request,
+                handle_result=make_workflow_stream_handler(config),
+            ),
+        ]
     if not config.keep_framework_spans:
         found += [
+            HookTarget("strands.telemetry.tracer", "Tracer.start_multiagent_span", _hand_out_workflow_stand_in),
             HookTarget(module, "Agent._start_agent_trace_span", _start_agent_span_stood_down),
             HookTarget("strands.telemetry.tracer", "Tracer.start_agent_span", _hand_out_stand_in),
             HookTarget(module, "Agent._end_agent_trace_span", _end_agent_span_stood_down),

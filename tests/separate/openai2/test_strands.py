@@ -525,3 +525,82 @@ async def test_a_sync_call_does_not_depend_on_threading_instrumentation(
     with telemetry.tracer_provider.get_tracer("app").start_as_current_span("request"):
         make_tool_agent(("hello world",), [])("hi")
     assert span_tree(telemetry) == [("request", INTERNAL, None, UNSET), (AGENT, INTERNAL, "request", UNSET)]
+
+
+# -- Swarm and Graph: orchestrations without a model of their own --------------------------------------------
+
+
+def make_swarm() -> Any:
+    from strands.multiagent import Swarm
+
+    handoff = [("handoff_to_agent", {"agent_name": "critic", "message": "over to you"})]
+    writer = make_tool_agent((handoff, "writer done"), [], name="writer")
+    critic = make_tool_agent(("critic done",), [], name="critic")
+    return Swarm([writer, critic], id="review")
+
+
+def make_graph() -> Any:
+    from strands.multiagent import GraphBuilder
+
+    builder = GraphBuilder()
+    builder.add_node(make_tool_agent(("one",), [], name="first"), "first")
+    builder.add_node(make_tool_agent(("two",), [], name="second"), "second")
+    builder.add_edge("first", "second")
+    builder.set_graph_id("pipeline")
+    builder.set_max_node_executions(5)  # an unbounded graph warns
+    return builder.build()
+
+
+async def test_a_swarm_is_a_workflow_span_with_its_agents_under_it(
+    instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None
+) -> None:
+    instrumentation.on()
+    await make_swarm().invoke_async("hi")
+    assert span_tree(telemetry) == [
+        ("invoke_workflow review", INTERNAL, None, UNSET),
+        ("invoke_agent writer", INTERNAL, "invoke_workflow review", UNSET),
+        (CYCLE, INTERNAL, "invoke_agent writer", OK),
+        ("chat", INTERNAL, CYCLE, OK),
+        ("execute_tool handoff_to_agent", INTERNAL, CYCLE, OK),
+        (CYCLE, INTERNAL, "invoke_agent writer", OK),
+        ("chat", INTERNAL, CYCLE, OK),
+        ("invoke_agent critic", INTERNAL, "invoke_workflow review", UNSET),
+        (CYCLE, INTERNAL, "invoke_agent critic", OK),
+        ("chat", INTERNAL, CYCLE, OK),
+    ]
+
+
+async def test_a_graph_is_a_workflow_span_with_its_agents_under_it(
+    instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None
+) -> None:
+    instrumentation.on()
+    await make_graph().invoke_async("hi")
+    assert [row for row in span_tree(telemetry) if row[0].startswith("invoke_")] == [
+        ("invoke_workflow pipeline", INTERNAL, None, UNSET),
+        ("invoke_agent first", INTERNAL, "invoke_workflow pipeline", UNSET),
+        ("invoke_agent second", INTERNAL, "invoke_workflow pipeline", UNSET),
+    ]
+
+
+async def test_keep_framework_spans_keeps_the_swarm_span_under_ours(
+    instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None
+) -> None:
+    instrumentation.on(keep_framework_spans=True)
+    await make_swarm().invoke_async("hi")
+    rows = span_tree(telemetry)
+    assert rows[:2] == [
+        ("invoke_workflow review", INTERNAL, None, UNSET),
+        ("invoke_swarm", SpanKind.CLIENT, "invoke_workflow review", UNSET),
+    ]
+
+
+async def test_a_swarm_and_a_graph_return_what_they_return_bare(
+    instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None
+) -> None:
+    def outcome(result: Any) -> tuple[str, list[str]]:
+        return str(result.status), [str(node.node_id) for node in getattr(result, "node_history", []) or []]
+
+    bare = [outcome(await make_swarm().invoke_async("hi")), outcome(await make_graph().invoke_async("hi"))]
+    instrumentation.on()
+    traced = [outcome(await make_swarm().invoke_async("hi")), outcome(await make_graph().invoke_async("hi"))]
+    assert traced == bare
