@@ -298,7 +298,11 @@ class _RunReader:
 
     def __call__(self, value: Any, outcome: Outcome) -> ResultFacts | None:
         result = value if _is_agent_result(value) else self.result
-        return _facts(self.run_metrics(), result, self.capture)
+        if result is not None:
+            # The run just returned its result: the agent's latest invocation is this run's (also when the
+            # coroutine was created before other runs of the agent, which moves the index).
+            return _facts(getattr(result.metrics, "latest_agent_invocation", None), result, self.capture)
+        return _facts(self.run_metrics(), None, self.capture)
 
 
 # -- the stream ----------------------------------------------------------------------------------------------
@@ -316,22 +320,21 @@ class _StrandsStream(StreamProxy):
     # What Strands set on top of our step context and left set, by key.
     _self_carried: dict[str, object] | None = None
 
-    def _self_resume_context(self) -> tuple[Context, Context]:
-        step = self._self_invocation.step_context()
+    def _self_resume_context(self, step: Context) -> Context:
+        """The context to resume in on top of `step` (this step's context: our span on the consumer's context)."""
         resume = self._self_resume
         if resume is not None and resume[0] is step:
-            return resume
+            return resume[1]
         carried = self._self_carried
         if not carried:
-            return step, step
+            return step
         context = Context({**step, **carried})
         self._self_resume = (step, context)
-        return step, context
+        return context
 
     def _self_keep(self, step: Context, attached: Context) -> None:
+        """Strands changed the context during the step: carry what it set on top of `step` to the next step."""
         left = _get_current()
-        if left is attached:
-            return
         self._self_carried = {key: value for key, value in left.items() if step.get(key, _MISSING) is not value}
         self._self_resume = (step, left)
 
@@ -339,7 +342,8 @@ class _StrandsStream(StreamProxy):
         invocation = self._self_invocation
         if invocation.finished:
             return await awaitable
-        step, context = self._self_resume_context()
+        step = invocation.step_context()
+        context = self._self_resume_context(step)
         token = _attach(context)
         try:
             value = await awaitable
@@ -350,7 +354,8 @@ class _StrandsStream(StreamProxy):
         except BaseException as error:
             self._self_end(*_async_step_ending(token, error))
             raise
-        self._self_keep(step, context)
+        if _get_current() is not context:
+            self._self_keep(step, context)
         _detach(token)
         return value
 
@@ -368,8 +373,32 @@ class _StrandsStream(StreamProxy):
         return self
 
     async def __anext__(self) -> Any:
-        value = await self._self_carrying_step(self.__wrapped__.__anext__())
-        self._self_received(value)
+        # The hot path: _self_carrying_step and _self_received written out (one coroutine frame less per update).
+        invocation = self._self_invocation
+        if invocation.finished:
+            return await self.__wrapped__.__anext__()
+        step = invocation.step_context()
+        resume = self._self_resume
+        context = resume[1] if resume is not None and resume[0] is step else self._self_resume_context(step)
+        token = _attach(context)
+        try:
+            value = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            _detach(token)
+            self._self_end(Outcome.COMPLETED)
+            raise
+        except BaseException as error:
+            self._self_end(*_async_step_ending(token, error))
+            raise
+        if _get_current() is not context:
+            self._self_keep(step, context)
+        _detach(token)
+        if invocation.first_chunk_at is None:
+            invocation.mark_first_chunk()
+        if type(value) is dict and "result" in value:  # the run's last event: {"result": AgentResult}
+            reader = self._self_reader
+            if isinstance(reader, _RunReader):
+                reader.result = value["result"]
         return value
 
     async def asend(self, value: Any) -> Any:

@@ -308,6 +308,21 @@ async def test_usage_is_the_runs_own(
     assert attributes(second)[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
 
 
+async def test_usage_of_a_run_awaited_after_another_run_of_the_agent_is_its_own(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_tool_agent(([("echo", {"text": "a"})], "done"), [echo])
+    first = agent.invoke_async("first")  # created first, awaited second
+    await agent.invoke_async("second")  # the tool turn and an answer: 13/6
+    await first  # the answer alone: 10/5
+    spans = sorted(ours(telemetry), key=lambda span: span.end_time or 0)
+    assert [
+        (attributes(span)[semconv.GEN_AI_USAGE_INPUT_TOKENS], attributes(span)[semconv.GEN_AI_USAGE_OUTPUT_TOKENS])
+        for span in spans
+    ] == [(13, 6), (10, 5)]
+
+
 async def test_a_stream_failing_mid_way_records_the_usage_so_far(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
