@@ -31,12 +31,15 @@ Facts: `gen_ai.agent.name`/`description` (`Agent.name`, "Strands Agents" when un
 model class (`OpenAIModel`/`OpenAIResponsesModel` `openai`, `BedrockModel` `aws.bedrock`, `AnthropicModel`
 `anthropic`, `GeminiModel` `gcp.gemini`, `MistralModel` `mistral_ai`, `LiteLLMModel` the `provider/` prefix of
 its model id; others `_OTHER`), `gen_ai.conversation.id` (the session manager's `session_id`, only when one is
-attached: without one Strands' `session_id` is a random id per agent object). Usage and finish reason: the
-run's own `AgentInvocation` in `agent.event_loop_metrics` (the one `stream_async` appends when it starts; for a
-run that failed, was closed or cancelled, the usage of the model calls it made), input tokens counted as
-Strands counts them (`_total_prompt_tokens`: cache reads and writes included); the finish reason is the result's
-`stop_reason`. A sync `__call__` that raises records no usage. `structured_output(_async)` records none (Strands
-keeps none for it).
+attached: without one Strands' `session_id` is a random id per agent object). Usage: the run's own
+`AgentInvocation` in `agent.event_loop_metrics` (not `accumulated_usage`, the agent's lifetime total that
+Strands' own agent span records by default): for a run that returned its result, the agent's latest invocation
+when it returned; for a stream or coroutine run that failed, was closed or cancelled, the one `stream_async`
+appended when it started (found by its index, taken when the call returned), i.e. the model calls it made.
+Input tokens are counted as Strands counts them (`_total_prompt_tokens`: cache reads and writes included when
+reported beside `inputTokens`). The finish reason is the result's `stop_reason`. A sync `__call__` that raises
+records no usage; `structured_output(_async)` records none (Strands keeps none for it). With
+`ConcurrentInvocationMode.UNSAFE_REENTRANT` and overlapping runs of one agent, usage can be another run's.
 
 Strands' own telemetry (`strands.telemetry.tracer`) puts its spans on the global tracer provider: an
 `invoke_agent` span per run, `execute_event_loop_cycle` per cycle, `chat` per model call and `execute_tool` per
@@ -84,6 +87,11 @@ attributes and an input event, telemetry only; `use_span(..., end_on_exit=True)`
 same way by a stand-in with our span's context whose writes are dropped; the orchestration's `trace_attributes`
 go to our workflow span. With `keep_framework_spans=True` theirs is a child of ours.
 (test_a_swarm_is_a_workflow_span_with_its_agents_under_it, test_a_graph_is_a_workflow_span_with_its_agents_under_it)
+
+Known difference: a warning Strands raises with `stacklevel=2` directly in a wrapped method (the deprecation
+warning of `structured_output`, the `**kwargs` one of `__call__`'s path) is attributed to the core's run wrapper
+(runs.py) instead of the caller's line, so a module-scoped warning filter (`default::DeprecationWarning:__main__`)
+no longer matches it. The same holds for every adapter's wrapped methods; not fixed here.
 
 Strands' `Tracer()` (its first agent) calls `ThreadingInstrumentor().instrument()`, globally; we neither rely on
 it (the sync path's thread gets the context from `run_async`'s `copy_context`) nor undo it in `uninstrument()`.
