@@ -89,9 +89,10 @@ go to our workflow span. With `keep_framework_spans=True` theirs is a child of o
 (test_a_swarm_is_a_workflow_span_with_its_agents_under_it, test_a_graph_is_a_workflow_span_with_its_agents_under_it)
 
 Known difference: a warning Strands raises with `stacklevel=2` directly in a wrapped method (the deprecation
-warning of `structured_output`, the `**kwargs` one of `__call__`'s path) is attributed to the core's run wrapper
-(runs.py) instead of the caller's line, so a module-scoped warning filter (`default::DeprecationWarning:__main__`)
-no longer matches it. The same holds for every adapter's wrapped methods; not fixed here.
+warning of `structured_output`) is attributed to the core's run wrapper (runs.py) instead of the caller's line,
+and one raised in `stream_async`'s body (its `**kwargs` deprecation) to the proxy's `__anext__` when the app
+iterates the stream itself; a module-scoped warning filter (`default::DeprecationWarning:__main__`) then no longer
+matches it. The same holds for every adapter's wrapped methods; not fixed here.
 
 Strands' `Tracer()` (its first agent) calls `ThreadingInstrumentor().instrument()`, globally; we neither rely on
 it (the sync path's thread gets the context from `run_async`'s `copy_context`) nor undo it in `uninstrument()`.
