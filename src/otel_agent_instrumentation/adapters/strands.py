@@ -335,9 +335,7 @@ class _StrandsStream(StreamProxy):
         if resume is not None and resume[0] is step:
             return resume[1]
         carried = self._self_carried
-        if not carried:
-            return step
-        context = Context({**step, **carried})
+        context = Context({**step, **carried}) if carried else step
         self._self_resume = (step, context)
         return context
 
@@ -386,7 +384,10 @@ class _StrandsStream(StreamProxy):
         invocation = self._self_invocation
         if invocation.finished:
             return await self.__wrapped__.__anext__()
-        step = invocation.step_context()
+        # invocation.step_context() and self._self_resume_context(step), inlined for their usual case.
+        base = _get_current()
+        cached = invocation.step
+        step = cached[1] if cached[0] is base else invocation.context_on(base)
         resume = self._self_resume
         context = resume[1] if resume is not None and resume[0] is step else self._self_resume_context(step)
         token = _attach(context)
