@@ -8,7 +8,8 @@ not. The core's re-entry guard makes each chain one span; the span starts at the
 span also covers the memory flush `__call__` adds. Another agent's run inside a run (an agent used as a tool,
 `agent.as_tool()` or a tool body that calls one) is a child span, under Strands' `execute_tool` span.
 
-`stream_async` comes back proxied (`_StrandsStream`, still an async generator to `isinstance` and duck typing).
+`stream_async` comes back proxied (the core's `trace_stream` over `_ContextCarrier`; still an async generator to
+`isinstance` and duck typing).
 The span ends with what the consumer does to it: the end, a pull that raises, cancellation, `aclose()`, or the
 proxy collected (abandoned); nothing we do pulls, closes or finalizes it. Strands sets context of its own in the
 generator and leaves it set across yields (its run baggage, then its agent, cycle, model and tool spans through
@@ -104,6 +105,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+import wrapt
 from opentelemetry.context import Context
 from opentelemetry.context import attach as _attach
 from opentelemetry.context import detach as _detach
@@ -114,7 +116,7 @@ from opentelemetry.util import types as otel_types
 from .. import semconv
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ..stream import StreamProxy, _async_step_ending, trace_result
+from ..stream import trace_result, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 _T = TypeVar("_T")
@@ -298,6 +300,11 @@ class _RunReader:
         invocations = getattr(getattr(agent, "event_loop_metrics", None), "agent_invocations", None)
         self.start = len(invocations) if isinstance(invocations, list) else None
 
+    def observe(self, update: Any) -> None:
+        # The run's last event is {"result": AgentResult}.
+        if type(update) is dict and "result" in update:
+            self.result = update["result"]
+
     def run_metrics(self) -> Any:
         invocations = getattr(getattr(self.agent, "event_loop_metrics", None), "agent_invocations", None)
         start = self.start
@@ -319,18 +326,35 @@ class _RunReader:
 _MISSING = object()
 
 
-class _StrandsStream(StreamProxy):
-    """`stream_async`'s generator behind the core's stream proxy, resuming each step in the context the previous
-    step left (see the module docstring). A step attaches our step context with what Strands set during earlier
-    steps on top of it, and detaches it after: the consumer never sees Strands' context, Strands always does."""
+def _detach_in_place(token: object) -> None:
+    """Detach `token`, unless the step is being torn down in another Context than it attached in (a dropped task
+    closed by the garbage collector), where OpenTelemetry would log "Failed to detach context" and there is
+    nothing to restore (as the core does for its own steps)."""
+    variable = getattr(token, "var", None)
+    if variable is None:
+        _detach(token)  # type: ignore[arg-type]  # a token from attach()
+        return
+    try:
+        variable.reset(token)
+    except (ValueError, RuntimeError):  # another Context's token
+        pass
 
-    # (step context, context to resume in): the resume context is rebuilt only when the step context changes.
+
+class _ContextCarrier(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # the wrapped generator type varies
+    """`stream_async`'s generator, resuming each step in the context the previous step left (module docstring).
+
+    It sits under the core's stream proxy (`trace_stream`), which attaches our step context (our span on the
+    consumer's context) around each step and ends the span: a step here attaches, on top of that, what Strands set
+    during earlier steps and left set, runs the generator's step, notes what Strands left, and detaches, so the
+    consumer never sees Strands' context and Strands always does. Its `__class__` is the generator's (wrapt)."""
+
+    # (the context current when a step starts, the context to resume in on top of it): rebuilt only when the first
+    # changes (the consumer's context changed between pulls).
     _self_resume: tuple[Context, Context] | None = None
-    # What Strands set on top of our step context and left set, by key.
+    # What Strands set on top of the step context and left set, by key.
     _self_carried: dict[str, object] | None = None
 
     def _self_resume_context(self, step: Context) -> Context:
-        """The context to resume in on top of `step` (this step's context: our span on the consumer's context)."""
         resume = self._self_resume
         if resume is not None and resume[0] is step:
             return resume[1]
@@ -339,92 +363,54 @@ class _StrandsStream(StreamProxy):
         self._self_resume = (step, context)
         return context
 
-    def _self_keep(self, step: Context, attached: Context) -> None:
-        """Strands changed the context during the step: carry what it set on top of `step` to the next step."""
-        left = _get_current()
-        self._self_carried = {key: value for key, value in left.items() if step.get(key, _MISSING) is not value}
+    def _self_keep(self, step: Context, left: Context) -> None:
+        # Strands attached or detached context during the step: carry what it set on top of `step`.
+        self._self_carried = {key: item for key, item in left.items() if step.get(key, _MISSING) is not item}
         self._self_resume = (step, left)
 
-    async def _self_carrying_step(self, awaitable: Awaitable[_T]) -> _T:
-        invocation = self._self_invocation
-        if invocation.finished:
-            return await awaitable
-        step = invocation.step_context()
+    async def _self_step(self, awaitable: Awaitable[_T]) -> _T:
+        step = _get_current()
         context = self._self_resume_context(step)
         token = _attach(context)
         try:
             value = await awaitable
-        except StopAsyncIteration:
-            _detach(token)
-            self._self_end(Outcome.COMPLETED)
+        except BaseException:
+            _detach_in_place(token)
             raise
-        except BaseException as error:
-            self._self_end(*_async_step_ending(token, error))
-            raise
-        if _get_current() is not context:
-            self._self_keep(step, context)
+        left = _get_current()
+        if left is not context:
+            self._self_keep(step, left)
         _detach(token)
         return value
-
-    def _self_received(self, value: Any) -> None:
-        invocation = self._self_invocation
-        if invocation.first_chunk_at is None:
-            invocation.mark_first_chunk()
-        # The last event of a run is {"result": AgentResult}.
-        if type(value) is dict and "result" in value:
-            reader = self._self_reader
-            if isinstance(reader, _RunReader):
-                reader.result = value["result"]
 
     def __aiter__(self) -> Any:
         return self
 
     async def __anext__(self) -> Any:
-        # The hot path: _self_carrying_step and _self_received written out (one coroutine frame less per update).
-        invocation = self._self_invocation
-        if invocation.finished:
-            return await self.__wrapped__.__anext__()
-        # invocation.step_context() and self._self_resume_context(step), inlined for their usual case.
-        base = _get_current()
-        cached = invocation.step
-        step = cached[1] if cached[0] is base else invocation.context_on(base)
+        # The hot path: _self_step written out (one coroutine less per update).
+        step = _get_current()
         resume = self._self_resume
         context = resume[1] if resume is not None and resume[0] is step else self._self_resume_context(step)
         token = _attach(context)
         try:
             value = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            _detach(token)
-            self._self_end(Outcome.COMPLETED)
+        except BaseException:
+            _detach_in_place(token)
             raise
-        except BaseException as error:
-            self._self_end(*_async_step_ending(token, error))
-            raise
-        if _get_current() is not context:
-            self._self_keep(step, context)
+        left = _get_current()
+        if left is not context:
+            self._self_keep(step, left)
         _detach(token)
-        if invocation.first_chunk_at is None:
-            invocation.mark_first_chunk()
-        if type(value) is dict and "result" in value:  # the run's last event: {"result": AgentResult}
-            reader = self._self_reader
-            if isinstance(reader, _RunReader):
-                reader.result = value["result"]
         return value
 
-    async def asend(self, value: Any) -> Any:
-        update = await self._self_carrying_step(self.__wrapped__.asend(value))
-        self._self_received(update)
-        return update
+    def asend(self, value: Any) -> Awaitable[Any]:
+        return self._self_step(self.__wrapped__.asend(value))
 
-    async def athrow(self, *args: Any) -> Any:
-        update = await self._self_carrying_step(self.__wrapped__.athrow(*args))
-        self._self_received(update)
-        return update
+    def athrow(self, *args: Any) -> Awaitable[Any]:
+        return self._self_step(self.__wrapped__.athrow(*args))
 
-    async def aclose(self) -> Any:
-        value = await self._self_carrying_step(self.__wrapped__.aclose())
-        self._self_end(Outcome.CLOSED_EARLY)
-        return value
+    def aclose(self) -> Awaitable[Any]:
+        return self._self_step(self.__wrapped__.aclose())
 
 
 def make_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
@@ -434,7 +420,8 @@ def make_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
         reader = _RunReader(invocation.owner, capture)
         if not hasattr(type(result), "__anext__"):  # a subclass's stream_async that returns something else
             return trace_result(result, invocation, reader)
-        return _StrandsStream(result, invocation, reader)
+        invocation.observe_update = reader.observe
+        return trace_stream(_ContextCarrier(result), invocation, reader)
 
     return handle_stream
 
@@ -570,7 +557,7 @@ def make_workflow_stream_handler(config: Config) -> Callable[[Any, AgentInvocati
     def handle_stream(result: Any, invocation: AgentInvocation) -> Any:
         if not hasattr(type(result), "__anext__"):
             return trace_result(result, invocation)
-        return _StrandsStream(result, invocation)
+        return trace_stream(_ContextCarrier(result), invocation)
 
     return handle_stream
 
