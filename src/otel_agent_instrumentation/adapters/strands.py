@@ -15,7 +15,7 @@ proxy collected (abandoned); nothing we do pulls, closes or finalizes it. Strand
 generator and leaves it set across yields (its run baggage, then its agent, cycle, model and tool spans through
 `trace.use_span`): without us the consumer's context holds it between pulls, and the next pull resumes in it.
 The core restores the consumer's context after every pull (the caller's span is unchanged between updates);
-this proxy also resumes each pull in the context the previous one left (what Strands set on top of our step
+the carrier under it also resumes each pull in the context the previous one left (what Strands set on top of our step
 context is carried to the next step context), so code running in a later pull (a model's stream, a tool, an
 LLM-client instrumentation) sees Strands' current span as it would without us.
 
@@ -23,7 +23,7 @@ Strands' invocation lock: `stream_async` takes the agent's lock (`ConcurrentInvo
 at its first pull and releases it only in its own `finally`. A stream the consumer drops without closing holds
 the lock until asyncio's async-generator finalizer closes it (scheduled on the loop when the generator is
 collected); a call made before that raises `ConcurrencyException`, with or without us. The proxy keeps the
-generator alive exactly as long as the consumer keeps the proxy (it holds no other reference), so it changes
+generator alive exactly as long as the consumer keeps the proxy (proxy and carrier hold no other reference), so it changes
 neither when the generator is collected nor when the lock is released. Close streams you stop reading
 (`await stream.aclose()`).
 
