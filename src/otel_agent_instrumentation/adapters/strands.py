@@ -23,9 +23,9 @@ Strands' invocation lock: `stream_async` takes the agent's lock (`ConcurrentInvo
 at its first pull and releases it only in its own `finally`. A stream the consumer drops without closing holds
 the lock until asyncio's async-generator finalizer closes it (scheduled on the loop when the generator is
 collected); a call made before that raises `ConcurrencyException`, with or without us. The proxy keeps the
-generator alive exactly as long as the consumer keeps the proxy (proxy and carrier hold no other reference), so it changes
-neither when the generator is collected nor when the lock is released. Close streams you stop reading
-(`await stream.aclose()`).
+generator alive exactly as long as the consumer keeps the proxy (proxy and carrier hold no other reference), so
+it changes neither when the generator is collected nor when the lock is released. Close streams you stop
+reading (`await stream.aclose()`).
 
 Facts: `gen_ai.agent.name`/`description` (`Agent.name`, "Strands Agents" when unset, `description`),
 `gen_ai.request.model` (`model.config["model_id"]`, as Strands' own spans read it), `gen_ai.provider.name` from the
