@@ -412,7 +412,7 @@ async def test_content_on_the_span_when_asked(instrumentation: Instrumentation, 
     assert "hello world" in str(attrs[semconv.GEN_AI_OUTPUT_MESSAGES])
 
 
-async def test_suppressed_runs_make_no_span_and_strands_span_stays_its_own(
+async def test_suppressed_runs_make_no_span_of_ours(
     instrumentation: Instrumentation, telemetry: Telemetry, strands_tracing: None
 ) -> None:
     instrumentation.on()
