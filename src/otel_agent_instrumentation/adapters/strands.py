@@ -300,11 +300,6 @@ class _RunReader:
         invocations = getattr(getattr(agent, "event_loop_metrics", None), "agent_invocations", None)
         self.start = len(invocations) if isinstance(invocations, list) else None
 
-    def observe(self, update: Any) -> None:
-        # The run's last event is {"result": AgentResult}.
-        if type(update) is dict and "result" in update:
-            self.result = update["result"]
-
     def run_metrics(self) -> Any:
         invocations = getattr(getattr(self.agent, "event_loop_metrics", None), "agent_invocations", None)
         start = self.start
@@ -353,6 +348,8 @@ class _ContextCarrier(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # the w
     _self_resume: tuple[Context, Context] | None = None
     # What Strands set on top of the step context and left set, by key.
     _self_carried: dict[str, object] | None = None
+    # Where the run's result goes when it is pulled (agent runs; None for workflows).
+    _self_reader: _RunReader | None = None
 
     def _self_resume_context(self, step: Context) -> Context:
         resume = self._self_resume
@@ -401,6 +398,8 @@ class _ContextCarrier(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # the w
         if left is not context:
             self._self_keep(step, left)
         _detach(token)
+        if type(value) is dict and "result" in value and self._self_reader is not None:
+            self._self_reader.result = value["result"]  # the run's last event: {"result": AgentResult}
         return value
 
     def asend(self, value: Any) -> Awaitable[Any]:
@@ -420,8 +419,9 @@ def make_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
         reader = _RunReader(invocation.owner, capture)
         if not hasattr(type(result), "__anext__"):  # a subclass's stream_async that returns something else
             return trace_result(result, invocation, reader)
-        invocation.observe_update = reader.observe
-        return trace_stream(_ContextCarrier(result), invocation, reader)
+        carrier = _ContextCarrier(result)
+        carrier._self_reader = reader
+        return trace_stream(carrier, invocation, reader)
 
     return handle_stream
 

@@ -323,6 +323,17 @@ async def test_usage_of_a_run_awaited_after_another_run_of_the_agent_is_its_own(
     ] == [(13, 6), (10, 5)]
 
 
+async def test_a_streamed_run_records_the_result_it_yielded(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    async for _ in make_agent([]).stream_async("hi"):
+        pass
+    attrs = attributes(telemetry.agent_spans()[0])
+    assert attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (10, 5)
+
+
 async def test_a_stream_failing_mid_way_records_the_usage_so_far(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
