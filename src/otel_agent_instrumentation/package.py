@@ -22,4 +22,5 @@ _supported_frameworks: tuple[str, ...] = (
     "crewai >= 1.15, < 2",
     "llama-index-core >= 0.14.25, < 0.15",
     "google-adk >= 2.13, < 3",
+    "strands-agents >= 1.61, < 2",
 )
