@@ -28,8 +28,8 @@ FRAMEWORKS = (
     "ag2",
     "llama_index",
     "google_adk",
+    "strands",
 )
-FRAMEWORKS = ("agent_framework", "autogen_agentchat", "pydantic_ai", "openai_agents", "smolagents", "agno", "strands")
 
 # What a run or stream returns: comparable output (the final text, and for streams the number of
 # updates the consumer saw and their text), so bare and instrumented runs can be checked for equality.
