@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The package at the LOWEST versions pyproject.toml allows: creates .venv-lowest with the Python floor of
-# `requires-python`, installs the package and the test extra with every dependency floor pinned exactly
-# (scripts/requirement-sets.py reads them from pyproject.toml, so the published floors are the tested
-# ones), checks that the floors are what got installed, and runs a subset of the suite: the core lifecycle
-# table, user targets, the instrumentor, and Agent Framework. Extra arguments go to pytest.
+# The package as a user installs it, at the LOWEST versions pyproject.toml allows: builds the sdist and the
+# wheel (scripts/build-dist.sh, into dist/), creates .venv-lowest with the Python floor of `requires-python`,
+# installs the WHEEL (not an editable install of src/) and the test extra with every dependency floor pinned
+# exactly (scripts/requirement-sets.py reads them from pyproject.toml, so the published floors are the tested
+# ones), checks that the floors are what got installed, and runs a subset of the suite against the installed
+# package: the core lifecycle table, user targets, the instrumentor, Agent Framework, the README's examples
+# and the built distributions' own tests (tests/installed/). The wheel is rebuilt and reinstalled on every
+# run, so a local run tests the source as it is now. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/build-dist.sh
+wheel="$(echo dist/otel_agent_instrumentation-*-py3-none-any.whl)"
 venv=.venv-lowest
 host_python="$(bash scripts/find-python.sh)"  # 3.11+: requirement-sets.py reads pyproject.toml with tomllib
 python_floor="$("$host_python" scripts/requirement-sets.py python-floor)"
@@ -25,11 +30,14 @@ stamp="$venv/.installed"
 # Reinstall when the floors or anything else in pyproject.toml changed.
 if [ ! -f "$stamp" ] || ! cmp -s "$constraints.new" "$constraints" || [ pyproject.toml -nt "$stamp" ]; then
   mv "$constraints.new" "$constraints"
-  "$venv/bin/python" -m pip install --quiet --constraint "$constraints" -e ".[test]"
+  "$venv/bin/python" -m pip install --quiet --constraint "$constraints" --force-reinstall --no-deps "$wheel"
+  "$venv/bin/python" -m pip install --quiet --constraint "$constraints" "$wheel[test]"
   "$venv/bin/python" -m pip check
   touch "$stamp"
 else
   rm "$constraints.new"
+  # Same version number, new contents: only --force-reinstall replaces it (its dependencies stay).
+  "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$wheel"
 fi
 # Every pinned floor is the installed version (a constraint alone installs nothing).
 "$venv/bin/python" - "$constraints" <<'EOF'
@@ -49,5 +57,9 @@ if wrong:
     sys.exit("not at the floor: " + ", ".join(wrong))
 print("at the floors:", ", ".join(open(sys.argv[1]).read().split()), "on Python", sys.version.split()[0])
 EOF
+# The installed package, never src/: no PYTHONPATH (the tests check where the package was imported from).
+unset PYTHONPATH
+export OTEL_AGENT_TEST_DIST="$PWD/dist"
 exec "$venv/bin/python" -m pytest -p xdist -n 2 \
-  tests/test_lifecycle.py tests/test_generic_targets.py tests/test_instrumentor.py tests/test_agent_framework.py "$@"
+  tests/test_lifecycle.py tests/test_generic_targets.py tests/test_instrumentor.py tests/test_agent_framework.py \
+  tests/test_readme.py tests/installed "$@"

@@ -27,8 +27,16 @@ TEST_ENVIRONMENT = os.environ.get("OTEL_AGENT_TEST_ENV", "main")
 SEPARATE_TESTS = os.path.join(os.path.dirname(__file__), "separate")
 
 
+# The built distributions' tests (tests/installed/) need the wheel installed and OTEL_AGENT_TEST_DIST naming
+# the folder it was built in: scripts/test-lowest.sh does both.
+INSTALLED_TESTS = os.path.join(os.path.dirname(__file__), "installed")
+
+
 def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
-    """Another environment's tests are never collected here (their frameworks are not installed)."""
+    """Another environment's tests are never collected here (their frameworks are not installed); nor are
+    the installed wheel's tests unless the run installed one."""
+    if os.path.commonpath([str(collection_path), INSTALLED_TESTS]) == INSTALLED_TESTS:
+        return "OTEL_AGENT_TEST_DIST" not in os.environ or None
     relative = os.path.relpath(str(collection_path), SEPARATE_TESTS)
     if relative.startswith(os.pardir) or relative == os.curdir:
         return None
