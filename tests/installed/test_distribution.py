@@ -110,20 +110,48 @@ def test_py_typed_is_installed_beside_the_package() -> None:
     assert (Path(otel_agent_instrumentation.__file__).parent / "py.typed").is_file()
 
 
-def test_the_opentelemetry_instrumentor_entry_point_loads_the_installed_instrumentor() -> None:
-    (entry_point,) = [e for e in metadata.entry_points(group="opentelemetry_instrumentor") if e.name == "agents"]
-    assert entry_point.dist is not None and entry_point.dist.name == DISTRIBUTION
+def _declared_entry_points() -> set[tuple[str, str, str]]:
+    """(group, name, value) of every entry point pyproject declares, console scripts included."""
+    project = _pyproject()["project"]
+    groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
+    return {(group, name, value) for group, entries in groups.items() for name, value in entries.items()}
+
+
+def _installed_entry_points() -> list[metadata.EntryPoint]:
+    return list(metadata.distribution(DISTRIBUTION).entry_points)
+
+
+def test_the_installed_entry_points_are_the_declared_ones() -> None:
+    installed = {(e.group, e.name, e.value) for e in _installed_entry_points()}
+    assert installed == _declared_entry_points()
+
+
+@pytest.mark.parametrize("group", sorted({group for group, _, _ in _declared_entry_points()}))
+def test_every_entry_point_of_the_group_loads_from_the_installed_package(group: str) -> None:
+    site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
+    entry_points = [e for e in _installed_entry_points() if e.group == group]
+    assert entry_points
+    for entry_point in entry_points:
+        entry_point.load()
+        assert Path(str(sys.modules[entry_point.module].__file__)).resolve().is_relative_to(site_packages), entry_point
+
+
+def test_the_opentelemetry_instrumentor_entry_point_is_the_instrumentor() -> None:
+    (entry_point,) = metadata.entry_points(group="opentelemetry_instrumentor", name="agents")
     assert entry_point.load() is AgentInstrumentor
 
 
-def test_every_built_in_adapter_module_is_an_installed_entry_point_that_loads() -> None:
-    entry_points = [e for e in metadata.entry_points(group=ADAPTER_ENTRY_POINT_GROUP) if e.dist is not None]
-    ours = {e.name: e for e in entry_points if e.dist is not None and e.dist.name == DISTRIBUTION}
-    assert set(ours) == set(_pyproject()["project"]["entry-points"][ADAPTER_ENTRY_POINT_GROUP])
+def test_every_built_in_adapter_module_has_an_entry_point() -> None:
+    entry_points = [e for e in _installed_entry_points() if e.group == ADAPTER_ENTRY_POINT_GROUP]
     adapters_folder = Path(otel_agent_instrumentation.__file__).parent / "adapters"
     with_adapter = {p.stem for p in adapters_folder.glob("*.py") if re.search(r"^ADAPTER = ", p.read_text(), re.M)}
-    assert {e.module.rpartition(".")[2] for e in ours.values()} == with_adapter
-    assert all(entry_point.load().name == name for name, entry_point in ours.items())
+    assert {e.module.rpartition(".")[2] for e in entry_points} == with_adapter
+    assert all(entry_point.load().name == entry_point.name for entry_point in entry_points)
+
+
+def test_every_console_script_is_installed_beside_the_interpreter() -> None:
+    scripts = {name for group, name, _ in _declared_entry_points() if group == "console_scripts"}
+    assert {name for name in scripts if (Path(sys.executable).parent / name).is_file()} == scripts
 
 
 # The wheel's metadata is pyproject's.
