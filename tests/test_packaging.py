@@ -142,3 +142,12 @@ def test_package_lists_the_checked_range_of_every_built_in_adapter() -> None:
     built_in = {canonicalize_name(a.distribution): SpecifierSet(a.supported) for a in adapters if a.distribution}
     assert len(built_in) >= 6
     assert listed == built_in
+
+
+def test_classifiers_claim_exactly_the_python_floor_the_suite_runs_on() -> None:
+    # scripts/test-lowest.sh runs on the floor; no other Python runs in CI (README "Python versions").
+    classifiers = _pyproject()["project"]["classifiers"]
+    claimed = [
+        c.rpartition(" :: ")[2] for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
+    assert [Version(version) for version in claimed] == [_python_floor()]
