@@ -6,7 +6,8 @@
 #      .venv (pyproject.toml says why), tests/separate/<name>/ and the shared ending table there; they
 #      install while the main suite runs
 #   3. suites:   the frameworks' own test suites, bare vs instrumented (scripts/framework-suites.sh --ci)
-#   4. lowest:   the core at the dependency floors (scripts/test-lowest.sh)
+#   4. lowest:   builds dist/ (sdist, wheel), installs the wheel at the dependency floors and runs the core, the
+#                README's examples and the distributions' own tests against it (scripts/test-lowest.sh)
 # With arguments, runs only the main environment's pytest with them (e.g. `bash scripts/test.sh tests/test_agno.py`).
 set -uo pipefail
 cd "$(dirname "$0")/.."
