@@ -181,11 +181,22 @@ def test_check_release_refuses_another_repository_than_the_source_url(release_tr
     assert completed.stderr.endswith("is not https://github.com/someone/fork\n")
 
 
-def test_check_release_refuses_a_dist_folder_with_anything_but_this_versions_files(release_tree: Path) -> None:
-    dist = release_tree / "dist"
+def _dist_with(tree: Path, *names: str) -> None:
+    dist = tree / "dist"
     dist.mkdir()
-    for name in ("otel_agent_instrumentation-0.1.0.tar.gz", "otel_agent_instrumentation-0.1.0-py3-none-any.whl"):
+    for name in names:
         (dist / name).touch()
+
+
+THIS_VERSIONS_FILES = ("otel_agent_instrumentation-0.1.0.tar.gz", "otel_agent_instrumentation-0.1.0-py3-none-any.whl")
+
+
+def test_check_release_passes_a_dist_folder_with_exactly_this_versions_files(release_tree: Path) -> None:
+    _dist_with(release_tree, *THIS_VERSIONS_FILES)
     assert _check_release(release_tree, "v0.1.0", _repository(), "dist").returncode == 0
-    (dist / "otel_agent_instrumentation-0.0.9-py3-none-any.whl").touch()
-    assert _check_release(release_tree, "v0.1.0", _repository(), "dist").returncode == 1
+
+
+def test_check_release_refuses_a_dist_folder_with_another_versions_file_too(release_tree: Path) -> None:
+    _dist_with(release_tree, *THIS_VERSIONS_FILES, "otel_agent_instrumentation-0.0.9-py3-none-any.whl")
+    completed = _check_release(release_tree, "v0.1.0", _repository(), "dist")
+    assert (completed.returncode, "otel_agent_instrumentation-0.0.9-py3-none-any.whl" in completed.stderr) == (1, True)
