@@ -121,7 +121,10 @@ def test_every_script_the_workflow_runs_is_a_command_the_readme_gives() -> None:
 def test_the_workflow_python_is_the_python_floor_the_suite_runs_on() -> None:
     with (ROOT / "pyproject.toml").open("rb") as file:
         requires_python = tomllib.load(file)["project"]["requires-python"]
-    assert _uses("test", "actions/setup-python")["with"]["python-version"] == requires_python.removeprefix(">=")
+    floor = requires_python.removeprefix(">=")
+    assert _uses("test", "actions/setup-python")["with"]["python-version"] == floor
+    # scripts/find-python.sh takes $PYTHON before the newest python3.x on PATH.
+    assert _job("test")["env"]["PYTHON"] == f"python{floor}"
 
 
 # scripts/check-release.py
