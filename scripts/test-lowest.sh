@@ -6,9 +6,12 @@
 # ones), checks that the floors are what got installed, and runs a subset of the suite against the installed
 # package: the core lifecycle table, user targets, the instrumentor, Agent Framework, the README's examples
 # and the built distributions' own tests (tests/installed/). The wheel is rebuilt and reinstalled on every
-# run, so a local run tests the source as it is now. Extra arguments go to pytest.
+# run, so a local run tests the source as it is now. Extra arguments go to pytest; `--setup-only` (first)
+# stops before pytest (scripts/test.sh sets up while the main suite runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+setup_only=false
+if [ "${1:-}" = "--setup-only" ]; then setup_only=true; shift; fi
 bash scripts/build-dist.sh
 wheel="$(echo dist/otel_agent_instrumentation-*-py3-none-any.whl)"
 venv=.venv-lowest
@@ -57,6 +60,7 @@ if wrong:
     sys.exit("not at the floor: " + ", ".join(wrong))
 print("at the floors:", ", ".join(open(sys.argv[1]).read().split()), "on Python", sys.version.split()[0])
 EOF
+if $setup_only; then exit 0; fi
 # The installed package, never src/: no PYTHONPATH (the tests check where the package was imported from).
 unset PYTHONPATH
 export OTEL_AGENT_TEST_DIST="$PWD/dist"
