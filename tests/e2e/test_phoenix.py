@@ -5,6 +5,10 @@ One Phoenix and one app run serve every spec here. Under pytest-xdist the first 
 the run and the others read its result (an `fcntl` lock in the run's shared temp directory), so the
 backend starts once per test session, not once per worker. A backend that cannot start fails every spec
 with its log tail; nothing is skipped.
+
+The same run opens the delegating and the failed run's trace pages in headless Chromium (tests/e2e/
+trace_view.py); the browser specs read what those pages showed. A browser that cannot start fails the
+browser specs with the install command, and only them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pytest
 from otel_agent_instrumentation import semconv
 from tests.e2e import app
 from tests.e2e.phoenix import LOOPBACK, ROOT, PhoenixError, Span, phoenix_python, running_phoenix
+from tests.e2e.trace_view import BrowserError, render_traces
 
 # Phoenix starts in 13-40 s on 2 cores and the app takes ~10 s, all counted in the first spec's time.
 pytestmark = pytest.mark.timeout(420)
@@ -34,6 +39,8 @@ logger = logging.getLogger(__name__)
 APP_TIMEOUT = 180.0
 AGENT_NAMES = ("geographer", "coordinator", app.SUB_AGENT_NAME, "dropped_geographer", "impatient_geographer")
 ROOT_AGENT_NAMES = ("geographer", "coordinator", "dropped_geographer", "impatient_geographer")
+# The runs whose trace pages the browser opens: the delegation tree, and a failure (red in Phoenix).
+BROWSED_AGENT_NAMES = ("coordinator", "dropped_geographer")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class Readback:
 
     found: list[Span]
     error: str | None = None
+    pages: dict[str, dict[str, Any]] | None = None
+    pages_error: str | None = None
 
     @property
     def spans(self) -> list[Span]:
@@ -59,6 +68,13 @@ class Readback:
 
     def children(self, parent: Span) -> list[Span]:
         return [s for s in self.spans if s["parent_id"] == parent["context"]["span_id"]]
+
+    def trace_page(self, agent_name: str) -> dict[str, Any]:
+        """What Phoenix's trace page showed for the agent's run (tests/e2e/trace_view.py's TracePage)."""
+        if self.pages is None:
+            reason = self.error or self.pages_error
+            pytest.fail(f"Phoenix's trace page could not be read in a browser: {reason}", pytrace=False)
+        return self.pages[semconv.span_name(agent_name)]
 
 
 def _run_app(endpoint: str, project: str) -> None:
@@ -96,8 +112,10 @@ def _all_agents_arrived(spans: list[Span]) -> bool:
     return all(semconv.span_name(agent) in names for agent in AGENT_NAMES)
 
 
-def _trace_through_phoenix() -> dict[str, Any]:
-    """Start Phoenix, run the app against it, read the spans back: {"spans": [...]} or {"error": reason}."""
+def _trace_through_phoenix(screenshot_dir: Path | None = None) -> dict[str, Any]:
+    """Start Phoenix, run the app against it, read the spans back: {"spans": [...]} or {"error": reason};
+    then open the browsed runs' trace pages: "pages" ({span name: TracePage dict}) or "pages_error".
+    With `screenshot_dir`, the pages are saved there as PNGs (scripts/trace-screenshot.sh)."""
     project = f"otel-agent-e2e-{uuid.uuid4().hex[:8]}"
     try:
         with running_phoenix(phoenix_python()) as server:
@@ -105,13 +123,21 @@ def _trace_through_phoenix() -> dict[str, Any]:
             _run_app(server.otlp_traces_endpoint, project)
             ran = time.monotonic()
             spans = server.spans(project, until=_all_agents_arrived)
+            read = time.monotonic()
+            result: dict[str, Any] = {"spans": spans}
+            try:
+                names = [semconv.span_name(agent) for agent in BROWSED_AGENT_NAMES]
+                result["pages"] = render_traces(server, project, spans, names, screenshot_dir)
+            except BrowserError as error:
+                result["pages_error"] = str(error)
             logger.info(
-                "phoenix startup %.1f s, app %.1f s, readback %.1f s",
+                "phoenix startup %.1f s, app %.1f s, readback %.1f s, browser %.1f s",
                 server.startup_seconds,
                 ran - started,
-                time.monotonic() - ran,
+                read - ran,
+                time.monotonic() - read,
             )
-            return {"spans": spans}
+            return result
     except (PhoenixError, subprocess.TimeoutExpired) as error:
         return {"error": str(error)}
 
@@ -129,7 +155,7 @@ def readback(tmp_path_factory: pytest.TempPathFactory) -> Readback:
             result = json.loads(result_path.read_text())
     else:
         result = _trace_through_phoenix()
-    return Readback(result.get("spans", []), result.get("error"))
+    return Readback(result.get("spans", []), result.get("error"), result.get("pages"), result.get("pages_error"))
 
 
 def test_completed_run_arrives_as_one_root_span_named_invoke_agent_and_the_agent(readback: Readback) -> None:
@@ -225,3 +251,41 @@ def test_sub_agent_arrives_with_its_own_agent_attributes_and_outcome(readback: R
         attributes[semconv.GEN_AI_AGENT_NAME],
         attributes[semconv.OUTCOME],
     ) == (semconv.INVOKE_AGENT, app.SUB_AGENT_NAME, "completed")
+
+
+def test_trace_page_of_delegating_run_shows_the_agent_span_by_name_with_status_unset(readback: Readback) -> None:
+    page = readback.trace_page("coordinator")
+    assert (page["header"], page["status"]) == ("invoke_agent coordinator", "Unset")
+
+
+def test_trace_page_of_delegating_run_shows_the_tree_of_agent_tool_sub_agent_and_chats(readback: Readback) -> None:
+    assert readback.trace_page("coordinator")["tree"] == [
+        "invoke_agent coordinator UNSET",
+        f"  chat {app.MODEL} UNSET",
+        f"  execute_tool {app.SUB_AGENT_NAME} UNSET",
+        f"    invoke_agent {app.SUB_AGENT_NAME} UNSET",
+        f"      chat {app.MODEL} UNSET",
+        f"  chat {app.MODEL} UNSET",
+    ]
+
+
+def test_trace_page_of_delegating_run_shows_outcome_completed(readback: Readback) -> None:
+    assert readback.trace_page("coordinator")["attributes"][semconv.OUTCOME] == "completed"
+
+
+def test_trace_page_of_failed_run_shows_the_agent_span_by_name_with_status_error(readback: Readback) -> None:
+    page = readback.trace_page("dropped_geographer")
+    assert (page["header"], page["status"]) == ("invoke_agent dropped_geographer", "Error")
+
+
+def test_trace_page_of_failed_run_shows_its_spans_in_error(readback: Readback) -> None:
+    # Phoenix draws ERROR spans in red.
+    assert readback.trace_page("dropped_geographer")["tree"] == [
+        "invoke_agent dropped_geographer ERROR",
+        f"  chat {app.MODEL} ERROR",
+    ]
+
+
+def test_trace_page_of_failed_run_shows_outcome_failed_and_the_error_type(readback: Readback) -> None:
+    attributes = readback.trace_page("dropped_geographer")["attributes"]
+    assert (attributes[semconv.OUTCOME], attributes[semconv.ERROR_TYPE]) == ("failed", type(app.FAILURE).__qualname__)
