@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 APP_TIMEOUT = 180.0
 AGENT_NAMES = ("geographer", "coordinator", app.SUB_AGENT_NAME, "dropped_geographer", "impatient_geographer")
 ROOT_AGENT_NAMES = ("geographer", "coordinator", "dropped_geographer", "impatient_geographer")
-# The runs whose trace pages the browser opens: the delegation tree, and a failure (red in Phoenix).
-BROWSED_AGENT_NAMES = ("coordinator", "dropped_geographer")
+# The runs whose trace pages the browser opens (the delegation tree, and a failure: red in Phoenix), with
+# the file names scripts/trace-screenshot.sh saves them under in docs/.
+BROWSED_AGENTS = {"coordinator": "trace-coordinator.png", "dropped_geographer": "trace-failed.png"}
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,8 @@ def _trace_through_phoenix(screenshot_dir: Path | None = None) -> dict[str, Any]
             read = time.monotonic()
             result: dict[str, Any] = {"spans": spans}
             try:
-                names = [semconv.span_name(agent) for agent in BROWSED_AGENT_NAMES]
-                result["pages"] = render_traces(server, project, spans, names, screenshot_dir)
+                pictures = {semconv.span_name(agent): picture for agent, picture in BROWSED_AGENTS.items()}
+                result["pages"] = render_traces(server, project, spans, pictures, screenshot_dir)
             except BrowserError as error:
                 result["pages_error"] = str(error)
             logger.info(

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,18 +153,17 @@ def render_traces(
     server: PhoenixServer,
     project: str,
     spans: Sequence[Span],
-    span_names: Sequence[str],
+    pictures: Mapping[str, str],
     screenshot_dir: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Each named root span's trace page (as a TracePage dict, JSON-ready), keyed by span name; with
-    `screenshot_dir`, each saved there as `trace-<agent>.png`."""
+    """The trace page of each root span named in `pictures` (as a TracePage dict, JSON-ready), keyed by span
+    name; with `screenshot_dir`, each saved there under the file name `pictures` gives it."""
     project_gid = project_id(server, project)
     pages: dict[str, dict[str, Any]] = {}
     with headless_chromium() as browser:
-        for name in span_names:
+        for name, picture in pictures.items():
             (span,) = [s for s in spans if s["name"] == name]
-            agent = name.removeprefix("invoke_agent ")
-            target = screenshot_dir / f"trace-{agent}.png" if screenshot_dir is not None else None
+            target = screenshot_dir / picture if screenshot_dir is not None else None
             pages[name] = asdict(render_trace(browser, trace_url(server, project_gid, span), name, target))
     return pages
 
