@@ -12,6 +12,7 @@ run (tests/e2e/test_phoenix.py); `scripts/trace-screenshot.sh` runs this module 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -73,9 +74,16 @@ class TracePage:
 
 
 def chromium_path() -> Path:
+    """Debian's Chromium (env CHROMIUM_PATH overrides), after checking Playwright can drive it: one error
+    naming every install step missing."""
     path = Path(os.environ.get("CHROMIUM_PATH", CHROMIUM))
+    missing = []
     if not os.access(path, os.X_OK):
-        raise BrowserError(f"no Chromium at {path}: install Debian's package with `{INSTALL_CHROMIUM}`")
+        missing.append(f"no Chromium at {path}: install Debian's package with `{INSTALL_CHROMIUM}`")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append(f"Playwright is not installed: `{INSTALL_PLAYWRIGHT}` (never `playwright install`)")
+    if missing:
+        raise BrowserError("; ".join(missing))
     return path
 
 
@@ -106,10 +114,8 @@ def trace_url(server: PhoenixServer, project_gid: str, span: Span) -> str:
 @contextlib.contextmanager
 def headless_chromium() -> Iterator[Browser]:
     executable = chromium_path()
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError as error:
-        raise BrowserError(f"Playwright is not installed ({error}): `{INSTALL_PLAYWRIGHT}`") from error
+    from playwright.sync_api import Error, sync_playwright
+
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(executable_path=str(executable), headless=True)
