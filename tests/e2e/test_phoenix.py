@@ -32,7 +32,8 @@ from tests.e2e import app
 from tests.e2e.phoenix import LOOPBACK, ROOT, PhoenixError, Span, phoenix_python, running_phoenix
 from tests.e2e.trace_view import BrowserError, render_traces
 
-# Phoenix starts in 13-40 s on 2 cores and the app takes ~10 s, all counted in the first spec's time.
+# Phoenix starts in 13-40 s on 2 cores, the app takes ~10 s and the browser 13-20 s, all counted in the first
+# spec's time.
 pytestmark = pytest.mark.timeout(420)
 
 logger = logging.getLogger(__name__)
