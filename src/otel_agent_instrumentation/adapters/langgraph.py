@@ -1,0 +1,590 @@
+"""LangGraph (PyPI `langgraph`, with `langchain-core`), checked against 1.2.24 (langgraph-prebuilt 1.1.3,
+langchain-core 1.8.3, langchain 1.5.0 for `create_agent`).
+
+Targets: `Pregel.stream` (a generator function) and `Pregel.astream` (an async generator function),
+langgraph/pregel/main.py. Every run of a compiled graph passes one of them: `invoke` iterates
+`self.stream(...)`, `ainvoke` iterates `self.astream(...)`, `batch`/`abatch` call `invoke`/`ainvoke` (in
+langchain-core's context-copying executor), `astream_events` (v1/v2: langchain-core iterates `astream`;
+v3: `_apregel_stream_v3` hands `astream` to its `AsyncGraphRunStream`) and `stream_events(version="v3")`
+(`_pregel_stream_v3` iterates `stream`). `CompiledStateGraph` inherits both. Calling either does nothing
+until the first pull: the returned generator comes back behind the core's stream proxy and the span ends
+with what the consumer does to it (exhausted, a pull raising, cancelled, closed, dropped and collected).
+The proxy never pulls, closes or finalizes the generator: closing it makes LangGraph report
+`on_chain_error(GeneratorExit)` on the root run's callbacks, with or without us; a dropped one is
+finalized by Python as without us. The span is current during each pull, which is where LangGraph runs
+the graph's steps: the nodes' threads (`BackgroundExecutor.submit` copies the context) and tasks
+(`asyncio` copies it) are created there, so everything a node does is under the graph's span.
+
+One span per run: `invoke -> stream` is one wrapped layer. A subgraph (a compiled graph added as a node,
+or a graph a node or a tool calls) runs its own `invoke`/`ainvoke` -> `stream`/`astream` inside the
+parent's step: another graph instance, so the core's re-entry guard makes it a child span. The same
+graph instance re-entering its own stream while its run is current is a layer of that run (recursion).
+
+What a run is:
+- `invoke_agent {graph.name}` for an agent graph: one built by `langgraph.prebuilt.create_react_agent`
+  (its `agent` node is the prebuilt `call_model`), one built by `langchain.agents.create_agent` (it marks
+  its graph with `metadata={"ls_integration": "langchain_create_agent"}`), or any graph the application
+  marks as an agent: `graph.with_config(metadata={"gen_ai.operation.name": "invoke_agent"})`. Only the
+  graph's own config (`graph.config`, set by `with_config`) is read, not the run's: LangGraph passes the
+  parent's metadata down to subgraphs' runs, and a parent marked as an agent must not make its subgraphs
+  agents too.
+- `invoke_workflow {graph.name}` for any other compiled graph.
+
+An agent's `gen_ai.request.model` and `gen_ai.provider.name` come from the chat model the prebuilt graph
+holds (the `static_model`/`model` its model node closes over, unwrapped from `prompt | model` and
+`bind_tools` bindings): the model's own `_get_ls_params()` (`ls_provider`, `ls_model_name`, LangChain's
+tracing identity) when its class overrides it (`ChatOpenAI`: `openai`), else `_OTHER` and the model's
+`model_name`/`model` attribute. A dynamic model (a callable) and a marked custom graph: `_OTHER`.
+`gen_ai.conversation.id` is `config["configurable"]["thread_id"]` (the run's config, else the graph's
+own). Workflow spans carry the workflow's name only (the core records conversation ids and usage on
+agent spans).
+
+Usage of an agent run: the `usage_metadata` of the `AIMessage`s the run's nodes wrote. Every node's
+writes pass `PregelLoop.put_writes` (langgraph/pregel/_loop.py; the sync and async loops call it through
+`super()`), which is wrapped to look at the writes it is handed (an `AIMessage`, or a list of them, per
+channel) and nothing else. A loop is tied to its run when it is entered (`SyncPregelLoop.__enter__`,
+`AsyncPregelLoop.__aenter__`, called in the run's first pull, with its span current); writes committed
+from node threads or task callbacks find their run through the loop. Messages already in the graph's
+state when the run's first write comes (the input, a thread's earlier turns from the checkpointer) are
+not counted, nor writes replayed from the node cache (`cached=True`); each message is counted once (by
+id), so a subgraph's messages written again by its parent node count once, in the parent agent's total.
+
+Interrupts: a subgraph interrupted by `interrupt()` raises `GraphInterrupt` out of its stream, and a
+subgraph handing control to its parent raises `ParentCommand`: both are LangGraph's control flow, not
+failures, and end the span completed (as a root graph's interrupted stream ends normally). Resuming with
+`Command(resume=...)` is a new run (a new span, the same thread id).
+
+Tool calls: `ToolNode` (langgraph/prebuilt/tool_node.py) runs each tool call the model made through
+`ToolNode._execute_tool_sync` (sync graphs: in langchain-core's context-copying executor, one thread per
+call) or `_execute_tool_async` (awaited where it is made, `asyncio.gather`ed), also once per attempt of
+a `wrap_tool_call` that retries. Each is an `execute_tool {tool name}` span, `gen_ai.tool.type`
+`function`, the tool's description and `gen_ai.tool.call.id` = the model's tool call id; arguments (the
+model's, without injected state) and the `ToolMessage` content only with content capture. A call of a
+tool the node does not have runs nothing (LangGraph answers with an error message): no span. A tool that
+raises: the exception leaves `_execute_tool_sync` (the default `handle_tool_errors` re-raises everything
+but argument errors) and the span ends ERROR with it; or `ToolNode` (or the tool's own
+`handle_tool_error`/`handle_validation_error`) turns it into a `ToolMessage(status="error")`: the
+handler functions (`_handle_tool_error` of langgraph's tool node and of langchain-core's tools,
+`_handle_validation_error`) are wrapped to note the exception they are handed while our tool span is the
+innermost run, and the span ends ERROR with that exception's class; a `ToolMessage(status="error")` with
+no exception noted (a tool returning one) ends ERROR `_OTHER` with its content. `GraphInterrupt` (a tool
+calling `interrupt()`) and `ParentCommand` end the tool span completed.
+
+LangGraph and langchain-core have no OpenTelemetry tracing of their own: nothing to stand down. Their
+callbacks (LangSmith's tracer, the app's handlers) are left as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from .. import semconv
+from .._guard import report_failure
+from ..config import Config
+from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..stream import finish_with_error, trace_result
+from ._awaited import traced_await
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+
+if TYPE_CHECKING:
+    from .._patching import WrapperFunction
+    from ..invocation import Telemetry
+
+name = "langgraph"
+distribution = "langgraph"
+supported = ">=1.2,<1.3"
+
+# How an application marks its own graph as an agent: graph.with_config(metadata={AGENT_MARK_KEY: "invoke_agent"}).
+AGENT_MARK_KEY = semconv.GEN_AI_OPERATION_NAME
+# langchain.agents.create_agent marks its graph so (langchain/agents/factory.py, 1.5.0).
+_CREATE_AGENT_INTEGRATION = "langchain_create_agent"
+# create_react_agent's model node: RunnableCallable(call_model, acall_model) named "agent".
+_PREBUILT_MODEL_NODES: tuple[tuple[str, str, str], ...] = (
+    ("agent", "langgraph.prebuilt.chat_agent_executor", "static_model"),
+    ("model", "langchain.agents.factory", "model"),
+)
+_TOOL_REENTRY_KEY = f"{name}:tool"
+_ERROR_STATUS = "error"  # ToolMessage.status of a failed call
+
+# Exceptions that are LangGraph's control flow (set in targets(): GraphInterrupt, ParentCommand).
+_control_flow: tuple[type[BaseException], ...] = ()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# -- what a graph is ------------------------------------------------------------------------------------
+
+
+def _own_metadata(graph: Any) -> Mapping[str, Any]:
+    config = getattr(graph, "config", None)
+    metadata = config.get("metadata") if isinstance(config, Mapping) else None
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _closure(function: Any) -> dict[str, Any]:
+    cells = getattr(function, "__closure__", None) or ()
+    names = getattr(getattr(function, "__code__", None), "co_freevars", ())
+    values: dict[str, Any] = {}
+    for variable, cell in zip(names, cells, strict=False):
+        try:
+            values[variable] = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+    return values
+
+
+def _prebuilt_model(graph: Any) -> tuple[bool, Any]:
+    """(whether `graph` was built by create_react_agent or create_agent, the chat model it holds or None)."""
+    nodes = getattr(graph, "nodes", None)
+    if not isinstance(nodes, Mapping):
+        return False, None
+    for node_name, module, variable in _PREBUILT_MODEL_NODES:
+        bound = getattr(nodes.get(node_name), "bound", None)
+        function = getattr(bound, "func", None) or getattr(bound, "afunc", None)
+        if getattr(function, "__module__", None) == module:
+            return True, _closure(function).get(variable)
+    return False, None
+
+
+def _chat_model(runnable: Any) -> Any:
+    """The chat model inside `prompt | model.bind_tools(...)`: a RunnableSequence's last step, a binding's bound."""
+    for _ in range(8):
+        if hasattr(runnable, "bound"):
+            runnable = runnable.bound
+        elif hasattr(runnable, "last") and hasattr(runnable, "first"):
+            runnable = runnable.last
+        else:
+            break
+    return runnable
+
+
+def _overrides_ls_params(model: Any) -> bool:
+    """Whether the model's class says its own provider (langchain-core's fallback guesses it from the class name)."""
+    for cls in type(model).__mro__:
+        if "_get_ls_params" in vars(cls):
+            return not cls.__module__.startswith("langchain_core.")
+    return False
+
+
+def _model_facts(model: Any) -> tuple[str | None, str | None]:
+    """(request model, provider) of a chat model."""
+    model = _chat_model(model)
+    if model is None:
+        return None, None
+    if _overrides_ls_params(model):
+        try:
+            params = model._get_ls_params()
+        except Exception:
+            params = None
+        if isinstance(params, Mapping):
+            return _text(params.get("ls_model_name")), semconv.provider_name(params.get("ls_provider"))
+    return _text(getattr(model, "model_name", None)) or _text(getattr(model, "model", None)), None
+
+
+def _thread_id(config: Any) -> str | None:
+    configurable = config.get("configurable") if isinstance(config, Mapping) else None
+    thread = configurable.get("thread_id") if isinstance(configurable, Mapping) else None
+    if isinstance(thread, str):
+        return thread or None
+    return str(thread) if isinstance(thread, int) and not isinstance(thread, bool) else None
+
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "user": "user"}
+
+
+def _message_json(message: Any) -> dict[str, Any] | None:
+    """A LangChain message (or a ("role", "text") pair) in the conventions' shape; None for anything else."""
+    if isinstance(message, tuple) and len(message) == 2 and isinstance(message[1], str):
+        role, content = message
+    else:
+        role, content = getattr(message, "type", None), getattr(message, "content", None)
+    if not isinstance(role, str) or role not in _ROLES:
+        return None
+    if isinstance(content, str):
+        parts = [{"type": "text", "content": content}]
+    elif isinstance(content, list):
+        parts = [
+            {"type": "text", "content": block if isinstance(block, str) else block.get("text")}
+            for block in content
+            if isinstance(block, str) or (isinstance(block, Mapping) and isinstance(block.get("text"), str))
+        ]
+    else:
+        return None
+    return {"role": _ROLES[role], "parts": parts}
+
+
+def _input_messages(graph_input: Any) -> list[dict[str, Any]] | None:
+    messages = graph_input.get("messages") if isinstance(graph_input, Mapping) else None
+    if not isinstance(messages, (list, tuple)):
+        return None
+    converted = [json_message for json_message in map(_message_json, messages) if json_message is not None]
+    return converted or None
+
+
+def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    run_config = args[1] if len(args) > 1 else kwargs.get("config")
+    graph_name = _text(getattr(graph, "name", None))
+    metadata = _own_metadata(graph)
+    prebuilt, model = _prebuilt_model(graph)
+    if not (
+        prebuilt
+        or metadata.get(AGENT_MARK_KEY) == semconv.INVOKE_AGENT
+        or metadata.get("ls_integration") == _CREATE_AGENT_INTEGRATION
+    ):
+        return RequestFacts(operation=Operation.WORKFLOW, workflow_name=graph_name)
+    request_model, provider = _model_facts(model)
+    facts = RequestFacts(
+        agent_name=graph_name,
+        request_model=request_model,
+        provider_name=provider,
+        conversation_id=_thread_id(run_config) or _thread_id(getattr(graph, "config", None)),
+    )
+    if config.capture_content.enabled:
+        facts.input_messages = _input_messages(args[0] if args else kwargs.get("input"))
+    return facts
+
+
+# -- an agent run's messages: the writes its nodes committed (see the module docstring) ---------------
+
+
+class _RunMessages:
+    """The AIMessages one agent run's nodes wrote. Appended to from node threads (list.append is atomic)."""
+
+    __slots__ = ("__weakref__", "baseline", "written")
+
+    def __init__(self) -> None:
+        # Ids of the messages in the state when the run's first write came: not the run's own.
+        self.baseline: frozenset[str] | None = None
+        self.written: list[Any] = []
+
+
+# A running agent invocation -> its messages; an entered loop -> the messages of the run that entered it.
+_runs: weakref.WeakKeyDictionary[Invocation, _RunMessages] = weakref.WeakKeyDictionary()
+_loops: weakref.WeakKeyDictionary[Any, _RunMessages] = weakref.WeakKeyDictionary()
+
+
+def _is_ai_message(value: Any) -> bool:
+    return getattr(value, "type", None) in ("ai", "AIMessageChunk") and hasattr(value, "usage_metadata")
+
+
+def _ai_messages(value: Any) -> list[Any]:
+    if _is_ai_message(value):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if _is_ai_message(item)]
+    return []
+
+
+def _state_message_ids(loop: Any) -> frozenset[str]:
+    checkpoint = getattr(loop, "checkpoint", None)
+    values = checkpoint.get("channel_values") if isinstance(checkpoint, Mapping) else None
+    if not isinstance(values, Mapping):
+        return frozenset()
+    return frozenset(
+        message.id for value in values.values() for message in _ai_messages(value) if isinstance(message.id, str)
+    )
+
+
+def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            running = active_invocation()
+            messages = _runs.get(running) if running is not None and _runs else None
+            if messages is not None:
+                _loops[instance] = messages
+        except Exception:
+            report_failure("following a langgraph run's loop")
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def _note_writes(telemetry: Telemetry) -> WrapperFunction:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if _loops:
+            try:
+                _fold_writes(instance, args, kwargs)
+            except Exception:
+                report_failure("reading a langgraph node's writes")
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # put_writes(task_id, writes, *, cached=False)
+    messages = _loops.get(loop)
+    if messages is None or kwargs.get("cached"):
+        return
+    if messages.baseline is None:
+        messages.baseline = _state_message_ids(loop)
+    writes = args[1] if len(args) > 1 else kwargs.get("writes")
+    for write in writes or ():
+        if isinstance(write, tuple) and len(write) == 2:
+            messages.written.extend(_ai_messages(write[1]))
+
+
+def _usage_count(usage: Mapping[str, Any], key: str) -> int | None:
+    value = usage.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | None:
+    baseline = messages.baseline or frozenset()
+    seen: set[Any] = set()
+    produced: list[Any] = []
+    for message in list(messages.written):
+        key = message.id if isinstance(message.id, str) else id(message)
+        if key in baseline or key in seen:
+            continue
+        seen.add(key)
+        produced.append(message)
+    if not produced:
+        return None
+    facts = ResultFacts()
+    totals: dict[str, int] = {}
+    for message in produced:
+        usage = message.usage_metadata
+        if not isinstance(usage, Mapping):
+            continue
+        details = usage.get("input_token_details")
+        details = details if isinstance(details, Mapping) else {}
+        for key, count in (
+            ("input", _usage_count(usage, "input_tokens")),
+            ("output", _usage_count(usage, "output_tokens")),
+            ("cache_read", _usage_count(details, "cache_read")),
+            ("cache_creation", _usage_count(details, "cache_creation")),
+        ):
+            if count is not None:
+                totals[key] = totals.get(key, 0) + count
+    facts.input_tokens = totals.get("input")
+    facts.output_tokens = totals.get("output")
+    facts.cache_read_input_tokens = totals.get("cache_read")
+    facts.cache_creation_input_tokens = totals.get("cache_creation")
+    if capture:
+        last = _message_json(produced[-1])
+        facts.output_messages = [last] if last is not None else None
+    return facts
+
+
+class GraphStreamMethods:
+    """Mixed into the proxy of a graph's stream (RunTarget.stream_methods): an interrupted subgraph
+    (`GraphInterrupt`) or one handing control to its parent (`ParentCommand`) ended its run, as LangGraph
+    means it, without failing."""
+
+    def _self_end(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        if error is not None and _control_flow and isinstance(error, _control_flow):
+            outcome, error = Outcome.COMPLETED, None
+        super()._self_end(outcome, error)  # type: ignore[misc]  # StreamProxy, after this mixin
+
+
+def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_result(result: Any, invocation: Invocation) -> Any:
+        if invocation.request.operation is not Operation.AGENT:
+            return trace_result(result, invocation, None, GraphStreamMethods)
+        messages = _runs[invocation] = _RunMessages()
+
+        def read_result(_stream: Any, outcome: Outcome) -> ResultFacts | None:
+            return facts_from_messages(messages, capture)
+
+        return trace_result(result, invocation, read_result, GraphStreamMethods)
+
+    return handle_result
+
+
+# -- tool calls (see the module docstring) ----------------------------------------------------------------
+
+# A running tool call -> the exception ToolNode (or the tool) turned into an error ToolMessage.
+_handled_failures: weakref.WeakKeyDictionary[Invocation, BaseException] = weakref.WeakKeyDictionary()
+
+
+def _json_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except Exception:  # a structure json cannot walk (a cycle): no content rather than no span
+        return None
+
+
+def _tool_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # _execute_tool_sync/_execute_tool_async(self, request, input_type, config)
+    return args[0] if args else kwargs.get("request")
+
+
+def is_registered_tool_call(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """A call of a tool the node does not have runs nothing: ToolNode answers it with an error message."""
+    return getattr(_tool_request(args, kwargs), "tool", None) is not None
+
+
+def read_tool_request(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    request = _tool_request(args, kwargs)
+    call = getattr(request, "tool_call", None)
+    call = call if isinstance(call, Mapping) else {}
+    tool = getattr(request, "tool", None)
+    facts = RequestFacts(
+        operation=Operation.TOOL,
+        tool_name=_text(call.get("name")) or _text(getattr(tool, "name", None)),
+        tool_type=semconv.TOOL_TYPE_FUNCTION,
+        tool_description=_text(getattr(tool, "description", None)),
+        tool_call_id=_text(call.get("id")),
+    )
+    if config.capture_content.enabled:
+        facts.tool_arguments = _json_text(call.get("args", {}))
+    return facts
+
+
+def _end_tool_call(value: Any, invocation: Invocation, capture: bool) -> None:
+    """End a tool call that returned: a ToolMessage(status="error") is a failure."""
+    failure = _handled_failures.pop(invocation, None) if _handled_failures else None
+    content = getattr(value, "content", None)
+    facts = ResultFacts(tool_result=_json_text(content)) if capture and content is not None else None
+    if getattr(value, "status", None) != _ERROR_STATUS:
+        invocation.finish(Outcome.COMPLETED, None, facts)
+    elif failure is not None:
+        invocation.finish(Outcome.FAILED, failure, facts)
+    else:
+        facts = facts or ResultFacts()
+        facts.error_type = semconv.ERROR_TYPE_OTHER
+        facts.error_message = content if isinstance(content, str) else None
+        invocation.finish(Outcome.COMPLETED, None, facts)  # a failure returned as a value: ERROR
+
+
+def _end_tool_error(invocation: Invocation, error: BaseException) -> bool:
+    """End a tool call that raised; returns True (it is ended)."""
+    _handled_failures.pop(invocation, None)
+    if _control_flow and isinstance(error, _control_flow):
+        invocation.finish(Outcome.COMPLETED)
+    else:
+        finish_with_error(invocation, error)
+    return True
+
+
+def _start_tool_call(
+    telemetry: Telemetry, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Invocation | None:
+    try:
+        if not is_registered_tool_call(node, args, kwargs):
+            return None
+        request = read_tool_request(node, args, kwargs, telemetry.config)
+    except Exception:
+        report_failure("reading the agent request")
+        request = RequestFacts(operation=Operation.TOOL)
+    try:
+        return Invocation(telemetry, request, node, _TOOL_REENTRY_KEY)
+    except Exception:
+        report_failure("starting the agent span")
+        return None
+
+
+def _traced_sync_tool_call(telemetry: Telemetry) -> WrapperFunction:
+    """ToolNode._execute_tool_sync under an execute_tool span. Not a RunTarget: LangGraph's control flow
+    (an interrupt in a tool) leaves the call as an exception and must end the span completed."""
+    capture = telemetry.config.capture_content.enabled
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        invocation = _start_tool_call(telemetry, instance, args, kwargs)
+        if invocation is None:
+            return wrapped(*args, **kwargs)
+        token = invocation.attach()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            invocation.detach(token)
+            _end_tool_error(invocation, error)
+            raise
+        invocation.detach(token)
+        try:
+            _end_tool_call(result, invocation, capture)
+        except Exception:
+            report_failure("reading a tool call's result")
+            invocation.finish(Outcome.ABANDONED)
+        return result
+
+    return wrapper
+
+
+def make_async_tool_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
+    capture = config.capture_content.enabled
+
+    def handle_tool_result(result: Any, invocation: Invocation) -> Any:
+        # _arun_one awaits the call where it makes it (see _awaited).
+        return traced_await(
+            result,
+            invocation,
+            lambda value: _end_tool_call(value, invocation, capture),
+            lambda error: _end_tool_error(invocation, error),
+        )
+
+    return handle_tool_result
+
+
+def _note_handled_failure(telemetry: Telemetry) -> WrapperFunction:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # _handle_tool_error(e, *, flag) / _handle_validation_error(e, *, flag): the tool raised `e` and it is
+        # about to become the call's error ToolMessage. Called inside the call's own step, where our tool
+        # span is the innermost run; the call's result says whether it was (status="error").
+        try:
+            running = active_invocation()
+            error = args[0] if args else kwargs.get("e")
+            if (
+                running is not None
+                and running.reentry_key == _TOOL_REENTRY_KEY
+                and not running.finished
+                and isinstance(error, BaseException)
+            ):
+                _handled_failures[running] = error
+        except Exception:
+            report_failure("noting a langgraph tool failure")
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def targets(config: Config) -> Sequence[Target]:
+    global _control_flow
+    from langgraph.errors import GraphInterrupt, ParentCommand
+
+    _control_flow = (GraphInterrupt, ParentCommand)
+    handle_graph_result = make_graph_result_handler(config)
+    return [
+        *(
+            RunTarget(
+                "langgraph.pregel.main",
+                f"Pregel.{method}",
+                read_graph_request,
+                stream_methods=GraphStreamMethods,
+                handle_result=handle_graph_result,
+            )
+            for method in ("stream", "astream")
+        ),
+        HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run),
+        HookTarget("langgraph.pregel._loop", "AsyncPregelLoop.__aenter__", _tie_loop_to_run),
+        HookTarget("langgraph.pregel._loop", "PregelLoop.put_writes", _note_writes),
+        HookTarget("langgraph.prebuilt.tool_node", "ToolNode._execute_tool_sync", _traced_sync_tool_call),
+        RunTarget(
+            "langgraph.prebuilt.tool_node",
+            "ToolNode._execute_tool_async",
+            read_tool_request,
+            should_trace=is_registered_tool_call,
+            handle_result=make_async_tool_result_handler(config),
+            reentry_key=_TOOL_REENTRY_KEY,
+        ),
+        HookTarget("langgraph.prebuilt.tool_node", "_handle_tool_error", _note_handled_failure),
+        HookTarget("langchain_core.tools.base", "_handle_tool_error", _note_handled_failure),
+        HookTarget("langchain_core.tools.base", "_handle_validation_error", _note_handled_failure),
+    ]
+
+
+ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
