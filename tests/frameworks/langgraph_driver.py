@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, cast
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.tools import tool
-from langgraph.errors import LangGraphDeprecatedSinceV10
+from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from tests.scenarios import CONCURRENT_RUNS, Ending, Expected, Observed, default_expectation
 
@@ -38,12 +38,12 @@ def tool_call_turn(*calls: tuple[str, dict[str, Any], str]) -> AIMessage:
     return AIMessage(
         content="calling tools",
         tool_calls=[{"name": tool, "args": arguments, "id": call_id} for tool, arguments, call_id in calls],
-        usage_metadata=usage(3, 1),  # type: ignore[arg-type]  # langchain-core's UsageMetadata TypedDict
+        usage_metadata=cast(Any, usage(3, 1)),  # langchain-core's UsageMetadata TypedDict
     )
 
 
 def answer(text: str = "hello world") -> AIMessage:
-    return AIMessage(content=text, usage_metadata=usage(10, 5))  # type: ignore[arg-type]
+    return AIMessage(content=text, usage_metadata=cast(Any, usage(10, 5)))
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -52,16 +52,38 @@ class ScriptedChatModel(GenericFakeChatModel):
 
     block: bool = False
 
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
         return self
+
+    def _turn(self) -> AIMessage:
+        turn = next(self.messages)
+        if isinstance(turn, BaseException):
+            raise turn
+        return cast(AIMessage, turn)  # the script's messages
 
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
-        turn = next(self.messages)
-        if isinstance(turn, BaseException):
-            raise turn
-        return ChatResult(generations=[ChatGeneration(message=turn)])
+        return ChatResult(generations=[ChatGeneration(message=self._turn())])
+
+    def _stream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        # Streamed (astream_events, stream_mode="messages"): the turn as one chunk, tool calls and usage kept.
+        turn = self._turn()
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=turn.content, tool_calls=turn.tool_calls, usage_metadata=turn.usage_metadata, id=turn.id
+            )
+        )
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        if self.block:
+            await asyncio.Event().wait()
+        for chunk in self._stream(messages, stop, None, **kwargs):
+            yield chunk
 
     async def _agenerate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
@@ -69,6 +91,11 @@ class ScriptedChatModel(GenericFakeChatModel):
         if self.block:
             await asyncio.Event().wait()
         return self._generate(messages, stop, None, **kwargs)
+
+
+def scripted(script: Sequence[Turn], block: bool = False) -> ScriptedChatModel:
+    # GenericFakeChatModel types its script as messages or strings; ours may hold exceptions too.
+    return ScriptedChatModel(messages=cast(Any, iter(script)), block=block)
 
 
 class ToolFailure(RuntimeError):
@@ -118,7 +145,7 @@ class RecordingHandler(BaseCallbackHandler):
 
 
 def make_agent(script: list[Turn], block: bool = False, name: str = AGENT_NAME, tools: list[Any] | None = None) -> Any:
-    model = ScriptedChatModel(messages=iter(script), block=block)
+    model = scripted(script, block)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
         return create_react_agent(model, [echo, fails] if tools is None else tools, name=name)

@@ -44,10 +44,12 @@ writes pass `PregelLoop.put_writes` (langgraph/pregel/_loop.py; the sync and asy
 `super()`), which is wrapped to look at the writes it is handed (an `AIMessage`, or a list of them, per
 channel) and nothing else. A loop is tied to its run when it is entered (`SyncPregelLoop.__enter__`,
 `AsyncPregelLoop.__aenter__`, called in the run's first pull, with its span current); writes committed
-from node threads or task callbacks find their run through the loop. Messages already in the graph's
-state when the run's first write comes (the input, a thread's earlier turns from the checkpointer) are
-not counted, nor writes replayed from the node cache (`cached=True`); each message is counted once (by
-id), so a subgraph's messages written again by its parent node count once, in the parent agent's total.
+from node threads or task callbacks find their run through the loop. Only the writes of the nodes the
+run's steps run count: not the input (it enters as the writes of the `__start__` task), not messages
+already in the graph's state (its channels) when the first node's write comes (the input, a thread's
+earlier turns restored by the checkpointer), not writes replayed from the node cache (`cached=True`).
+Each message counts once (by id): a subgraph's messages written again by its parent node count once,
+in the parent agent's total.
 
 Interrupts: a subgraph interrupted by `interrupt()` raises `GraphInterrupt` out of its stream, and a
 subgraph handing control to its parent raises `ParentCommand`: both are LangGraph's control flow, not
@@ -110,6 +112,7 @@ _PREBUILT_MODEL_NODES: tuple[tuple[str, str, str], ...] = (
 )
 _TOOL_REENTRY_KEY = f"{name}:tool"
 _ERROR_STATUS = "error"  # ToolMessage.status of a failed call
+_START_NODE = "__start__"  # langgraph.constants.START: the task that writes the run's input
 
 # Exceptions that are LangGraph's control flow (set in targets(): GraphInterrupt, ParentCommand).
 _control_flow: tuple[type[BaseException], ...] = ()
@@ -207,6 +210,7 @@ def _message_json(message: Any) -> dict[str, Any] | None:
         role, content = getattr(message, "type", None), getattr(message, "content", None)
     if not isinstance(role, str) or role not in _ROLES:
         return None
+    parts: list[dict[str, Any]]
     if isinstance(content, str):
         parts = [{"type": "text", "content": content}]
     elif isinstance(content, list):
@@ -283,13 +287,19 @@ def _ai_messages(value: Any) -> list[Any]:
 
 
 def _state_message_ids(loop: Any) -> frozenset[str]:
-    checkpoint = getattr(loop, "checkpoint", None)
-    values = checkpoint.get("channel_values") if isinstance(checkpoint, Mapping) else None
-    if not isinstance(values, Mapping):
+    """Ids of the AIMessages in the loop's channels: the state as it was before the run's first write
+    (its input, and a thread's earlier turns restored from the checkpointer)."""
+    channels = getattr(loop, "channels", None)
+    if not isinstance(channels, Mapping):
         return frozenset()
-    return frozenset(
-        message.id for value in values.values() for message in _ai_messages(value) if isinstance(message.id, str)
-    )
+    ids: set[str] = set()
+    for channel in list(channels.values()):
+        try:
+            value = channel.get()  # a channel's current value; EmptyChannelError when it has none
+        except Exception:
+            continue
+        ids.update(message.id for message in _ai_messages(value) if isinstance(message.id, str))
+    return frozenset(ids)
 
 
 def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
@@ -322,6 +332,12 @@ def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
     # put_writes(task_id, writes, *, cached=False)
     messages = _loops.get(loop)
     if messages is None or kwargs.get("cached"):
+        return
+    # Only the writes of the nodes this step runs: the input enters the graph as the writes of its
+    # `__start__` task, and other writes (a resume's, an input for a delta channel) are no node's.
+    tasks = getattr(loop, "tasks", None)
+    task = tasks.get(args[0] if args else kwargs.get("task_id")) if isinstance(tasks, Mapping) else None
+    if task is None or getattr(task, "name", None) == _START_NODE:
         return
     if messages.baseline is None:
         messages.baseline = _state_message_ids(loop)
