@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ from agno.run.agent import RunContentEvent
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import TaskResult
 from autogen_ext.models.openai import OpenAIChatCompletionClient as AutogenOpenAIChatCompletionClient
+from langchain_core.tools import tool as langchain_tool
+from langchain_openai import ChatOpenAI
 from openai import AsyncOpenAI
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
@@ -392,6 +395,53 @@ async def agno_responses_run(server: OpenAIServer, telemetry: Telemetry) -> str:
     return str(response.content)
 
 
+def langgraph_agent(server: OpenAIServer, streaming: bool) -> Any:
+    """A prebuilt LangGraph agent on langchain-openai's ChatOpenAI (the openai client underneath)."""
+    model = ChatOpenAI(
+        model=MODEL,
+        base_url=server.base_url,
+        api_key="test",  # type: ignore[arg-type]  # a SecretStr from a str, by pydantic
+        streaming=streaming,
+        stream_usage=True,  # asks for usage in the stream (stream_options.include_usage), as the others do
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # create_react_agent: "moved to langchain.agents"
+        from langgraph.prebuilt import create_react_agent
+
+        return create_react_agent(model, [langchain_tool(get_weather)], name=AGENT_NAME)
+
+
+LANGGRAPH_INPUT: Any = {"messages": [("user", QUESTION)]}
+
+
+def langgraph_answer(state: Any) -> str:
+    return str(state["messages"][-1].content)
+
+
+async def langgraph_invoke(server: OpenAIServer, telemetry: Telemetry) -> str:
+    # invoke is synchronous: in a worker thread of the loop's executor, as an async app would; LangGraph runs
+    # the model and tool nodes in its own thread pool below that.
+    return langgraph_answer(await asyncio.to_thread(langgraph_agent(server, streaming=False).invoke, LANGGRAPH_INPUT))
+
+
+async def langgraph_ainvoke(server: OpenAIServer, telemetry: Telemetry) -> str:
+    return langgraph_answer(await langgraph_agent(server, streaming=False).ainvoke(LANGGRAPH_INPUT))
+
+
+async def langgraph_stream(server: OpenAIServer, telemetry: Telemetry) -> str:
+    def consume() -> str:
+        updates = list(langgraph_agent(server, streaming=True).stream(LANGGRAPH_INPUT, stream_mode="values"))
+        return langgraph_answer(updates[-1])
+
+    return await asyncio.to_thread(consume)
+
+
+async def langgraph_astream(server: OpenAIServer, telemetry: Telemetry) -> str:
+    stream = langgraph_agent(server, streaming=True).astream(LANGGRAPH_INPUT, stream_mode="values")
+    updates = [update async for update in stream]
+    return langgraph_answer(updates[-1])
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -459,6 +509,10 @@ CASES = [
     Case("agno-run-stream", agno_stream, streamed=True),
     Case("agno-arun", agno_arun, streamed=False),
     Case("agno-arun-stream", agno_astream, streamed=True),
+    Case("langgraph-invoke", langgraph_invoke, streamed=False),
+    Case("langgraph-ainvoke", langgraph_ainvoke, streamed=False),
+    Case("langgraph-stream", langgraph_stream, streamed=True),
+    Case("langgraph-astream", langgraph_astream, streamed=True, openai_v2_detach_failures=2),
 ]
 
 
@@ -756,6 +810,19 @@ async def test_autogen_streamed_calls_make_openai_v2_log_detach_failures_without
     attaches the chat span's context there and detaches it in the task that reads the stream's end:
     one "Failed to detach context" per streamed call, without us as with us (the case above)."""
     assert await autogen_stream(openai_server, telemetry) == FINAL_ANSWER
+    failures = detach_failures(caplog)
+    assert len(failures) == 2, failures
+    for record in failures:
+        caplog.records.remove(record)
+
+
+async def test_langgraph_astream_calls_make_openai_v2_log_detach_failures_without_us(
+    openai_server: OpenAIServer, telemetry: Telemetry, openai_v2: OpenAIInstrumentor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """openai-v2 logs one "Failed to detach context" per streamed call a LangGraph agent makes through
+    `astream` (the chat span's context is attached in one Context and detached in another, inside
+    langchain-core's async model path), without us as with us (the langgraph-astream case above)."""
+    assert await langgraph_astream(openai_server, telemetry) == FINAL_ANSWER
     failures = detach_failures(caplog)
     assert len(failures) == 2, failures
     for record in failures:
