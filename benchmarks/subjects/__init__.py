@@ -29,6 +29,7 @@ FRAMEWORKS = (
     "llama_index",
     "google_adk",
     "strands",
+    "langgraph",
 )
 
 # What a run or stream returns: comparable output (the final text, and for streams the number of
