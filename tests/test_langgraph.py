@@ -559,6 +559,27 @@ def test_ai_messages_given_as_input_are_not_the_runs_usage(
     assert attributes(only(telemetry.agent_spans()))[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 10
 
 
+def test_a_sub_agents_tokens_are_counted_once_on_its_own_span(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # An agent graph with an agent subgraph node, which writes the subgraph's messages into its own state.
+    builder = StateGraph(MessagesState)
+    builder.add_node("helper", make_helper(ECHO_THEN_FAILS))
+    builder.add_node("closer", make_helper([answer("closing")]))
+    builder.add_edge(START, "helper")
+    builder.add_edge("helper", "closer")
+    outer = builder.compile(name="boss").with_config(metadata={"gen_ai.operation.name": "invoke_agent"})
+    instrumentation.on()
+    outer.invoke(GRAPH_INPUT)
+    helpers = [attributes(span) for span in telemetry.agent_spans() if span.name == f"invoke_agent {AGENT_NAME}"]
+    boss = attributes(only(named(telemetry, "invoke_agent boss")))
+    points = telemetry.metric_points(semconv.METRIC_CLIENT_TOKEN_USAGE)
+    input_points = sum(p.sum for p in points if p.attributes[semconv.GEN_AI_TOKEN_TYPE] == semconv.TOKEN_TYPE_INPUT)
+    assert [span[semconv.GEN_AI_USAGE_INPUT_TOKENS] for span in helpers] == [16, 10]
+    assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in boss  # its nodes made no model call of their own
+    assert input_points == 26
+
+
 def test_a_workflow_span_records_no_usage(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
     make_pipeline().invoke(GRAPH_INPUT)

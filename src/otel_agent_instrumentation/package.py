@@ -23,4 +23,5 @@ _supported_frameworks: tuple[str, ...] = (
     "llama-index-core >= 0.14.25, < 0.15",
     "google-adk >= 2.13, < 3",
     "strands-agents >= 1.61, < 2",
+    "langgraph >= 1.2, < 1.3",
 )

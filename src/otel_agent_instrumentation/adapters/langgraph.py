@@ -48,8 +48,11 @@ from node threads or task callbacks find their run through the loop. Only the wr
 run's steps run count: not the input (it enters as the writes of the `__start__` task), not messages
 already in the graph's state (its channels) when the first node's write comes (the input, a thread's
 earlier turns restored by the checkpointer), not writes replayed from the node cache (`cached=True`).
-Each message counts once (by id): a subgraph's messages written again by its parent node count once,
-in the parent agent's total.
+Each message counts once (by id), in the innermost agent run that wrote it: an agent graph run inside a
+node of another agent graph (a subgraph, or a graph a node runs) has its tokens on its own span, and the
+enclosing agent's span has those of its own nodes' model calls, even when the subgraph's messages are
+written again by the enclosing node; so the token-usage points count every token once. (An agent inside
+a workflow, the usual shape, is unaffected: workflow spans carry no usage.)
 
 Interrupts: a subgraph interrupted by `interrupt()` raises `GraphInterrupt` out of its stream, and a
 subgraph handing control to its parent raises `ParentCommand`: both are LangGraph's control flow, not
@@ -261,12 +264,16 @@ def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 class _RunMessages:
     """The AIMessages one agent run's nodes wrote. Appended to from node threads (list.append is atomic)."""
 
-    __slots__ = ("__weakref__", "baseline", "written")
+    __slots__ = ("__weakref__", "baseline", "enclosing", "nested", "written")
 
-    def __init__(self) -> None:
+    def __init__(self, enclosing: _RunMessages | None) -> None:
         # Ids of the messages in the state when the run's first write came: not the run's own.
         self.baseline: frozenset[str] | None = None
         self.written: list[Any] = []
+        # The agent run this one runs inside (a subgraph of an agent graph), which must not count this
+        # run's messages again, and the messages nested agent runs counted.
+        self.enclosing = enclosing
+        self.nested: set[Any] = set()
 
 
 # A running agent invocation -> its messages; an entered loop -> the messages of the run that entered it.
@@ -358,10 +365,12 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
     produced: list[Any] = []
     for message in list(messages.written):
         key = message.id if isinstance(message.id, str) else id(message)
-        if key in baseline or key in seen:
+        if key in baseline or key in seen or key in messages.nested:
             continue
         seen.add(key)
         produced.append(message)
+    if messages.enclosing is not None:
+        messages.enclosing.nested.update(seen)
     if not produced:
         return None
     facts = ResultFacts()
@@ -407,7 +416,8 @@ def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if invocation.request.operation is not Operation.AGENT:
             return trace_result(result, invocation, None, GraphStreamMethods)
-        messages = _runs[invocation] = _RunMessages()
+        running = active_invocation()  # the caller's: a node's or a tool's of an enclosing run, or none
+        messages = _runs[invocation] = _RunMessages(_runs.get(running) if running is not None else None)
 
         def read_result(_stream: Any, outcome: Outcome) -> ResultFacts | None:
             return facts_from_messages(messages, capture)
