@@ -183,6 +183,20 @@ async def test_astream_events_gives_the_same_tree(instrumentation: Instrumentati
     assert span_tree(telemetry) == PIPELINE_TREE
 
 
+async def test_the_v3_event_streams_give_the_same_tree(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
+    # stream_events/astream_events(version="v3") hand stream/astream to LangGraph's GraphRunStream (beta).
+    from langchain_core._api import LangChainBetaWarning
+
+    instrumentation.on()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LangChainBetaWarning)
+        list(make_pipeline().stream_events(GRAPH_INPUT, version="v3"))
+        sync_tree = span_tree(telemetry)
+        telemetry.spans.clear()
+        [event async for event in await make_pipeline().astream_events(GRAPH_INPUT, version="v3")]
+    assert (sync_tree, span_tree(telemetry)) == (PIPELINE_TREE, PIPELINE_TREE)
+
+
 def test_batch_gives_one_tree_per_input(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
     make_pipeline([answer("a"), answer("b"), answer("c")]).batch([GRAPH_INPUT, GRAPH_INPUT, GRAPH_INPUT])
