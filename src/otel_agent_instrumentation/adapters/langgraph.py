@@ -15,6 +15,9 @@ finalized by Python as without us. The span is current during each pull, which i
 the graph's steps: the nodes' threads (`BackgroundExecutor.submit` copies the context) and tasks
 (`asyncio` copies it) are created there, so everything a node does is under the graph's span.
 
+`invoke`/`ainvoke` consume that stream themselves, so an agent run through them also records time to
+first chunk (the first step's output reaching `invoke`), as a streamed run does.
+
 One span per run: `invoke -> stream` is one wrapped layer. A subgraph (a compiled graph added as a node,
 or a graph a node or a tool calls) runs its own `invoke`/`ainvoke` -> `stream`/`astream` inside the
 parent's step: another graph instance, so the core's re-entry guard makes it a child span. The same
