@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone (CI runs exactly this through .ci/run). Every step runs even when
 # an earlier one failed; the last line sums them up and the exit status is non-zero if any failed:
-#   1. main:     .venv (extras test,llm-clients), the suite under tests/ on 2 workers
+#   1. main:     .venv (extras test,llm-clients,browser), the suite under tests/ on 2 workers
 #   2. openai2, otel144: one venv each (.venv-<name>, extra test-<name>) for frameworks that cannot share
 #      .venv (pyproject.toml says why), tests/separate/<name>/ and the shared ending table there; they
 #      install while the main suite runs
@@ -13,8 +13,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SEPARATE_ENVIRONMENTS=(openai2 otel144)
 set -e
-bash scripts/setup-venv.sh test,llm-clients
+bash scripts/setup-venv.sh test,llm-clients,browser
 bash scripts/setup-phoenix.sh  # the end-to-end test's trace backend, in its own venv
+# The end-to-end browser check drives Debian's chromium (Playwright from the `browser` extra, through
+# executable_path; never `playwright install`). If it cannot be installed, those specs fail and say how.
+command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } ||
+  echo "chromium could not be installed: the browser specs of tests/e2e/test_phoenix.py will fail" >&2
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest -p xdist -n 2 "$@"
 fi
