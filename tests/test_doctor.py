@@ -237,3 +237,9 @@ def test_the_console_script_runs_the_same_command(plain: Run) -> None:
     script = Path(sys.executable).parent / "otel-agent-instrumentation"
     completed = subprocess.run([str(script), "doctor", "--json"], capture_output=True, text=True, timeout=120)
     assert (completed.returncode, json.loads(completed.stdout)["version"]) == (0, plain[1]["version"])
+
+
+def test_an_adapter_with_nothing_to_patch_here_does_not_activate(plain: Run) -> None:
+    # AG2's adapter names no single distribution; neither of its modules is in this environment.
+    ag2 = adapter(plain[1], "ag2")
+    assert (ag2["status"], ag2["activates"], ag2["targets"]) == ("checked (nothing to patch here)", False, [])

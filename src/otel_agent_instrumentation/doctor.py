@@ -223,6 +223,9 @@ def _adapter_report(adapter: Adapter, config: Config) -> AdapterReport:
         return report
     report.targets = [_target_check(target.module, target.attribute) for target in targets]
     report.targets += [TargetCheck("(skipped by targets())", False, message) for message in skipped]
+    if not report.targets:  # an adapter without one distribution (ag2) whose modules are all missing
+        report.status += " (nothing to patch here)"
+        report.activates = False
     describe = getattr(adapter, "framework_telemetry", None)
     if callable(describe):
         try:
