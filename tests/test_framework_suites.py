@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -140,6 +141,14 @@ def bare_sample_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _run_sample_suite(tmp_path_factory.mktemp("bare"), instrumented=False, workers=0)
 
 
+# Every built-in adapter, as pyproject registers them (a framework installed here would otherwise be patched too).
+BUILT_IN_ADAPTERS = sorted(
+    tomllib.loads((SOURCE_FOLDER.parent / "pyproject.toml").read_text())["project"]["entry-points"][
+        "otel_agent_instrumentation.adapters"
+    ]
+)
+
+
 def _run_sample_suite(tmp_path: Path, *, instrumented: bool, workers: int) -> dict[str, Any]:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "sample_agent.py").write_text(SAMPLE_AGENT)
@@ -151,7 +160,7 @@ def _run_sample_suite(tmp_path: Path, *, instrumented: bool, workers: int) -> di
         OTEL_AGENT_SUITE_RESULTS=str(results),
         # The agent is a user target; the frameworks' adapters stay off (their imports cost seconds).
         OTEL_PYTHON_AGENTS_TARGETS="sample_agent:run_agent",
-        OTEL_PYTHON_AGENTS_DISABLED_ADAPTERS="agent_framework,autogen_agentchat,pydantic_ai,openai_agents,smolagents,agno",
+        OTEL_PYTHON_AGENTS_DISABLED_ADAPTERS=",".join(BUILT_IN_ADAPTERS),
     )
     if instrumented:
         environment["OTEL_AGENT_SUITE_INSTRUMENT"] = "1"
