@@ -214,6 +214,8 @@ def _adapter_report(adapter: Adapter, config: Config) -> AdapterReport:
     if adapter.name in config.disabled_adapters:
         report.status = f"disabled ({report.status})"
     report.activates = support is not Support.SKIP and adapter.name not in config.disabled_adapters
+    if adapter.name in config.disabled_adapters:
+        return report  # it would patch nothing: no targets to look for (and no framework to import)
     try:
         with _captured_warnings() as skipped:  # e.g. a user target that cannot be wrapped, logged and skipped
             targets = adapter.targets(config)
