@@ -3,7 +3,8 @@
 # an earlier one failed; the last line sums them up and the exit status is non-zero if any failed:
 #   1. main:     .venv (extras test,llm-clients,browser), the suite under tests/ on 2 workers
 #   2. openai2, otel144: one venv each (.venv-<name>, extra test-<name>) for frameworks that cannot share
-#      .venv (pyproject.toml says why), tests/separate/<name>/ and the shared ending table there; they
+#      .venv (pyproject.toml says why), tests/separate/<name>/, the shared ending table and the benchmark
+#      subjects' smoke test there (each subject is checked where its framework is installed); they
 #      install while the main suite runs
 #   3. suites:   the frameworks' own test suites, bare vs instrumented (scripts/framework-suites.sh --ci)
 #   4. lowest:   builds dist/ (sdist, wheel), installs the wheel at the dependency floors and runs the core, the
@@ -48,7 +49,7 @@ for env in "${SEPARATE_ENVIRONMENTS[@]}"; do
     continue
   fi
   step "$env" env OTEL_AGENT_TEST_ENV="$env" ".venv-$env/bin/python" -m pytest -p xdist -n 2 \
-    --junitxml="$reports/$env.xml" tests/test_lifecycle.py "tests/separate/$env"
+    --junitxml="$reports/$env.xml" tests/test_lifecycle.py tests/test_benchmark_smoke.py "tests/separate/$env"
 done
 step suites bash scripts/framework-suites.sh --ci
 if wait "${setup_pid[lowest]}"; then
