@@ -24,6 +24,8 @@ move. By use:
   one awaited step of a run that goes on (an agent's turn under its span);
 - `HookTarget.make_wrapper` (`Telemetry`) -> `WrapperFunction`, e.g. to stand a framework's own agent span
   down while `active_invocation()` is ours;
+- `StandInSpan(ours, forwarding)`: what a stood-down framework span is replaced with, so what the
+  framework parents on it is under our span (writes forwarded to ours while `forwarding` is set);
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
   wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
 
@@ -47,6 +49,7 @@ from ..invocation import (
 from ..stream import finish_with_error, read_facts, trace_coroutine, trace_future, trace_result, trace_stream
 from ._awaited import awaited_step, traced_await
 from ._base import Adapter, FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
+from ._stand_in import StandInSpan
 
 __all__ = [
     "Adapter",
@@ -62,6 +65,7 @@ __all__ = [
     "ResultFacts",
     "ResultReader",
     "RunTarget",
+    "StandInSpan",
     "Target",
     "Telemetry",
     "WrapperFunction",

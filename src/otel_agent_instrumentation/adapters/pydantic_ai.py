@@ -101,8 +101,7 @@ from typing import Any, TypeVar
 
 import wrapt
 from opentelemetry import context as otel_context
-from opentelemetry.trace import NoOpTracer, Span, SpanContext, Status, StatusCode
-from opentelemetry.util import types as otel_types
+from opentelemetry.trace import NoOpTracer, Span
 
 from .. import semconv
 from .._guard import report_failure
@@ -111,6 +110,7 @@ from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, Resu
 from ..stream import trace_result, trace_stream
 from ._awaited import traced_await
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ._stand_in import StandInSpan
 
 _T = TypeVar("_T")
 
@@ -577,7 +577,7 @@ def _skip_our_frames(telemetry: Telemetry) -> Any:
 # -- pydantic-ai's run span, stood down -------------------------------------------------------------------------
 
 
-class _StoodDownRunSpan(Span):
+class _StoodDownRunSpan(StandInSpan):
     """What `Instrumentation.wrap_run` gets in place of its agent-run span while ours owns the run.
 
     It has our span's context, so whatever it parents is under ours, and it is never ended or exported. It
@@ -590,54 +590,7 @@ class _StoodDownRunSpan(Span):
     """
 
     def __init__(self, ours: Span) -> None:
-        self._ours = ours
-        self._recording = ours.is_recording()
-        # Armed for the next run span the wrapper starts; disarmed when the handler is called.
-        self.pending = True
-        self.forwarding = False
-
-    def get_span_context(self) -> SpanContext:
-        return self._ours.get_span_context()
-
-    def is_recording(self) -> bool:
-        return self._recording
-
-    def end(self, end_time: int | None = None) -> None:
-        pass
-
-    def set_attributes(self, attributes: Any) -> None:
-        if self.forwarding:
-            self._ours.set_attributes(attributes)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        if self.forwarding:
-            self._ours.set_attribute(key, value)
-
-    def add_event(self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None) -> None:
-        if self.forwarding:
-            self._ours.add_event(name, attributes, timestamp)
-
-    def add_link(self, context: SpanContext, attributes: otel_types.Attributes = None) -> None:
-        if self.forwarding:
-            self._ours.add_link(context, attributes)
-
-    def update_name(self, name: str) -> None:
-        if self.forwarding:
-            self._ours.update_name(name)
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if self.forwarding:
-            self._ours.set_status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: otel_types.Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        if self.forwarding:
-            self._ours.record_exception(exception, attributes, timestamp, escaped)
+        super().__init__(ours, forwarding=False)
 
 
 class _StandInTracer:

@@ -110,14 +110,14 @@ from opentelemetry.context import Context
 from opentelemetry.context import attach as _attach
 from opentelemetry.context import detach as _detach
 from opentelemetry.context import get_current as _get_current
-from opentelemetry.trace import Span, SpanContext, Status, StatusCode
-from opentelemetry.util import types as otel_types
+from opentelemetry.trace import Span
 
 from .. import semconv
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_result, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ._stand_in import StandInSpan
 
 _T = TypeVar("_T")
 
@@ -439,7 +439,7 @@ def make_coroutine_handler(config: Config) -> Callable[[Any, AgentInvocation], A
 # -- Strands' agent span, stood down -------------------------------------------------------------------------
 
 
-class _StoodDownAgentSpan(Span):
+class _StoodDownAgentSpan(StandInSpan):
     """What `Agent._start_agent_trace_span` returns in place of Strands' agent span while ours owns the run.
 
     It has our span's context (so `use_span` makes ours current and the cycle spans are ours' children), reports
@@ -449,53 +449,7 @@ class _StoodDownAgentSpan(Span):
     """
 
     def __init__(self, ours: Span) -> None:
-        self._ours = ours
-        self._recording = ours.is_recording()
-        self.pending = True  # until Tracer.start_agent_span hands it out
-        self.forwarding = True
-
-    def get_span_context(self) -> SpanContext:
-        return self._ours.get_span_context()
-
-    def is_recording(self) -> bool:
-        return self._recording
-
-    def end(self, end_time: int | None = None) -> None:
-        pass
-
-    def set_attributes(self, attributes: Any) -> None:
-        if self.forwarding:
-            self._ours.set_attributes(attributes)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        if self.forwarding:
-            self._ours.set_attribute(key, value)
-
-    def add_event(self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None) -> None:
-        if self.forwarding:
-            self._ours.add_event(name, attributes, timestamp)
-
-    def add_link(self, context: SpanContext, attributes: otel_types.Attributes = None) -> None:
-        if self.forwarding:
-            self._ours.add_link(context, attributes)
-
-    def update_name(self, name: str) -> None:
-        if self.forwarding:
-            self._ours.update_name(name)
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if self.forwarding:
-            self._ours.set_status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: otel_types.Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        if self.forwarding:
-            self._ours.record_exception(exception, attributes, timestamp, escaped)
+        super().__init__(ours, forwarding=True)
 
 
 # The stand-in `Tracer.start_agent_span` hands out next, armed by `_start_agent_trace_span` of a run of ours.
