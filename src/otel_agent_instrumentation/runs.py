@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
+from ._context import SUPPRESSION_KEYS, attach_context, current_context, detach_context
 from ._guard import report_failure
 from ._patching import WrapperFunction
 from .adapters._base import RunTarget
-from .invocation import AgentInvocation, Outcome, RequestFacts, Telemetry, active_invocation
+from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
 
 
@@ -46,14 +45,18 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str)
             return None
 
     def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
+        # The context is read once, and the suppression keys and the running invocation off it directly:
+        # this is the whole cost of a suppressed run or of an inner layer of a running one, per layer.
+        context = current_context()
+        for key in SUPPRESSION_KEYS:
+            if context.get(key):
+                return wrapped(*args, **kwargs)
         # One span per user-level run: a layer of the running run (a layer's super().run(), run_sync ->
         # run, a team's run -> run_stream: the same object through a target with the same key) is that
         # run; anything else called while it runs (another agent, another user target) is a new run.
-        running = active_invocation()
+        running = context.get(ACTIVE_INVOCATION_KEY)
         if (
-            running is not None
+            isinstance(running, Invocation)
             and running.owner is instance
             and running.reentry_key == reentry_key
             and not running.finished
@@ -62,14 +65,14 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str)
         invocation = start(instance, args, kwargs)
         if invocation is None:
             return wrapped(*args, **kwargs)
-        token = invocation.attach()
+        token = attach_context(invocation.step_context())
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as error:
-            invocation.detach(token)
+            detach_context(token)
             finish_with_error(invocation, error)
             raise
-        invocation.detach(token)
+        detach_context(token)
         try:
             if handle_result is not None:
                 return handle_result(result, invocation)

@@ -1,0 +1,79 @@
+"""The OpenTelemetry context operations on the per-run and per-update paths, at the cost of the contextvar.
+
+`opentelemetry.context.attach/detach/get_current` each pass three Python frames (API function, runtime
+context method, ContextVar method); `is_instrumentation_enabled` adds two `get_value` calls on top. With
+the default runtime context (contextvars, what `OTEL_PYTHON_CONTEXT` unset gives) the current context is
+one ContextVar, and its C methods do the same in a fraction of the time. These names are those methods
+when the runtime context is the default one, and the API's functions otherwise (a custom runtime context
+from an entry point keeps full control).
+
+`detach_context` raises (ValueError/RuntimeError) where the API's `detach` logs "Failed to detach
+context": every caller detaches a token in the frame that attached it, where reset cannot fail, or
+handles the error itself (stream.py `_detach_if_here`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+current_context: Callable[[], Context]
+attach_context: Callable[[Context], Any]
+detach_context: Callable[[Any], None]
+
+
+def _runtime_variable() -> ContextVar[Context] | None:
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext:
+        return None
+    variable = getattr(runtime, "_current_context", None)
+    return variable if isinstance(variable, ContextVar) else None
+
+
+_variable = _runtime_variable()
+if _variable is not None:
+    current_context = _variable.get
+    attach_context = _variable.set
+    detach_context = _variable.reset
+else:  # a custom OTEL_PYTHON_CONTEXT (tests/test_context.py)
+    current_context = otel_context.get_current
+    attach_context = otel_context.attach
+    detach_context = otel_context.detach  # logs instead of raising
+
+FAST = _variable is not None
+
+
+def _suppression_keys() -> tuple[str, ...]:
+    """The context keys `suppress_instrumentation()` sets, read off the API by entering it once.
+
+    `is_instrumentation_enabled()` is false exactly when one of them is set to a true value; the run
+    wrapper reads them off the context it already has instead of calling it (two more context reads).
+    """
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    # From an empty context, so an import that happens under suppression still finds every key.
+    token = otel_context.attach(Context())
+    try:
+        with suppress_instrumentation():
+            suppressed = otel_context.get_current()
+    finally:
+        otel_context.detach(token)
+    return tuple(key for key, value in suppressed.items() if value)
+
+
+SUPPRESSION_KEYS = _suppression_keys()
+
+
+def _span_key() -> str:
+    # The key `set_span_in_context` stores the span under, read off the API rather than its private name.
+    (key,) = trace.set_span_in_context(trace.INVALID_SPAN, Context()).keys()
+    return key
+
+
+SPAN_KEY = _span_key()
