@@ -19,7 +19,8 @@ spans, one SDK MeterProvider whose reader is read once, before timing. Modes:
   ours        the same call with AgentInstrumentor on: one execute_tool span and its duration record
   sdk floor   the SDK alone doing exactly what our span did, around the same call: the span name, kind and
               attributes our span carried (read back from a traced call before timing: those known at the
-              start given at start, the outcome set at the end), the same duration record
+              start given at start, the outcome set at the end), the same duration record, made in the span's
+              context as ours is (so with the exemplar the SDK's default filter keeps)
   our code    ours with the API's no-op tracer and meter: our wrapper, readers and bookkeeping alone
   raw around  a raw span (start, the same call, end) around the same call: a raw span's cost in place
   raw span    tracer.start_span("raw").end() on the same provider, alone in a loop
@@ -51,7 +52,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import NoOpTracerProvider
+from opentelemetry.trace import NoOpTracerProvider, set_span_in_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from otel_agent_instrumentation import AgentInstrumentor, semconv
@@ -265,7 +266,8 @@ async def measure(framework: str, rounds: int, calls: int) -> ToolSpanCost:
         def end() -> None:
             span.set_attributes(end_attributes)
             span.end()
-            duration.record(time.perf_counter() - started, metric_attributes)
+            # In the span's context, as ours records it: the SDK's default exemplar filter keeps an exemplar.
+            duration.record(time.perf_counter() - started, metric_attributes, set_span_in_context(span))
 
         if not asynchronous:
             end()
