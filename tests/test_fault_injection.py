@@ -524,9 +524,10 @@ async def test_uninstrument_mid_agent_framework_stream_ends_its_span_once_comple
 
 def _wrapper_depth(value: object) -> tuple[int, object]:
     depth = 0
-    while isinstance(value, wrapt.FunctionWrapper):
+    # Our patch is a wrapt FunctionWrapper or, for a plain function, a plain function of ours (_patching).
+    while isinstance(value, wrapt.FunctionWrapper) or getattr(value, "__otel_agent_patch__", False):
         depth += 1
-        value = value.__wrapped__
+        value = getattr(value, "__wrapped__")  # noqa: B009  # object has no declared __wrapped__
     return depth, value
 
 

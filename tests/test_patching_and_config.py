@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
 from otel_agent_instrumentation import AgentInstrumentor
 from tests.conftest import Instrumentation, Telemetry
+from tests.sample_app import agents
 from tests.sample_app.agents import NamedAgent
 
 TARGET = "tests.sample_app.agents:NamedAgent.run"
@@ -69,3 +75,76 @@ def test_disabled_adapters_given_as_a_generator_are_all_disabled(instrumentation
     before = vars(AgentRunner)["run"]
     instrumentation.on(disabled_adapters=(name for name in ["openai_agents"]))
     assert vars(AgentRunner)["run"] is before
+
+
+# -- what a patched method looks like (_patching: plain functions of ours, wrapt for the rest) ---------------
+
+PLAIN_AND_WRAPT_TARGETS = [
+    "tests.sample_app.agents:NamedAgent.run",
+    "tests.sample_app.agents:NamedAgent.arun",
+    "tests.sample_app.agents:NamedAgent.astream",
+    "tests.sample_app.agents:NamedAgent.stream",
+    "tests.sample_app.agents:plan_function",
+]
+
+
+def _introspection(function: Any) -> tuple[Any, ...]:
+    return (
+        function.__name__,
+        function.__qualname__,
+        function.__module__,
+        function.__doc__,
+        str(inspect.signature(function)),
+        typing.get_type_hints(function),
+        inspect.iscoroutinefunction(function),
+        inspect.isgeneratorfunction(function),
+        inspect.isasyncgenfunction(function),
+        inspect.isfunction(function),
+    )
+
+
+@pytest.mark.parametrize("name", ["run", "arun", "astream", "stream"])
+def test_a_patched_method_introspects_as_the_original(instrumentation: Instrumentation, name: str) -> None:
+    bare = _introspection(vars(NamedAgent)[name])
+    instrumentation.on(targets=PLAIN_AND_WRAPT_TARGETS)
+    assert _introspection(vars(NamedAgent)[name]) == bare
+
+
+def test_a_patched_module_function_introspects_as_the_original(instrumentation: Instrumentation) -> None:
+    bare = _introspection(agents.plan_function)
+    instrumentation.on(targets=PLAIN_AND_WRAPT_TARGETS)
+    assert _introspection(agents.plan_function) == bare
+
+
+def test_a_patched_plain_method_binds_as_a_method_of_the_instance(instrumentation: Instrumentation) -> None:
+    original = vars(NamedAgent)["run"]
+    instrumentation.on(targets=PLAIN_AND_WRAPT_TARGETS)
+    agent = NamedAgent()
+    bound: Any = agent.run
+    assert (inspect.ismethod(bound), bound.__self__ is agent, bound.__wrapped__ is original) == (True, True, True)
+
+
+def test_a_plain_method_called_through_its_class_is_the_same_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=PLAIN_AND_WRAPT_TARGETS)
+    agent = NamedAgent()
+    result = NamedAgent.run(agent)
+    assert (result, [span.name for span in telemetry.agent_spans()]) == ("plan", ["invoke_agent planner"])
+
+
+def test_a_patched_plain_method_under_suppression_is_the_original_call(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=PLAIN_AND_WRAPT_TARGETS)
+    with suppress_instrumentation():
+        result = NamedAgent().run()
+    assert (result, telemetry.agent_spans()) == ("plan", [])
+
+
+def test_uninstrument_puts_back_every_original_object(instrumentation: Instrumentation) -> None:
+    originals = [vars(NamedAgent)[name] for name in ("run", "arun", "astream", "stream")] + [agents.plan_function]
+    instrumentation.on(targets=PLAIN_AND_WRAPT_TARGETS)
+    AgentInstrumentor().uninstrument()
+    now = [vars(NamedAgent)[name] for name in ("run", "arun", "astream", "stream")] + [agents.plan_function]
+    assert all(a is b for a, b in zip(originals, now, strict=True))

@@ -2,14 +2,30 @@
 
 `setattr(owner, name, original)` on undo would leave a copy of an inherited method on the subclass,
 so each patch records whether the name was in the owner's own `__dict__` and deletes it on undo if not.
+
+A plain synchronous function (a `def` that is not a generator or a coroutine function: Agent Framework's,
+agno's and smolagents' `run`, the frameworks' span helpers) is replaced by a plain function of ours that
+calls the wrapper with wrapt's (wrapped, instance, args, kwargs) signature; everything else (coroutine
+and generator functions, classmethods, staticmethods, other callables) by a wrapt `FunctionWrapper`.
+Why not wrapt for all: binding a `FunctionWrapper` to an instance and calling it costs wrapt 2.5 about
+1-2 us per call, and one agent run passes up to five wrapped layers (`super().run()` chains), which is the
+whole cost of a suppressed run and much of ours above the SDK floor; binding a function costs what
+Python's own method binding costs. What the plain function keeps: the name, qualified name, module,
+docstring, annotations and `__wrapped__` (`functools.update_wrapper`, so `inspect.signature` and
+`typing.get_type_hints` read the original's), and that it is a function (a method when bound). What it
+cannot keep for coroutine or generator functions (`inspect.iscoroutinefunction` and the like read the
+code flags, which wrapt forwards) is why those stay with wrapt.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FunctionType, MethodType, ModuleType
 from typing import Any
 
 import wrapt
@@ -18,6 +34,9 @@ logger = logging.getLogger("otel_agent_instrumentation")
 
 # wrapt's wrapper signature: (wrapped, instance, args, kwargs) -> result
 WrapperFunction = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+# Makes the plain function that replaces a plain function in a class, from (original, switch); for wrappers
+# that can decide cheaply when to call straight through (runs.py: suppressed, an inner layer of a run).
+MethodFactory = Callable[[FunctionType, list[bool]], Callable[..., Any]]
 
 
 @dataclass(frozen=True)
@@ -28,8 +47,9 @@ class Patch:
     name: str
     original: Any
     was_own_attribute: bool
-    # Our FunctionWrapper, and its on/off switch: wrapt calls `enabled` per call and calls straight
-    # through when it returns a false value; `switch.__len__` is a C method, so the check costs little.
+    # Our FunctionWrapper or plain function, and its on/off switch: wrapt calls `enabled` per call and
+    # calls straight through when it returns a false value (`switch.__len__` is a C method, so the check
+    # costs little); our plain function reads the list itself.
     wrapper: Any = None
     switch: list[bool] = field(default_factory=list)
 
@@ -80,13 +100,57 @@ def _callable(raw: Any, module_name: str, attribute_path: str) -> Any:
     raise TypeError(f"{module_name}:{attribute_path} is a {type(raw).__name__}, not a function or method")
 
 
-def apply(module_name: str, attribute_path: str, wrapper: WrapperFunction) -> Patch:
-    """Wrap `module:attribute_path` with `wrapper` (a wrapt FunctionWrapper) and return the undo record."""
+# Code flags of the functions wrapt keeps wrapping (see the module docstring).
+_NOT_PLAIN = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def is_plain_function(raw: Any) -> bool:
+    """A `def` whose code is neither a generator's nor a coroutine's (what `inspect` reads from the code)."""
+    return type(raw) is FunctionType and not raw.__code__.co_flags & _NOT_PLAIN
+
+
+def _plain_patch(
+    owner: Any, original: FunctionType, wrapper: WrapperFunction, switch: list[bool], method: MethodFactory | None
+) -> Any:
+    if isinstance(owner, ModuleType):
+
+        def patched_function(*args: Any, **kwargs: Any) -> Any:
+            if not switch:
+                return original(*args, **kwargs)
+            return wrapper(original, None, args, kwargs)
+
+        patched: Any = patched_function
+    elif method is not None:
+        patched = method(original, switch)
+    else:
+        # A function in a class: called bound (`agent.run(...)`, `super().run(...)`) or through the class
+        # with the instance first (`RawAgent.run(agent, ...)`); either way `self` is the instance, which
+        # is what wrapt passes as `instance`, with `wrapped` bound to it.
+        def patched_method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not switch:
+                return original(self, *args, **kwargs)
+            return wrapper(MethodType(original, self), self, args, kwargs)
+
+        patched = patched_method
+    functools.update_wrapper(patched, original)
+    patched.__otel_agent_patch__ = True  # tells ours apart from the application's own wrappers (tests, doctor)
+    return patched
+
+
+def apply(
+    module_name: str, attribute_path: str, wrapper: WrapperFunction, method: MethodFactory | None = None
+) -> Patch:
+    """Wrap `module:attribute_path` with `wrapper` (a plain function of ours or a wrapt FunctionWrapper, see
+    the module docstring) and return the undo record. `method`, when given, makes the plain function for a
+    plain function in a class: it must behave as `wrapper` would (calling it or calling straight through)."""
     owner, name, original, own = resolve(module_name, attribute_path)
     switch = [True]
-    function_wrapper = wrapt.FunctionWrapper(original, wrapper, enabled=switch.__len__)  # type: ignore[arg-type]
-    setattr(owner, name, function_wrapper)
-    return Patch(owner, name, original, own, function_wrapper, switch)
+    if is_plain_function(original):
+        patched = _plain_patch(owner, original, wrapper, switch, method)
+    else:
+        patched = wrapt.FunctionWrapper(original, wrapper, enabled=switch.__len__)  # type: ignore[arg-type]
+    setattr(owner, name, patched)
+    return Patch(owner, name, original, own, patched, switch)
 
 
 def is_patched_by(owner: Any, name: str, patches: list[Patch]) -> bool:

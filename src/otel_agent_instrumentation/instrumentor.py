@@ -21,7 +21,7 @@ from .adapters.generic import GenericAdapter
 from .config import Config, resolve
 from .invocation import Telemetry, register_exit_hook
 from .package import _instruments
-from .runs import make_run_wrapper
+from .runs import make_run_method, make_run_wrapper
 
 logger = logging.getLogger("otel_agent_instrumentation")
 
@@ -215,14 +215,16 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
                     raise
                 raise _MissingTarget(f"{type(error).__name__} in targets(): {error}") from error
             for target in targets:
+                method: _patching.MethodFactory | None = None
                 if isinstance(target, RunTarget):
                     wrapper = make_run_wrapper(target, telemetry, adapter.name)
+                    method = make_run_method(wrapper, target, adapter.name)
                 elif isinstance(target, HookTarget):
                     wrapper = target.make_wrapper(telemetry)
                 else:
                     raise TypeError(f"unknown target {target!r}")
                 try:
-                    applied.append(_patching.apply(target.module, target.attribute, wrapper))
+                    applied.append(_patching.apply(target.module, target.attribute, wrapper, method))
                 except (ImportError, AttributeError) as error:
                     if newer:
                         # An unchecked release that moved a target may have changed more than that.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import FunctionType, MethodType
 from typing import Any
 
 from ._context import SUPPRESSION_KEYS, attach_context, current_context, detach_context
 from ._guard import report_failure
-from ._patching import WrapperFunction
+from ._patching import MethodFactory, WrapperFunction
 from .adapters._base import RunTarget
 from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
@@ -84,3 +85,30 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str)
             return result
 
     return run_wrapper
+
+
+def make_run_method(run_wrapper: WrapperFunction, target: RunTarget, adapter_name: str) -> MethodFactory:
+    """The plain-function patch of a run method (_patching.apply's `method`): the run wrapper's two call-through
+    decisions (instrumentation suppressed; an inner layer of the running run) taken in the patch itself,
+    so that a suppressed run, and each inner layer a run passes (`super().run()`), costs one call of ours."""
+    reentry_key = target.reentry_key or adapter_name
+    first_key, *other_keys = SUPPRESSION_KEYS or ("",)
+
+    def factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
+        def patched_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if switch:
+                context = current_context()
+                if not context.get(first_key) and not any(context.get(key) for key in other_keys):
+                    running = context.get(ACTIVE_INVOCATION_KEY)
+                    if not (
+                        isinstance(running, Invocation)
+                        and running.owner is self
+                        and running.reentry_key == reentry_key
+                        and not running.finished
+                    ):
+                        return run_wrapper(MethodType(original, self), self, args, kwargs)
+            return original(self, *args, **kwargs)
+
+        return patched_run
+
+    return factory

@@ -158,6 +158,9 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
     _self_reader: ResultReader | None
     _self_finalizer: AbandonWatch
     _self_methods: type | None
+    # (invocation, wrapped object) for the per-update methods: an attribute read on a wrapt proxy subclass
+    # passes through Python's __getattr__ hook (about 0.1 us), so the update path reads one, not two.
+    _self_hot: tuple[AgentInvocation, Any]
     # Set when entering the wrapped context manager gave the consumer a stream to read.
     _self_entered_stream: bool = False
     # Our enter step's token, kept attached until the exit when the manager left context of its own on
@@ -175,6 +178,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
     ) -> None:
         super().__init__(wrapped)
         self._self_invocation = invocation
+        self._self_hot = (invocation, wrapped)
         self._self_reader = reader
         self._self_methods = methods
         self._self_finalizer = AbandonWatch(self, invocation)
@@ -345,23 +349,16 @@ def _aiter(self: StreamProxy) -> Any:
     return self if iterator is self.__wrapped__ else self._self_adopt(iterator)
 
 
-def _observe_update(invocation: AgentInvocation, value: Any) -> None:
-    try:
-        invocation.observe_update(value)  # type: ignore[misc]  # checked non-None by the caller
-    except Exception:
-        report_failure("reading a stream update")
-
-
 async def _anext(self: StreamProxy) -> Any:
     # The hot path: written out rather than through _self_astep to save a coroutine frame per update.
-    invocation = self._self_invocation
+    invocation, wrapped = self._self_hot
     if invocation.finished:
-        return await self.__wrapped__.__anext__()
+        return await wrapped.__anext__()
     base = _get_current()
     step = invocation.step
     token = _attach(step[1] if step[0] is base else invocation.context_on(base))
     try:
-        value = await self.__wrapped__.__anext__()
+        value = await wrapped.__anext__()
     except StopAsyncIteration:
         _detach(token)
         self._self_end(Outcome.COMPLETED)
@@ -372,8 +369,12 @@ async def _anext(self: StreamProxy) -> Any:
     _detach(token)
     if invocation.first_chunk_at is None:
         invocation.mark_first_chunk()
-    if invocation.observe_update is not None:
-        _observe_update(invocation, value)
+    observe = invocation.observe_update
+    if observe is not None:
+        try:
+            observe(value)
+        except Exception:
+            report_failure("reading a stream update")
     return value
 
 
@@ -400,14 +401,14 @@ def _iter(self: StreamProxy) -> Any:
 
 def _next(self: StreamProxy) -> Any:
     # Written out like _anext: one frame less per update than going through _self_step.
-    invocation = self._self_invocation
+    invocation, wrapped = self._self_hot
     if invocation.finished:
-        return self.__wrapped__.__next__()
+        return wrapped.__next__()
     base = _get_current()
     step = invocation.step
     token = _attach(step[1] if step[0] is base else invocation.context_on(base))
     try:
-        value = self.__wrapped__.__next__()
+        value = wrapped.__next__()
     except StopIteration:
         _detach(token)
         self._self_end(Outcome.COMPLETED)
@@ -419,8 +420,12 @@ def _next(self: StreamProxy) -> Any:
     _detach(token)
     if invocation.first_chunk_at is None:
         invocation.mark_first_chunk()
-    if invocation.observe_update is not None:
-        _observe_update(invocation, value)
+    observe = invocation.observe_update
+    if observe is not None:
+        try:
+            observe(value)
+        except Exception:
+            report_failure("reading a stream update")
     return value
 
 

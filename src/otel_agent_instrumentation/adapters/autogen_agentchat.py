@@ -301,7 +301,10 @@ class _Tally:
         self.last_message: Any = None
 
     def add(self, message: Any) -> None:
-        has_usage, is_chat_message = _traits(type(message), message)
+        # Called for every streamed item: the traits are looked up here, not through _traits' call.
+        kind = type(message)
+        traits = _TRAITS.get(kind)
+        has_usage, is_chat_message = traits if traits is not None else _traits(kind, message)
         if has_usage:
             usage = message.models_usage
             if usage is not None:
