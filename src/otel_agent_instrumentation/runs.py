@@ -92,13 +92,19 @@ def make_run_method(run_wrapper: WrapperFunction, target: RunTarget, adapter_nam
     decisions (instrumentation suppressed; an inner layer of the running run) taken in the patch itself,
     so that a suppressed run, and each inner layer a run passes (`super().run()`), costs one call of ours."""
     reentry_key = target.reentry_key or adapter_name
-    first_key, *other_keys = SUPPRESSION_KEYS or ("",)
+    # Two keys in every OpenTelemetry release so far; checked without a loop, any others after them.
+    first_key, second_key, *other_keys = (*SUPPRESSION_KEYS, "", "")
+    more_keys = tuple(key for key in other_keys if key)
 
     def factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
         def patched_run(self: Any, *args: Any, **kwargs: Any) -> Any:
             if switch:
                 context = current_context()
-                if not context.get(first_key) and not any(context.get(key) for key in other_keys):
+                if not (
+                    context.get(first_key)
+                    or context.get(second_key)
+                    or (more_keys and any(context.get(key) for key in more_keys))
+                ):
                     running = context.get(ACTIVE_INVOCATION_KEY)
                     if not (
                         isinstance(running, Invocation)
