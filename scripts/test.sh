@@ -13,9 +13,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SEPARATE_ENVIRONMENTS=(openai2 otel144)
+started_at=$SECONDS
+timed() {  # timed NAME COMMAND...: runs it and prints its wall time (set-up steps; `step` below records tests)
+  local name="$1" began=$SECONDS; shift
+  "$@"
+  local status=$?
+  echo "--- $name: $((SECONDS - began))s (exit $status)"
+  return $status
+}
 set -e
-bash scripts/setup-venv.sh test,llm-clients,browser
-bash scripts/setup-phoenix.sh  # the end-to-end test's trace backend, in its own venv
+timed setup-main bash scripts/setup-venv.sh test,llm-clients,browser
+timed setup-phoenix bash scripts/setup-phoenix.sh  # the end-to-end test's trace backend, in its own venv
 # The end-to-end browser check drives Debian's chromium (Playwright from the `browser` extra, through
 # executable_path; never `playwright install`). If it cannot be installed, those specs fail and say how.
 command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; } ||
@@ -27,23 +35,29 @@ set +e
 reports="$(mktemp -d)"
 declare -A setup_pid
 for env in "${SEPARATE_ENVIRONMENTS[@]}"; do
-  bash scripts/setup-venv.sh "test-$env,llm-clients" ".venv-$env" >"$reports/setup-$env.log" 2>&1 &
+  timed "setup-$env" bash scripts/setup-venv.sh "test-$env,llm-clients" ".venv-$env" >"$reports/setup-$env.log" 2>&1 &
   setup_pid[$env]=$!
 done
 # The floors' venv too (its install is most of that step's time); its tests run last, on a fresh wheel.
-bash scripts/test-lowest.sh --setup-only >"$reports/setup-lowest.log" 2>&1 &
+timed setup-lowest bash scripts/test-lowest.sh --setup-only >"$reports/setup-lowest.log" 2>&1 &
 setup_pid[lowest]=$!
 steps=()
-step() {  # step NAME COMMAND...: runs it, records its exit status
-  local name="$1"; shift
+step_times=()
+step() {  # step NAME COMMAND...: runs it, records its exit status and wall time
+  local name="$1" began=$SECONDS; shift
   echo "=== $name: $*"
   "$@"
   local status=$?
   steps+=("$name=$status")
+  step_times+=("$name $((SECONDS - began))s")
+  echo "--- $name: $((SECONDS - began))s (exit $status)"
 }
 step main .venv/bin/python -m pytest -p xdist -n 2 --junitxml="$reports/main.xml"
 for env in "${SEPARATE_ENVIRONMENTS[@]}"; do
-  if ! wait "${setup_pid[$env]}"; then
+  wait "${setup_pid[$env]}"
+  setup_status=$?
+  grep '^--- ' "$reports/setup-$env.log"  # its wall time (it ran in the background)
+  if [ "$setup_status" != 0 ]; then
     cat "$reports/setup-$env.log"
     steps+=("$env=setup-failed")
     continue
@@ -52,11 +66,15 @@ for env in "${SEPARATE_ENVIRONMENTS[@]}"; do
     --junitxml="$reports/$env.xml" tests/test_lifecycle.py tests/test_benchmark_smoke.py "tests/separate/$env"
 done
 step suites bash scripts/framework-suites.sh --ci
-if wait "${setup_pid[lowest]}"; then
+wait "${setup_pid[lowest]}"
+setup_status=$?
+grep '^--- ' "$reports/setup-lowest.log"
+if [ "$setup_status" = 0 ]; then
   step lowest bash scripts/test-lowest.sh --junitxml="$reports/lowest.xml"
 else
   cat "$reports/setup-lowest.log"
   steps+=("lowest=setup-failed")
 fi
 python="$(bash scripts/find-python.sh)"
+echo "step times: ${step_times[*]/%/;} total $((SECONDS - started_at))s"
 "$python" scripts/summarize-tests.py "$reports" "${steps[@]}"
