@@ -24,8 +24,7 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "test-lowest needs Python $python_floor (the requires-python floor); set PYTHON=/path/to/python$python_floor" >&2
     exit 1
   fi
-  # Seeded with pip: `pip check` below is pip's own verdict on the installed set.
-  "$uv" venv --quiet --seed --python "$("$python" -c 'import sys; print(sys.executable)')" "$venv"
+  "$uv" venv --quiet --python "$("$python" -c 'import sys; print(sys.executable)')" "$venv"
   echo '*' > "$venv/.gitignore"
 fi
 constraints="$venv/constraints.txt"
@@ -34,9 +33,10 @@ stamp="$venv/.installed"
 # Reinstall when the floors or anything else in pyproject.toml changed.
 if [ ! -f "$stamp" ] || ! cmp -s "$constraints.new" "$constraints" || [ pyproject.toml -nt "$stamp" ]; then
   mv "$constraints.new" "$constraints"
-  # The wheel is reinstalled even at the same version number (new contents); its dependencies are not.
+  # The wheel is reinstalled even at the same version number (new contents); its dependencies are not. pip
+  # too: `pip check` below is pip's own verdict on the installed set.
   "$uv" pip install --quiet --python "$venv/bin/python" --constraint "$constraints" \
-    --reinstall-package otel-agent-instrumentation "$wheel[test]"
+    --reinstall-package otel-agent-instrumentation "$wheel[test]" pip
   "$venv/bin/python" -m pip check
   touch "$stamp"
 else

@@ -190,10 +190,10 @@ def ensure_venv(suite: Suite, pins: dict[str, str], venv: Path, *, relock: bool)
     started = time.monotonic()
     uv = find_uv()
     if not python.exists():
-        # Seeded with pip: the sdist is downloaded and --relock freezes the venv with it.
-        run_quiet([uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(venv)])
+        run_quiet([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
     log(f"{suite.name}: installing {pins[suite.name]} and {requirements.name} into {venv.relative_to(REPO)}")
-    run_quiet([uv, "pip", "install", "--quiet", "--python", str(python), *install])
+    # pip too: the sdist is downloaded and --relock freezes the venv with it.
+    run_quiet([uv, "pip", "install", "--quiet", "--python", str(python), *install, "pip"])
     stamp.write_text(stamp_text)
     log(f"{suite.name}: venv ready in {time.monotonic() - started:.0f}s")
     if relock:
