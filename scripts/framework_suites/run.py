@@ -203,9 +203,12 @@ def ensure_venv(suite: Suite, pins: dict[str, str], venv: Path, *, relock: bool)
 
 def find_uv() -> str:
     """The uv the repository's set-up scripts install with ($UV, or scripts/find-uv.sh's venv)."""
-    return os.environ.get("UV") or subprocess.run(
-        ["bash", str(REPO / "scripts" / "find-uv.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return (
+        os.environ.get("UV")
+        or subprocess.run(
+            ["bash", str(REPO / "scripts" / "find-uv.sh")], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
 
 
 def _existing(path: Path) -> list[Path]:
