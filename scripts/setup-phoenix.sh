@@ -4,11 +4,11 @@
 # openinference's openai instrumentor, which would leak into the suite and into opentelemetry-instrument.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+uv="$(bash scripts/find-uv.sh)"
 if [ ! -x .venv-phoenix/bin/python ]; then
   python="$(bash scripts/find-python.sh)"
-  "$python" -m venv .venv-phoenix
+  "$uv" venv --quiet --python "$("$python" -c 'import sys; print(sys.executable)')" .venv-phoenix
   echo '*' > .venv-phoenix/.gitignore
-  .venv-phoenix/bin/python -m pip install --quiet --upgrade pip
 fi
 stamp=".venv-phoenix/.installed"
 [ -f "$stamp" ] && [ ! pyproject.toml -nt "$stamp" ] && exit 0
@@ -20,6 +20,6 @@ with open("pyproject.toml", "rb") as f:
 ')"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$requirements" ]; then
   mapfile -t pins <<< "$requirements"
-  .venv-phoenix/bin/python -m pip install --quiet "${pins[@]}"
+  "$uv" pip install --quiet --python .venv-phoenix/bin/python "${pins[@]}"
 fi
 printf '%s\n' "$requirements" > "$stamp"

@@ -7,40 +7,49 @@
 # package: the core lifecycle table, user targets, the instrumentor, Agent Framework, the README's examples
 # and the built distributions' own tests (tests/installed/). The wheel is rebuilt and reinstalled on every
 # run, so a local run tests the source as it is now. Extra arguments go to pytest; `--setup-only` (first)
-# stops before pytest (scripts/test.sh sets up while the main suite runs).
+# stops before pytest; `--tests-only` (first) neither builds nor installs: it runs pytest on what the
+# `--setup-only` run just before it built and installed (scripts/test.sh sets up while the main suite runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 setup_only=false
-if [ "${1:-}" = "--setup-only" ]; then setup_only=true; shift; fi
-bash scripts/build-dist.sh
-wheel="$(echo dist/otel_agent_instrumentation-*-py3-none-any.whl)"
+tests_only=false
+case "${1:-}" in
+  --setup-only) setup_only=true; shift ;;
+  --tests-only) tests_only=true; shift ;;
+esac
 venv=.venv-lowest
-host_python="$(bash scripts/find-python.sh)"  # 3.11+: requirement-sets.py reads pyproject.toml with tomllib
-python_floor="$("$host_python" scripts/requirement-sets.py python-floor)"
-if [ ! -x "$venv/bin/python" ]; then
-  python="${PYTHON:-python$python_floor}"
-  if ! "$python" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$python_floor'.split('.'))))"; then
-    echo "test-lowest needs Python $python_floor (the requires-python floor); set PYTHON=/path/to/python$python_floor" >&2
-    exit 1
-  fi
-  "$python" -m venv "$venv"
-  echo '*' > "$venv/.gitignore"
-  "$venv/bin/python" -m pip install --quiet --upgrade pip
-fi
 constraints="$venv/constraints.txt"
-"$host_python" scripts/requirement-sets.py lowest > "$constraints.new"
-stamp="$venv/.installed"
-# Reinstall when the floors or anything else in pyproject.toml changed.
-if [ ! -f "$stamp" ] || ! cmp -s "$constraints.new" "$constraints" || [ pyproject.toml -nt "$stamp" ]; then
-  mv "$constraints.new" "$constraints"
-  "$venv/bin/python" -m pip install --quiet --constraint "$constraints" --force-reinstall --no-deps "$wheel"
-  "$venv/bin/python" -m pip install --quiet --constraint "$constraints" "$wheel[test]"
-  "$venv/bin/python" -m pip check
-  touch "$stamp"
-else
-  rm "$constraints.new"
-  # Same version number, new contents: only --force-reinstall replaces it (its dependencies stay).
-  "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$wheel"
+if ! $tests_only; then
+  bash scripts/build-dist.sh
+  wheel="$(echo dist/otel_agent_instrumentation-*-py3-none-any.whl)"
+  host_python="$(bash scripts/find-python.sh)"  # 3.11+: requirement-sets.py reads pyproject.toml with tomllib
+  python_floor="$("$host_python" scripts/requirement-sets.py python-floor)"
+  uv="$(bash scripts/find-uv.sh)"
+  if [ ! -x "$venv/bin/python" ]; then
+    python="${PYTHON:-python$python_floor}"
+    if ! "$python" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$python_floor'.split('.'))))"; then
+      echo "test-lowest needs Python $python_floor (the requires-python floor); set PYTHON=/path/to/python$python_floor" >&2
+      exit 1
+    fi
+    "$uv" venv --quiet --python "$("$python" -c 'import sys; print(sys.executable)')" "$venv"
+    echo '*' > "$venv/.gitignore"
+  fi
+  "$host_python" scripts/requirement-sets.py lowest > "$constraints.new"
+  stamp="$venv/.installed"
+  # Reinstall when the floors or anything else in pyproject.toml changed.
+  if [ ! -f "$stamp" ] || ! cmp -s "$constraints.new" "$constraints" || [ pyproject.toml -nt "$stamp" ]; then
+    mv "$constraints.new" "$constraints"
+    # The wheel is reinstalled even at the same version number (new contents); its dependencies are not. pip
+    # too: `pip check` below is pip's own verdict on the installed set.
+    "$uv" pip install --quiet --python "$venv/bin/python" --constraint "$constraints" \
+      --reinstall-package otel-agent-instrumentation "$wheel[test]" pip
+    "$venv/bin/python" -m pip check
+    touch "$stamp"
+  else
+    rm "$constraints.new"
+    # Same version number, new contents: only a reinstall replaces it (its dependencies stay).
+    "$uv" pip install --quiet --python "$venv/bin/python" --reinstall-package otel-agent-instrumentation --no-deps "$wheel"
+  fi
 fi
 # Every pinned floor is the installed version (a constraint alone installs nothing).
 "$venv/bin/python" - "$constraints" <<'EOF'

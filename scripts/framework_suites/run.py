@@ -188,16 +188,27 @@ def ensure_venv(suite: Suite, pins: dict[str, str], venv: Path, *, relock: bool)
     if python.exists() and stamp.exists() and stamp.read_text() == stamp_text:
         return python
     started = time.monotonic()
+    uv = find_uv()
     if not python.exists():
-        run_quiet([sys.executable, "-m", "venv", str(venv)])
-        run_quiet([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+        run_quiet([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
     log(f"{suite.name}: installing {pins[suite.name]} and {requirements.name} into {venv.relative_to(REPO)}")
-    run_quiet([str(python), "-m", "pip", "install", "--quiet", *install])
+    # pip too: the sdist is downloaded and --relock freezes the venv with it.
+    run_quiet([uv, "pip", "install", "--quiet", "--python", str(python), *install, "pip"])
     stamp.write_text(stamp_text)
     log(f"{suite.name}: venv ready in {time.monotonic() - started:.0f}s")
     if relock:
         write_constraints(suite, pins, python, constraints)
     return python
+
+
+def find_uv() -> str:
+    """The uv the repository's set-up scripts install with ($UV, or scripts/find-uv.sh's venv)."""
+    return (
+        os.environ.get("UV")
+        or subprocess.run(
+            ["bash", str(REPO / "scripts" / "find-uv.sh")], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
 
 
 def _existing(path: Path) -> list[Path]:
@@ -512,6 +523,12 @@ def without_runner_frames(text: str) -> str:
     return "\n".join(kept)
 
 
+def set_up(suite: Suite, pins: dict[str, str], ci: bool) -> None:
+    """The suite's venv and sdist only (scripts/test.sh installs them while other tests run)."""
+    python = ensure_venv(suite, pins, venv_folder(suite, ci), relock=False)
+    ensure_sdist(suite, python, pinned_version(pins[suite.name]))
+
+
 def check_suite(suite: Suite, pins: dict[str, str], ci: bool, relock: bool) -> bool:
     """Runs one suite both ways; prints its summary line; True when it holds."""
     version = pinned_version(pins[suite.name])
@@ -637,9 +654,12 @@ def main() -> int:
     parser.add_argument(
         "--relock", action="store_true", help="rebuild the venvs unconstrained and rewrite constraints.txt"
     )
+    parser.add_argument("--setup-only", action="store_true", help="install the venvs and fetch the sdists; run nothing")
     arguments = parser.parse_args()
     if arguments.relock and arguments.ci:
         parser.error("--relock rebuilds the full venvs; run it without --ci")
+    if arguments.relock and arguments.setup_only:
+        parser.error("--relock runs the suites to check the new lock; run it without --setup-only")
     pins = pinned_requirements()
     selected = [s for s in SUITES if not arguments.only or s.name in arguments.only.split(",")]
     unknown = set(filter(None, arguments.only.split(","))) - {s.name for s in SUITES}
@@ -648,6 +668,10 @@ def main() -> int:
     if arguments.ci:
         selected = [s for s in selected if s.ci_passes]
     ensure_state_dir()
+    if arguments.setup_only:
+        for suite in selected:
+            set_up(suite, pins, arguments.ci)
+        return 0
     for name, checked in NO_TESTS_IN_SDIST.items():
         pinned = pinned_version(pins[name])
         note = "" if pinned == checked else f" (checked at {checked}; pinned now {pinned}: look again)"
