@@ -29,17 +29,15 @@ class ContentCapture(enum.Enum):
     EVENT_ONLY = "EVENT_ONLY"
     SPAN_AND_EVENT = "SPAN_AND_EVENT"
 
-    @property
-    def on_span(self) -> bool:
-        return self in (ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT)
+    # Plain attributes of each member, not properties: adapters read `enabled` on every run.
+    on_span: bool
+    as_event: bool
+    enabled: bool
 
-    @property
-    def as_event(self) -> bool:
-        return self in (ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT)
-
-    @property
-    def enabled(self) -> bool:
-        return self is not ContentCapture.NO_CONTENT
+    def __init__(self, value: str) -> None:
+        self.on_span = value in ("SPAN_ONLY", "SPAN_AND_EVENT")
+        self.as_event = value in ("EVENT_ONLY", "SPAN_AND_EVENT")
+        self.enabled = value != "NO_CONTENT"
 
 
 # One variable, one meaning across a process, as the contrib GenAI instrumentations read it:

@@ -124,15 +124,22 @@ _REQUEST_OPTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _merged_options(agent: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
+_NO_OPTIONS: Mapping[str, Any] = {}
+
+
+def _merged_options(agent: Any, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The agent's default options under the call's (read only: a run's options are not copied when the
+    call gives none)."""
     defaults = getattr(agent, "default_options", None)
-    if isinstance(defaults, Mapping):
-        merged.update(defaults)
     options = kwargs.get("options")
-    if isinstance(options, Mapping):
-        merged.update(options)
-    return merged
+    if options is None or not isinstance(options, Mapping):
+        return defaults if isinstance(defaults, Mapping) else _NO_OPTIONS
+    if not isinstance(defaults, Mapping):
+        return options
+    return {**defaults, **options}
+
+
+_REQUEST_ATTRIBUTES: dict[str, str] = dict(_REQUEST_OPTIONS)
 
 
 def _text_parts(contents: Any) -> list[dict[str, Any]]:
@@ -221,12 +228,15 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
         provider_name=_provider_name(agent),
         conversation_id=conversation_id if isinstance(conversation_id, str) else None,
     )
-    for option, attribute in _REQUEST_OPTIONS:
-        value = options.get(option)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+    # The options a run sets are few: look each up in the table rather than the table in the options.
+    for option, value in options.items():
+        attribute = _REQUEST_ATTRIBUTES.get(option)
+        if attribute is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
             facts.attributes[attribute] = value
     stop = options.get("stop")
-    if isinstance(stop, str):
+    if stop is None:
+        pass
+    elif isinstance(stop, str):
         facts.attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
     elif isinstance(stop, Sequence) and all(isinstance(item, str) for item in stop):
         facts.attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
