@@ -553,7 +553,7 @@ async def _drive(
 ) -> _T:
     # One attach for the whole await, in the task that awaits: the framework's own context changes
     # across its awaits (its spans opened before an await, closed after) are kept as they are.
-    token = invocation.attach()
+    token = _attach(invocation.step_context())
     try:
         value = await coroutine
     except BaseException as error:
@@ -566,7 +566,7 @@ async def _drive(
             finish_with_error(invocation, recorded, facts)
         raise
     finalizer.detach()
-    invocation.detach(token)
+    _detach(token)
     if on_return is None:
         kind = type(value)
         if hasattr(kind, "__anext__") or hasattr(kind, "__next__"):
