@@ -23,7 +23,8 @@ Modes are switched on and off in turn inside the process; before timing, each mo
 must emit spans when on (else it is marked "no spans"), none once off (else it did not uninstrument
 cleanly and is timed after all the others, so it cannot pollute them), and produce the bare output.
 Each figure is the median of interleaved batches (every batch runs every mode, each batch starting
-with the next mode), with the garbage collector off inside each timing window, after a warm-up.
+with the next mode), with the garbage collector off inside each timing window, after a warm-up; a mode's
+added cost is the median of its per-batch differences to bare (paired).
 Each window makes as many calls as fill --window-ms in bare mode.
 Then, for the frameworks whose tool calls get our execute_tool span (agno, OpenAI Agents, Pydantic AI), a
 tool call span against the SDK alone doing what it recorded (benchmarks/tool_span.py; --tool-rounds 0 skips).
@@ -475,14 +476,18 @@ def reference_rows(env: BenchEnv, instrumentor: AgentInstrumentor, n: int, batch
     # The SDK work our span for the user target cannot avoid: the same span (two attributes at start,
     # the outcome at the end) and the duration histogram record, with nothing of ours around it.
     duration = env.meter_provider.get_meter("bench").create_histogram("bench.duration")
-    start_attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Target"}
+    start_attributes = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "Target",
+        "gen_ai.provider.name": "_OTHER",
+    }
     end_attributes = {"otel_agent_instrumentation.outcome": "completed"}
 
     def sdk_floor() -> None:
         span = tracer.start_span("invoke_agent Target", attributes=start_attributes)
         span.set_attributes(end_attributes)
         span.end()
-        duration.record(0.001, start_attributes)
+        duration.record(0.001, start_attributes, trace.set_span_in_context(span))  # with its exemplar, as ours
 
     target = Target()
     raw = median_of(lambda: time_sync(raw_span, n))
@@ -513,7 +518,23 @@ Medians = dict[str, dict[str, float]]  # mode -> shape -> median us per call
 
 
 def medians(modes: list[Mode]) -> Medians:
-    return {m.name: {shape: statistics.median(v) for shape, v in m.times.items()} for m in modes if m.times}
+    """Each mode's time per shape: bare's median, and for the others bare's median plus the median of their
+    per-batch differences to bare (paired: a batch's modes run back to back, so a drift in machine speed
+    between batches, which moves a millisecond run by more than our cost, cancels out)."""
+    bare = next((m.times for m in modes if m.name == "bare"), {})
+    result: Medians = {}
+    for mode in modes:
+        if not mode.times:
+            continue
+        result[mode.name] = {}
+        for shape, times in mode.times.items():
+            base = bare.get(shape)
+            if mode.name == "bare" or base is None or len(base) != len(times):
+                result[mode.name][shape] = statistics.median(times)
+            else:
+                differences = [time - bare_time for time, bare_time in zip(times, base, strict=True)]
+                result[mode.name][shape] = statistics.median(base) + statistics.median(differences)
+    return result
 
 
 def added(med: Medians, mode: str, shape: str) -> float | None:
@@ -579,7 +600,7 @@ def report(results: list[tuple[Calls, list[Mode]]], refs: dict[str, float]) -> N
                 continue
             builtin = added(med, "builtin", shape)
             recipe = calls.floors.get(shape)
-            made = f" ({len(recipe.spans)} span, {len(recipe.records)} records)" if recipe else ""
+            made = f" ({len(recipe.spans)} spans, {len(recipe.records)} records)" if recipe else ""
             _row(
                 [
                     calls.subject.framework,
