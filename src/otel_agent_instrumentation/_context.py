@@ -8,12 +8,14 @@ when the runtime context is the default one, and the API's functions otherwise (
 from an entry point keeps full control).
 
 `detach_context` raises (ValueError/RuntimeError) where the API's `detach` logs "Failed to detach
-context": every caller detaches a token in the frame that attached it, where reset cannot fail, or
-handles the error itself (stream.py `_detach_if_here`).
+context": a caller detaches a token in the frame that attached it with no await in between, where reset
+cannot fail, or handles the error itself (stream.py `_detach_if_here`); after an await, `detach_resumed`
+(the coroutine may, in code that drives coroutines by hand, be resumed in another Context).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -77,3 +79,15 @@ def _span_key() -> str:
 
 
 SPAN_KEY = _span_key()
+
+
+_logger = logging.getLogger("opentelemetry.context")
+
+
+def detach_resumed(token: Any) -> None:
+    """Detach a token attached before an await in the same coroutine frame; as the API does, a token that
+    cannot be reset here is logged ("Failed to detach context"), never raised into the application."""
+    try:
+        detach_context(token)
+    except (ValueError, RuntimeError):
+        _logger.exception("Failed to detach context")

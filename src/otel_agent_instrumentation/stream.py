@@ -40,6 +40,7 @@ import wrapt
 from ._context import attach_context as _attach
 from ._context import current_context as _get_current
 from ._context import detach_context as _detach
+from ._context import detach_resumed as _detach_resumed
 from ._guard import report_failure
 from .invocation import AgentInvocation, Outcome, ResultFacts
 
@@ -279,13 +280,13 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         try:
             value = await awaitable
         except StopAsyncIteration:
-            _detach(token)
+            _detach_resumed(token)
             self._self_end(Outcome.COMPLETED)
             raise
         except BaseException as error:
             self._self_end(*_async_step_ending(token, error))
             raise
-        _detach(token)
+        _detach_resumed(token)
         return value
 
     async def _self_aenter_step(self, awaitable: Awaitable[_T]) -> _T:
@@ -360,13 +361,16 @@ async def _anext(self: StreamProxy) -> Any:
     try:
         value = await wrapped.__anext__()
     except StopAsyncIteration:
-        _detach(token)
+        _detach_resumed(token)
         self._self_end(Outcome.COMPLETED)
         raise
     except BaseException as error:
         self._self_end(*_async_step_ending(token, error))
         raise
-    _detach(token)
+    try:
+        _detach(token)
+    except (ValueError, RuntimeError):  # resumed in another Context (see _context)
+        _detach_resumed(token)
     if invocation.first_chunk_at is None:
         invocation.mark_first_chunk()
     observe = invocation.observe_update
@@ -566,7 +570,7 @@ async def _drive(
             finish_with_error(invocation, recorded, facts)
         raise
     finalizer.detach()
-    _detach(token)
+    _detach_resumed(token)
     if on_return is None:
         kind = type(value)
         if hasattr(kind, "__anext__") or hasattr(kind, "__next__"):
