@@ -23,7 +23,6 @@ from typing import TypeVar
 
 from opentelemetry import context as otel_context
 
-from .._context import attach_context, detach_resumed
 from .._guard import report_failure
 from ..invocation import Invocation, Outcome
 from ..stream import finish_with_error
@@ -59,7 +58,7 @@ async def traced_await(
     that means something else than a failure (control flow, a failure handed back to the model) and returns
     whether it did; otherwise the exception ends it as the core's own steps do. The exception always propagates.
     """
-    token = attach_context(invocation.step_context())
+    token = otel_context.attach(invocation.step_context())
     try:
         value = await call
     except BaseException as error:
@@ -75,7 +74,7 @@ async def traced_await(
         if not ended:
             finish_with_error(invocation, error)
         raise
-    detach_resumed(token)
+    otel_context.detach(token)
     if on_return is None:
         invocation.finish(Outcome.COMPLETED)
         return value
@@ -90,11 +89,11 @@ async def traced_await(
 async def awaited_step(call: Awaitable[_T], invocation: Invocation) -> _T:
     """Await `call` as one step of `invocation`'s run (its span current, attached and detached in this frame),
     leaving the run open: what the step raises propagates, and ending the run is the caller's."""
-    token = attach_context(invocation.step_context())
+    token = otel_context.attach(invocation.step_context())
     try:
         value = await call
     except BaseException:
         _detach_unless_torn_down(token)
         raise
-    detach_resumed(token)
+    otel_context.detach(token)
     return value
