@@ -21,7 +21,7 @@ from .adapters.generic import GenericAdapter
 from .config import Config, resolve
 from .invocation import Telemetry, register_exit_hook
 from .package import _instruments
-from .runs import make_run_method, make_run_wrapper
+from .runs import make_run_patches
 
 logger = logging.getLogger("otel_agent_instrumentation")
 
@@ -217,8 +217,7 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
             for target in targets:
                 method: _patching.MethodFactory | None = None
                 if isinstance(target, RunTarget):
-                    wrapper = make_run_wrapper(target, telemetry, adapter.name)
-                    method = make_run_method(wrapper, target, adapter.name)
+                    wrapper, method = make_run_patches(target, telemetry, adapter.name)
                 elif isinstance(target, HookTarget):
                     wrapper = target.make_wrapper(telemetry)
                 else:

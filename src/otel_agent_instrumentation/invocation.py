@@ -311,13 +311,7 @@ class Invocation:
         self.observe_update: Callable[[Any], None] | None = None
         operation = request.operation
         operation_name = operation._value_
-        subject = (
-            request.agent_name
-            if operation is _AGENT
-            else request.tool_name
-            if operation is _TOOL
-            else request.workflow_name
-        )  # request.subject(), inline
+        subject = request.subject()
         # Sampling-relevant attributes go in at start; the metrics' attributes are a subset of them.
         attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: operation_name}
         if subject:
@@ -472,14 +466,13 @@ class Invocation:
 
     @staticmethod
     def _result_attributes(result: ResultFacts, attributes: dict[str, AttributeValue]) -> None:
-        # _token_count, inline: a str or None from an odd usage object is not a count.
         counts = (
-            (semconv.GEN_AI_USAGE_INPUT_TOKENS, result.input_tokens),
-            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, result.output_tokens),
-            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, result.cache_read_input_tokens),
-            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, result.cache_creation_input_tokens),
+            (semconv.GEN_AI_USAGE_INPUT_TOKENS, _token_count(result.input_tokens)),
+            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, _token_count(result.output_tokens)),
+            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, _token_count(result.cache_read_input_tokens)),
+            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, _token_count(result.cache_creation_input_tokens)),
         )
-        attributes.update({key: count for key, count in counts if type(count) is not bool and isinstance(count, int)})
+        attributes.update({key: count for key, count in counts if count is not None})
         if result.response_id is not None:
             attributes[semconv.GEN_AI_RESPONSE_ID] = result.response_id
         if result.finish_reasons:

@@ -13,9 +13,19 @@ from .adapters._base import RunTarget
 from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
 
+# The keys suppress_instrumentation() sets: two in every OpenTelemetry release so far, checked without a
+# loop on the per-layer path; any others after them.
+_FIRST_SUPPRESSION_KEY, _SECOND_SUPPRESSION_KEY, *_other_keys = (*SUPPRESSION_KEYS, "", "")
+_MORE_SUPPRESSION_KEYS = tuple(key for key in _other_keys if key)
 
-def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str) -> WrapperFunction:
-    """Build the wrapt wrapper for `target`, with its readers and telemetry bound once."""
+
+def make_run_patches(
+    target: RunTarget, telemetry: Telemetry, adapter_name: str
+) -> tuple[WrapperFunction, MethodFactory]:
+    """The wrapt wrapper for `target` and the factory of its plain-function patch (_patching.apply's `method`),
+    with its readers and telemetry bound once. Both take the same two call-through decisions (instrumentation
+    suppressed; an inner layer of the running run) off the context they read once, then the same traced run:
+    this is the whole cost of a suppressed run, or of each inner layer a run passes, per layer."""
     read_request = target.read_request
     read_result = target.read_result
     stream_methods = target.stream_methods
@@ -23,6 +33,7 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str)
     handle_result = target.handle_result
     config = telemetry.config
     reentry_key = target.reentry_key or adapter_name
+    first_key, second_key, more_keys = _FIRST_SUPPRESSION_KEY, _SECOND_SUPPRESSION_KEY, _MORE_SUPPRESSION_KEYS
 
     def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AgentInvocation | None:
         # Sites name the failure, not the target: a run passes several wrapped layers (Agent.run ->
@@ -45,24 +56,7 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str)
             report_failure("starting the agent span")
             return None
 
-    def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # The context is read once, and the suppression keys and the running invocation off it directly:
-        # this is the whole cost of a suppressed run or of an inner layer of a running one, per layer.
-        context = current_context()
-        for key in SUPPRESSION_KEYS:
-            if context.get(key):
-                return wrapped(*args, **kwargs)
-        # One span per user-level run: a layer of the running run (a layer's super().run(), run_sync ->
-        # run, a team's run -> run_stream: the same object through a target with the same key) is that
-        # run; anything else called while it runs (another agent, another user target) is a new run.
-        running = context.get(ACTIVE_INVOCATION_KEY)
-        if (
-            isinstance(running, Invocation)
-            and running.owner is instance
-            and running.reentry_key == reentry_key
-            and not running.finished
-        ):
-            return wrapped(*args, **kwargs)
+    def traced_run(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         invocation = start(instance, args, kwargs)
         if invocation is None:
             return wrapped(*args, **kwargs)
@@ -84,19 +78,30 @@ def make_run_wrapper(target: RunTarget, telemetry: Telemetry, adapter_name: str)
             invocation.finish(Outcome.ABANDONED)
             return result
 
-    return run_wrapper
+    # Both call-through decisions are written out in each patch below rather than called: a call per
+    # wrapped layer is a measurable share of a suppressed run.
+    def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        context = current_context()
+        if (
+            context.get(first_key)
+            or context.get(second_key)
+            or (more_keys and any(context.get(key) for key in more_keys))
+        ):
+            return wrapped(*args, **kwargs)
+        # One span per user-level run: a layer of the running run (a layer's super().run(), run_sync ->
+        # run, a team's run -> run_stream: the same object through a target with the same key) is that
+        # run; anything else called while it runs (another agent, another user target) is a new run.
+        running = context.get(ACTIVE_INVOCATION_KEY)
+        if (
+            isinstance(running, Invocation)
+            and running.owner is instance
+            and running.reentry_key == reentry_key
+            and not running.finished
+        ):
+            return wrapped(*args, **kwargs)
+        return traced_run(wrapped, instance, args, kwargs)
 
-
-def make_run_method(run_wrapper: WrapperFunction, target: RunTarget, adapter_name: str) -> MethodFactory:
-    """The plain-function patch of a run method (_patching.apply's `method`): the run wrapper's two call-through
-    decisions (instrumentation suppressed; an inner layer of the running run) taken in the patch itself,
-    so that a suppressed run, and each inner layer a run passes (`super().run()`), costs one call of ours."""
-    reentry_key = target.reentry_key or adapter_name
-    # Two keys in every OpenTelemetry release so far; checked without a loop, any others after them.
-    first_key, second_key, *other_keys = (*SUPPRESSION_KEYS, "", "")
-    more_keys = tuple(key for key in other_keys if key)
-
-    def factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
+    def method_factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
         def patched_run(self: Any, *args: Any, **kwargs: Any) -> Any:
             if switch:
                 context = current_context()
@@ -112,9 +117,9 @@ def make_run_method(run_wrapper: WrapperFunction, target: RunTarget, adapter_nam
                         and running.reentry_key == reentry_key
                         and not running.finished
                     ):
-                        return run_wrapper(MethodType(original, self), self, args, kwargs)
+                        return traced_run(MethodType(original, self), self, args, kwargs)
             return original(self, *args, **kwargs)
 
         return patched_run
 
-    return factory
+    return run_wrapper, method_factory
