@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import typing
@@ -12,6 +13,7 @@ import pytest
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from otel_agent_instrumentation import AgentInstrumentor
+from otel_agent_instrumentation._patching import exact_signature_method, hook_method_factory
 from tests.conftest import Instrumentation, Telemetry
 from tests.sample_app import agents
 from tests.sample_app.agents import NamedAgent
@@ -148,3 +150,116 @@ def test_uninstrument_puts_back_every_original_object(instrumentation: Instrumen
     AgentInstrumentor().uninstrument()
     now = [vars(NamedAgent)[name] for name in ("run", "arun", "astream", "stream")] + [agents.plan_function]
     assert all(a is b for a, b in zip(originals, now, strict=True))
+
+
+# -- a plain method without *args or **kwargs is patched with its own parameters (exact_signature_method) --------
+
+OPTIONS_TARGET = "tests.sample_app.agents:OptionsAgent.run"
+
+
+def test_a_patched_method_with_its_own_parameters_introspects_as_the_original(instrumentation: Instrumentation) -> None:
+    bare = _introspection(vars(agents.OptionsAgent)["run"])
+    instrumentation.on(targets=[OPTIONS_TARGET])
+    assert _introspection(vars(agents.OptionsAgent)["run"]) == bare
+
+
+@pytest.mark.parametrize("suppressed", [False, True], ids=["traced", "suppressed"])
+def test_a_patched_method_passes_the_original_the_arguments_and_default_objects_it_would_receive(
+    instrumentation: Instrumentation, suppressed: bool
+) -> None:
+    instrumentation.on(targets=[OPTIONS_TARGET])
+    with suppress_instrumentation() if suppressed else contextlib.nullcontext():
+        received = agents.OptionsAgent().run("p")
+    assert received == ("p", "why", agents.DEFAULT_OPTIONS, False) and received[2] is agents.DEFAULT_OPTIONS
+
+
+def test_a_patched_method_passes_arguments_given_by_name_as_the_original_receives_them(
+    instrumentation: Instrumentation,
+) -> None:
+    bare = agents.OptionsAgent().run("p", question="how", stream=True, options={"seed": 1})
+    instrumentation.on(targets=[OPTIONS_TARGET])
+    assert agents.OptionsAgent().run("p", question="how", stream=True, options={"seed": 1}) == bare
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda agent: agent.run(),
+        lambda agent: agent.run(prompt="p"),
+        lambda agent: agent.run("p", unknown=1),
+        lambda agent: agent.run("p", "how", True),
+    ],
+    ids=["missing", "positional-only-by-name", "unknown-keyword", "keyword-only-by-position"],
+)
+def test_a_patched_method_called_wrongly_raises_the_type_error_the_original_raises(
+    instrumentation: Instrumentation, call: Callable[[Any], Any]
+) -> None:
+    with pytest.raises(TypeError) as bare:
+        call(agents.OptionsAgent())
+    instrumentation.on(targets=[OPTIONS_TARGET])
+    with pytest.raises(TypeError) as instrumented:
+        call(agents.OptionsAgent())
+    assert str(instrumented.value) == str(bare.value)
+
+
+def test_a_new_run_gets_the_bound_arguments_positional_ones_in_args_keyword_only_ones_in_kwargs() -> None:
+    seen: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def run(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        seen.append((args, kwargs))
+        return "traced"
+
+    original = vars(agents.OptionsAgent)["run"]
+    method = exact_signature_method(original, [True], lambda instance: True, run)
+    assert method is not None
+    result = method(agents.OptionsAgent(), "p", stream=True)
+    assert (result, seen) == ("traced", [(("p", "why"), {"options": agents.DEFAULT_OPTIONS, "stream": True})])
+
+
+def test_a_method_taking_packed_arguments_gets_no_generated_method() -> None:
+    def run(self: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    assert exact_signature_method(run, [True], lambda instance: True, lambda *_: None) is None  # type: ignore[arg-type]
+
+
+# -- a hook with applies_to (HookTarget): calls it has nothing to do with go straight to the original ----------
+
+
+def _hooked_run(applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        calls.append((args, kwargs))
+        return ("hooked", wrapped(*args, **kwargs))
+
+    method = hook_method_factory(wrapper, applies_to)(vars(agents.OptionsAgent)["run"], [True])
+    return functools.partial(method, agents.OptionsAgent())
+
+
+def test_a_hook_that_does_not_apply_to_the_instance_is_not_called() -> None:
+    calls: list[Any] = []
+    result = _hooked_run(lambda instance: False, calls)("p", stream=True)
+    assert (result, calls) == (("p", "why", agents.DEFAULT_OPTIONS, True), [])
+
+
+def test_a_hook_that_applies_to_the_instance_gets_the_call_and_its_arguments() -> None:
+    calls: list[Any] = []
+    result = _hooked_run(lambda instance: True, calls)("p", stream=True)
+    assert (result, calls) == (
+        ("hooked", ("p", "why", agents.DEFAULT_OPTIONS, True)),
+        [(("p", "why"), {"options": agents.DEFAULT_OPTIONS, "stream": True})],
+    )
+
+
+def test_a_hook_whose_applies_to_raises_leaves_the_call_to_the_original_and_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(instance: Any) -> bool:
+        raise RuntimeError("broken predicate")
+
+    calls: list[Any] = []
+    result = _hooked_run(broken, calls)("p")
+    assert (result, calls, "deciding whether a hook applies" in caplog.text) == (
+        ("p", "why", agents.DEFAULT_OPTIONS, False),
+        [],
+        True,
+    )

@@ -220,6 +220,8 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
                     wrapper, method = make_run_patches(target, telemetry, adapter.name)
                 elif isinstance(target, HookTarget):
                     wrapper = target.make_wrapper(telemetry)
+                    if target.applies_to is not None:
+                        method = _patching.hook_method_factory(wrapper, target.applies_to)
                 else:
                     raise TypeError(f"unknown target {target!r}")
                 try:

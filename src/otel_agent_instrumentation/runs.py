@@ -8,7 +8,7 @@ from typing import Any
 
 from ._context import SUPPRESSION_KEYS, attach_context, current_context, detach_context
 from ._guard import report_failure
-from ._patching import MethodFactory, WrapperFunction
+from ._patching import MethodFactory, WrapperFunction, exact_signature_method
 from .adapters._base import RunTarget
 from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
@@ -101,7 +101,30 @@ def make_run_patches(
             return wrapped(*args, **kwargs)
         return traced_run(wrapped, instance, args, kwargs)
 
+    def starts_run(instance: Any) -> bool:
+        context = current_context()
+        if (
+            context.get(first_key)
+            or context.get(second_key)
+            or (more_keys and any(context.get(key) for key in more_keys))
+        ):
+            return False
+        running = context.get(ACTIVE_INVOCATION_KEY)
+        return not (
+            isinstance(running, Invocation)
+            and running.owner is instance
+            and running.reentry_key == reentry_key
+            and not running.finished
+        )
+
     def method_factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
+        def run_method(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            return traced_run(MethodType(original, self), self, args, kwargs)
+
+        exact = exact_signature_method(original, switch, starts_run, run_method)
+        if exact is not None:
+            return exact
+
         def patched_run(self: Any, *args: Any, **kwargs: Any) -> Any:
             if switch:
                 context = current_context()

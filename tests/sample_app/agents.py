@@ -153,3 +153,18 @@ class DeferringAgent:
     async def open(self, fail_at: int | None = None) -> AsyncIterator[str]:
         await asyncio.sleep(0)
         return NamedAgent().astream(fail_at=fail_at)
+
+
+DEFAULT_OPTIONS: dict[str, Any] = {"temperature": 0.5}
+
+
+class OptionsAgent:
+    """A run with positional-only, positional and keyword-only parameters, as Agent Framework's `run`
+    layers have: what it returns is what it received."""
+
+    name = "options"
+
+    def run(
+        self, prompt: str, /, question: str = "why", *, options: dict[str, Any] = DEFAULT_OPTIONS, stream: bool = False
+    ) -> tuple[str, str, dict[str, Any], bool]:
+        return prompt, question, options, stream

@@ -53,6 +53,11 @@ class HookTarget:
     module: str
     attribute: str
     make_wrapper: Callable[[Telemetry], WrapperFunction]
+    # (instance) -> whether the wrapper has anything to do with this call of a method. When given, a call it
+    # says False for goes straight to the original, and for a plain method without *args/**kwargs its
+    # arguments are not packed for the wrapper (what a hook on every run costs a suppressed run). It must
+    # be cheap and must not raise (a raise is logged and taken as False).
+    applies_to: Callable[[Any], bool] | None = None
 
 
 Target = RunTarget | HookTarget

@@ -437,6 +437,11 @@ async def _awaited(execute: Callable[[], Awaitable[Any]]) -> Any:
     return await execute()
 
 
+def _owned_by_our_run(agent: Any) -> bool:
+    running = active_invocation()
+    return running is not None and running.owner is agent
+
+
 def _stand_down_framework_span(telemetry: Telemetry) -> Any:
     from agent_framework import ResponseStream, observability
 
@@ -585,6 +590,7 @@ def targets(config: Config) -> Sequence[Target]:
                 "agent_framework.observability",
                 "AgentTelemetryLayer._trace_agent_invocation",
                 _stand_down_framework_span,
+                applies_to=_owned_by_our_run,
             )
         )
         found += [HookTarget(module, "start_workflow_span", _stand_down_workflow_span) for module in workflow_modules]
