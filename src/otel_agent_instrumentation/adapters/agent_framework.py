@@ -291,10 +291,20 @@ def _facts_from_updates(updates: Sequence[Any], capture: bool) -> ResultFacts:
     facts = ResultFacts()
     reasons: list[str] = []
     text: list[str] = []
-    # Runs once at the end over every pulled update: kept to the few reads each update needs.
+    # Runs once at the end over every pulled update: kept to the few reads each update needs, read as
+    # attributes (a getattr call costs more) with getattr only for an object that lacks one.
     for update in updates:
-        for content in getattr(update, "contents", None) or ():
-            kind = getattr(content, "type", None)
+        try:
+            contents, finish_reason, response_id = update.contents, update.finish_reason, update.response_id
+        except AttributeError:
+            contents = getattr(update, "contents", None)
+            finish_reason = getattr(update, "finish_reason", None)
+            response_id = getattr(update, "response_id", None)
+        for content in contents or ():
+            try:
+                kind = content.type
+            except AttributeError:
+                kind = None
             if kind == "usage":
                 if getattr(content, "merge_mode", None) == "replace":
                     # The function-invocation layer re-sends the run's cumulative usage after a tool turn
@@ -304,12 +314,10 @@ def _facts_from_updates(updates: Sequence[Any], capture: bool) -> ResultFacts:
                 _fold_usage(facts, getattr(content, "usage_details", None))
             elif capture and kind == "text":
                 text.append(getattr(content, "text", "") or "")
-        finish_reason = getattr(update, "finish_reason", None)
         if finish_reason is not None:
             reason = _finish_reason(finish_reason)
             if reason and reason not in reasons:
                 reasons.append(reason)
-        response_id = getattr(update, "response_id", None)
         if response_id is not None and isinstance(response_id, str):
             facts.response_id = response_id
     if reasons:
