@@ -69,3 +69,36 @@ def test_subject_call_traced_as_one_agent_run(
     assert [(s.name, (s.attributes or {}).get("otel_agent_instrumentation.outcome")) for s in spans] == [
         ("invoke_agent bench", "completed")
     ]
+
+
+def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
+    """benchmarks/instructions.py's child (run here without valgrind): after the set-up, a segment for the raw
+    span and for every mode and shape, each followed by an unmeasured one."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "instructions.py"
+    pytest.importorskip("agent_framework")
+    done = subprocess.run(
+        [sys.executable, str(script), "--child", "agent_framework", "--calls", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    modes = ("bare", "ours", "sdk_floor", "ours_code", "suppressed")
+    # Two calls each; the 1000-update stream's count is --calls / 100, at least two.
+    measured = [f"{mode}:{shape}:2" for mode in modes for shape in ("run", "stream", "long")]
+    expected = [None, "raw_span:2", None, *(item for label in measured for item in (label, None))]
+    assert labels == expected
+
+
+def test_instruction_counts_read_each_segment_in_the_order_callgrind_wrote_them(tmp_path: Any) -> None:
+    from benchmarks.instructions import _totals
+
+    for name, total in (("out.1", 10), ("out.2", 20), ("out.10", 100), ("out", 5)):
+        (tmp_path / name).write_text(f"events: Ir\nsummary: {total}\ntotals: {total}\n")
+    assert _totals(tmp_path) == [10, 20, 100, 5]

@@ -1,0 +1,184 @@
+"""Instructions per call, counted by valgrind's callgrind: overhead.py's modes, without the machine's noise.
+
+    python benchmarks/instructions.py [--frameworks agent_framework,agno] [--calls 300]
+
+Needs valgrind on PATH, and the `test` extra. A script, not a test; each framework takes a few minutes.
+
+Why: overhead.py times calls on the machine it runs on. On a shared 2-core machine two runs of the same
+code differ by ±30% per cell, and a framework whose bare run takes 170 us moves by more than our whole
+cost between batches. The number of instructions a call executes does not depend on the load: run under
+callgrind (a CPU simulator) the same call counts the same instructions, give or take a few hundred from
+allocation and dictionary state. Instructions are not time (a cache miss costs more than an add), so this
+script complements overhead.py's times and does not replace them; the targets are stated in time.
+
+How: one process per framework runs under callgrind, which writes a count each time the process calls
+`os.getppid()` (`--dump-before=os_getppid`, a C function nothing else here calls). The process sets up
+overhead.py's environment and modes (the same SDK providers, the same warm-up and checks, the same SDK
+floor built from what our run recorded), then for each mode and shape marks, makes --calls calls with the
+garbage collector off, and marks again: the count between two marks is those calls and nothing else
+(imports, set-up and warm-up fall outside). A raw SDK span (`tracer.start_span("raw").end()` on the same
+provider) is counted the same way and is the unit of the "raw spans" columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MODES = ("bare", "ours", "sdk_floor", "ours_code", "suppressed")
+
+
+async def child(framework: str, calls_per_mode: int) -> None:
+    """Runs under callgrind: makes the marked calls and prints the labels of the segments, in order."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    from benchmarks.overhead import LONG_CHUNKS, SHORT_CHUNKS, BenchEnv, Calls, build_modes, call_once, check_modes
+    from benchmarks.subjects import load
+    from otel_agent_instrumentation import AgentInstrumentor
+
+    env = BenchEnv()
+    instrumentor = AgentInstrumentor()
+    subject = load(framework)
+    calls: dict[str, Any] = {"run": subject.run}
+    if subject.stream is not None:
+        calls["stream"] = subject.stream(SHORT_CHUNKS)
+        calls["long"] = subject.stream(LONG_CHUNKS)
+    if subject.prepare is not None:
+        subject.prepare()
+    bench = Calls(subject, calls)
+    modes = [mode for mode in build_modes(subject, env, instrumentor) if mode.name in MODES]
+    await check_modes(bench, modes, env, warmup=5)
+    labels: list[str | None] = [None]  # what each segment between marks counted; None: set-up
+
+    def mark(label: str | None) -> None:
+        os.getppid()  # callgrind dumps its count here
+        labels.append(label)
+
+    tracer = env.provider.get_tracer("bench")
+    for _ in range(20):
+        tracer.start_span("raw").end()
+    gc.collect()
+    gc.disable()
+    mark(f"raw_span:{calls_per_mode}")
+    for _ in range(calls_per_mode):
+        tracer.start_span("raw").end()
+    mark(None)
+    gc.enable()
+    for mode in modes:
+        if mode.problems and mode.name != "bare":
+            print(f"# {framework} {mode.name}: {'; '.join(mode.problems)}", file=sys.stderr)
+        mode.on()
+        try:
+            for shape, call in (mode.calls or calls).items():
+                count = max(2, calls_per_mode // 100) if shape == "long" else calls_per_mode
+                for _ in range(2):
+                    await call_once(call)
+                gc.collect()
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                gc.disable()
+                with suppress_instrumentation() if mode.suppressed else contextlib.nullcontext():
+                    mark(f"{mode.name}:{shape}:{count}")
+                    for _ in range(count):
+                        await call_once(call)
+                    mark(None)
+                gc.enable()
+        finally:
+            mode.off()
+    print(json.dumps({"labels": labels, "updates": {"stream": SHORT_CHUNKS, "long": LONG_CHUNKS}}))
+
+
+def _totals(directory: Path) -> list[int]:
+    """The instruction count of each segment, in order (callgrind.out.1, .2, ..., then the last one)."""
+    files = [*sorted(directory.glob("out.*"), key=lambda path: int(path.suffix[1:])), directory / "out"]
+    totals = []
+    for path in files:
+        for line in path.read_text().splitlines():
+            if line.startswith("totals:"):
+                totals.append(int(line.split()[1]))
+                break
+    return totals
+
+
+def count(framework: str, calls_per_mode: int) -> dict[str, float]:
+    """mode:shape -> instructions per call."""
+    with tempfile.TemporaryDirectory() as directory:
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--dump-before=os_getppid",
+            f"--callgrind-out-file={directory}/out",
+            sys.executable,
+            __file__,
+            "--child",
+            framework,
+            "--calls",
+            str(calls_per_mode),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        if done.returncode != 0:
+            raise RuntimeError(f"{framework}: the child failed:\n{done.stderr[-2000:]}")
+        sys.stderr.write("".join(line + "\n" for line in done.stderr.splitlines() if line.startswith("# ")))
+        labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+        totals = _totals(Path(directory))
+    if len(totals) != len(labels):
+        raise RuntimeError(f"{framework}: {len(totals)} counts for {len(labels)} segments")
+    per_call: dict[str, float] = {}
+    for label, total in zip(labels, totals, strict=True):
+        if label is not None:
+            *name, calls = label.split(":")
+            per_call[":".join(name)] = total / int(calls)
+    return per_call
+
+
+def report(framework: str, per_call: dict[str, float]) -> None:
+    raw = per_call["raw_span"]
+    print(f"\n{framework}  (a raw SDK span: {raw / 1000:.1f}k instructions)")
+    print("| shape | bare | ours | SDK floor | ours above floor | our code alone | suppressed over bare |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for shape in ("run", "stream"):
+        if f"bare:{shape}" not in per_call:
+            continue
+        bare, ours = per_call[f"bare:{shape}"], per_call[f"ours:{shape}"]
+        floor, code = per_call[f"sdk_floor:{shape}"], per_call[f"ours_code:{shape}"]
+        suppressed = per_call[f"suppressed:{shape}"]
+        print(
+            f"| {shape} | {bare / 1000:.1f}k | {ours / 1000:.1f}k | {floor / 1000:.1f}k "
+            f"| {(ours - floor) / 1000:+.1f}k ({(ours - floor) / raw:.2f} raw spans) "
+            f"| {(code - bare) / 1000:+.1f}k ({(code - bare) / raw:.2f}) "
+            f"| {(suppressed - bare) / 1000:+.1f}k ({(suppressed - bare) / raw:.3f}) |"
+        )
+    if "bare:long" in per_call:
+        bare, ours = per_call["bare:long"] / 1000, per_call["ours:long"] / 1000
+        print(f"per update of a 1000-update stream: bare {bare:.0f}, ours {ours:.0f} instructions ({ours / bare:.3f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frameworks", default="agent_framework,autogen_agentchat,agno", help="comma-separated")
+    parser.add_argument("--calls", type=int, default=300, help="calls per mode and shape (the long stream: 1/100)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args.child, args.calls))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not on PATH")
+    for framework in args.frameworks.split(","):
+        report(framework, count(framework, args.calls))
+
+
+if __name__ == "__main__":
+    main()
