@@ -146,10 +146,10 @@ class Floor:
         histograms = {r.instrument: meter.create_histogram(r.instrument, unit=r.unit) for r in self.records}
         recipes, records = self.spans, [(histograms[r.instrument], r.attributes, r.value) for r in self.records]
 
-        def begin() -> list[tuple[Span, SpanRecipe]]:
+        def begin() -> list[tuple[trace.Span, SpanRecipe]]:
             return [(tracer.start_span(r.name, kind=r.kind, attributes=r.start_attributes), r) for r in recipes]
 
-        def end(started: list[tuple[Span, SpanRecipe]]) -> None:
+        def end(started: list[tuple[trace.Span, SpanRecipe]]) -> None:
             for span, recipe in started:
                 span.set_attributes(recipe.end_attributes)
                 for name, attributes in recipe.events:
@@ -249,7 +249,7 @@ class BenchEnv:
                         if isinstance(point, HistogramDataPoint) and point.count:
                             value = point.sum / point.count
                             attributes = dict(point.attributes or {})
-                            records += [MetricRecord(metric.name, metric.unit, attributes, value)] * point.count
+                            records += [MetricRecord(metric.name, metric.unit or "", attributes, value)] * point.count
         return records
 
 
@@ -357,6 +357,11 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+def _scope_name(span: ReadableSpan) -> str | None:
+    scope = span.instrumentation_scope
+    return scope.name if scope is not None else None
+
+
 async def check_modes(calls: Calls, modes: list[Mode], env: BenchEnv, warmup: int) -> None:
     """Warm each mode up and check it: spans when on (and whether they end with the run), none after
     off, the bare output."""
@@ -385,7 +390,7 @@ async def check_modes(calls: Calls, modes: list[Mode], env: BenchEnv, warmup: in
             at_return = env.spans()
             await settle()
             if mode.name == "ours":
-                ours = [s for s in env.exporter.captured or () if s.instrumentation_scope.name == OUR_SCOPE]
+                ours = [s for s in env.exporter.captured or () if _scope_name(s) == OUR_SCOPE]
                 calls.floors[shape] = Floor([SpanRecipe.of(s) for s in ours], env.our_records())
                 env.exporter.captured = None
             mode.traces[shape] = env.spans() > before

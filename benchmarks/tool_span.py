@@ -42,7 +42,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ def openai_agents_call() -> ToolCall:
     tool = agents.function_tool(lookup, description_override=DESCRIPTION)
     arguments = '{"word": "otter"}'
     context = ToolContext(None, tool_name="lookup", tool_call_id="call-1", tool_arguments=arguments)
-    return lambda: tool_execution._invoke_function_tool_with_metadata(
+    return lambda: tool_execution._invoke_function_tool_with_metadata(  # type: ignore[attr-defined]
         function_tool=tool, context=context, arguments=arguments
     )
 
@@ -125,7 +125,7 @@ async def pydantic_ai_call() -> ToolCall:
 
     agent = Agent(FunctionModel(respond), name="bench")
 
-    @agent.tool
+    @agent.tool  # type: ignore[arg-type]  # RunContext[None] for an agent without deps
     async def take(ctx: RunContext[None]) -> str:
         """Takes the run's tool manager and a validated call of `lookup`."""
         manager = ctx.tool_manager
@@ -145,13 +145,14 @@ async def pydantic_ai_call() -> ToolCall:
 
 
 async def make_call(framework: str) -> ToolCall:
-    maker: Callable[[], ToolCall | Awaitable[ToolCall]] = {
+    maker: Callable[[], Any] = {
         "agno": agno_call,
         "openai_agents": openai_agents_call,
         "pydantic_ai": pydantic_ai_call,
     }[framework]
     made = maker()
-    return await made if inspect.isawaitable(made) else made
+    call: ToolCall = await made if inspect.isawaitable(made) else made
+    return call
 
 
 async def time_calls(call: ToolCall, asynchronous: bool, count: int) -> float:
