@@ -343,6 +343,10 @@ class _ContextCarrier(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # the w
     during earlier steps and left set, runs the generator's step, notes what Strands left, and detaches, so the
     consumer never sees Strands' context and Strands always does. Its `__class__` is the generator's (wrapt)."""
 
+    # Its own attributes read as a plain object's (what the core's proxies do, see stream.StreamProxy): a
+    # wrapt proxy subclass otherwise reads each through a Python-level call, several per step here.
+    __getattribute__ = object.__getattribute__
+
     # (the context current when a step starts, the context to resume in on top of it): rebuilt only when the first
     # changes (the consumer's context changed between pulls).
     _self_resume: tuple[Context, Context] | None = None
