@@ -158,8 +158,9 @@ def exact_signature_method(
     function taking `*args` or `**kwargs`, a nameless one, a parameter whose name is one of ours.
 
     Why: an Agent Framework run passes four `run` layers (`super().run(...)` with its nine keyword
-    arguments); a `*args, **kwargs` patch packs and unpacks them at each layer (about 2 us per layer,
-    measured), this one passes them as the caller does (about 0.3 us). Called with the wrong arguments it
+    arguments); a `*args, **kwargs` patch packs and unpacks them at each layer (measured per layer: 0.61 us
+    on an idle machine, 2.6 us on a loaded one), this one passes them as the caller does (0.08 us, 0.3 us).
+    Called with the wrong arguments it
     raises the TypeError the original would (same message: the qualified name is the original's)."""
     code = original.__code__
     if code.co_flags & _PACKED_ARGUMENTS or code.co_argcount == 0 or not code.co_name.isidentifier():
