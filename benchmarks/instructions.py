@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,20 +43,23 @@ async def child(framework: str, calls_per_mode: int) -> None:
     """Runs under callgrind: makes the marked calls and prints the labels of the segments, in order."""
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-    from benchmarks.overhead import LONG_CHUNKS, SHORT_CHUNKS, BenchEnv, Calls, build_modes, call_once, check_modes
+    from benchmarks.overhead import (
+        LONG_CHUNKS,
+        SHORT_CHUNKS,
+        BenchEnv,
+        build_modes,
+        call_once,
+        check_modes,
+        prepared_calls,
+    )
     from benchmarks.subjects import load
     from otel_agent_instrumentation import AgentInstrumentor
 
     env = BenchEnv()
     instrumentor = AgentInstrumentor()
     subject = load(framework)
-    calls: dict[str, Any] = {"run": subject.run}
-    if subject.stream is not None:
-        calls["stream"] = subject.stream(SHORT_CHUNKS)
-        calls["long"] = subject.stream(LONG_CHUNKS)
-    if subject.prepare is not None:
-        subject.prepare()
-    bench = Calls(subject, calls)
+    bench = prepared_calls(subject)
+    calls = bench.calls
     modes = [mode for mode in build_modes(subject, env, instrumentor) if mode.name in MODES]
     await check_modes(bench, modes, env, warmup=5)
     labels: list[str | None] = [None]  # what each segment between marks counted; None: set-up

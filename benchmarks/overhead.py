@@ -422,16 +422,22 @@ async def check_modes(calls: Calls, modes: list[Mode], env: BenchEnv, warmup: in
         modes[0].problems.append("bare run emitted spans")
 
 
-async def measure_framework(
-    subject: Subject, env: BenchEnv, instrumentor: AgentInstrumentor, args: argparse.Namespace
-) -> tuple[Calls, list[Mode]]:
+def prepared_calls(subject: Subject) -> Calls:
+    """The subject's calls by shape (a run; a short and a 1000-chunk stream where it streams), prepared."""
     calls: dict[str, Callable[[], Any]] = {"run": subject.run}
     if subject.stream is not None:
         calls["stream"] = subject.stream(SHORT_CHUNKS)
         calls["long"] = subject.stream(LONG_CHUNKS)
     if subject.prepare is not None:
         subject.prepare()
-    bench = Calls(subject, calls)
+    return Calls(subject, calls)
+
+
+async def measure_framework(
+    subject: Subject, env: BenchEnv, instrumentor: AgentInstrumentor, args: argparse.Namespace
+) -> tuple[Calls, list[Mode]]:
+    bench = prepared_calls(subject)
+    calls = bench.calls
     env.counters = [a.recorded for a in (subject.builtin, subject.openinference) if a and a.recorded]
     modes = build_modes(subject, env, instrumentor)
     await check_modes(bench, modes, env, args.warmup)

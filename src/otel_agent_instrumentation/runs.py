@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import FunctionType, MethodType
 from typing import Any
 
 from ._context import SUPPRESSION_KEYS, attach_context, current_context, detach_context
 from ._guard import report_failure
-from ._patching import MethodFactory, WrapperFunction, exact_signature_method
+from ._patching import MethodFactory, WrapperFunction, deciding_method_factory
 from .adapters._base import RunTarget
 from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
@@ -23,8 +22,8 @@ def make_run_patches(
     target: RunTarget, telemetry: Telemetry, adapter_name: str
 ) -> tuple[WrapperFunction, MethodFactory]:
     """The wrapt wrapper for `target` and the factory of its plain-function patch (_patching.apply's `method`),
-    with its readers and telemetry bound once. Both take the same two call-through decisions (instrumentation
-    suppressed; an inner layer of the running run) off the context they read once, then the same traced run:
+    with its readers and telemetry bound once. Both take one call-through decision, `starts_run` (instrumentation
+    suppressed; an inner layer of the running run), off the context it reads once, then the same traced run:
     this is the whole cost of a suppressed run, or of each inner layer a run passes, per layer."""
     read_request = target.read_request
     read_result = target.read_result
@@ -78,30 +77,11 @@ def make_run_patches(
             invocation.finish(Outcome.ABANDONED)
             return result
 
-    # Both call-through decisions are written out in each patch below rather than called: a call per
-    # wrapped layer is a measurable share of a suppressed run.
-    def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        context = current_context()
-        if (
-            context.get(first_key)
-            or context.get(second_key)
-            or (more_keys and any(context.get(key) for key in more_keys))
-        ):
-            return wrapped(*args, **kwargs)
-        # One span per user-level run: a layer of the running run (a layer's super().run(), run_sync ->
-        # run, a team's run -> run_stream: the same object through a target with the same key) is that
-        # run; anything else called while it runs (another agent, another user target) is a new run.
-        running = context.get(ACTIVE_INVOCATION_KEY)
-        if (
-            isinstance(running, Invocation)
-            and running.owner is instance
-            and running.reentry_key == reentry_key
-            and not running.finished
-        ):
-            return wrapped(*args, **kwargs)
-        return traced_run(wrapped, instance, args, kwargs)
-
     def starts_run(instance: Any) -> bool:
+        """Whether a call on `instance` is a new run: instrumentation is not suppressed, and it is not a layer
+        of the running run (a layer's super().run(), run_sync -> run, a team's run -> run_stream: the same
+        object through a target with the same key). Anything else called while a run runs (another agent,
+        another user target) is a new run. The only decision a patched layer takes before calling through."""
         context = current_context()
         if (
             context.get(first_key)
@@ -117,32 +97,10 @@ def make_run_patches(
             and not running.finished
         )
 
-    def method_factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
-        def run_method(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            return traced_run(MethodType(original, self), self, args, kwargs)
+    def run_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if starts_run(instance):
+            return traced_run(wrapped, instance, args, kwargs)
+        return wrapped(*args, **kwargs)
 
-        exact = exact_signature_method(original, switch, starts_run, run_method)
-        if exact is not None:
-            return exact
-
-        def patched_run(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if switch:
-                context = current_context()
-                if not (
-                    context.get(first_key)
-                    or context.get(second_key)
-                    or (more_keys and any(context.get(key) for key in more_keys))
-                ):
-                    running = context.get(ACTIVE_INVOCATION_KEY)
-                    if not (
-                        isinstance(running, Invocation)
-                        and running.owner is self
-                        and running.reentry_key == reentry_key
-                        and not running.finished
-                    ):
-                        return traced_run(MethodType(original, self), self, args, kwargs)
-            return original(self, *args, **kwargs)
-
-        return patched_run
-
+    method_factory = deciding_method_factory(traced_run, starts_run)
     return run_wrapper, method_factory
