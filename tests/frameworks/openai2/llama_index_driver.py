@@ -162,6 +162,9 @@ async def settle() -> None:
     current = asyncio.current_task()
     for _ in range(2000):
         if all(task is current or task.done() for task in asyncio.all_tasks()):
+            # A task that just finished has its done callbacks (our span's end among them) queued, not yet
+            # run: one more turn lets them run before the caller looks.
+            await asyncio.sleep(0)
             return
         await asyncio.sleep(0.001)
 
