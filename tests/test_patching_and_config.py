@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import AgentInstrumentor
-from otel_agent_instrumentation._patching import exact_signature_method, hook_method_factory
+from otel_agent_instrumentation._patching import defers_body, exact_signature_method, hook_method_factory
 from tests.conftest import Instrumentation, Telemetry
 from tests.sample_app import agents
 from tests.sample_app.agents import NamedAgent
@@ -150,6 +151,35 @@ def test_uninstrument_puts_back_every_original_object(instrumentation: Instrumen
     AgentInstrumentor().uninstrument()
     now = [vars(NamedAgent)[name] for name in ("run", "arun", "astream", "stream")] + [agents.plan_function]
     assert all(a is b for a, b in zip(originals, now, strict=True))
+
+
+# -- a target whose call runs none of its body (defers_body): no span made current around the call ------------
+
+
+@pytest.mark.parametrize(
+    ("attribute", "deferred"),
+    [("arun", True), ("astream", True), ("stream", True), ("run", False), ("session", False)],
+    ids=["async-def", "async-generator", "generator", "plain-def", "decorated-async-context-manager"],
+)
+def test_only_a_coroutine_or_generator_function_counts_as_deferring_its_body(attribute: str, deferred: bool) -> None:
+    assert defers_body("tests.sample_app.agents", f"NamedAgent.{attribute}") is deferred
+
+
+@pytest.mark.parametrize("attribute", ["arun", "astream"])
+def test_a_deferred_target_called_with_wrong_arguments_raises_the_original_type_error_and_its_span_fails(
+    instrumentation: Instrumentation, telemetry: Telemetry, attribute: str
+) -> None:
+    with pytest.raises(TypeError) as bare:
+        getattr(NamedAgent(), attribute)(unknown=1)
+    instrumentation.on(targets=[f"tests.sample_app.agents:NamedAgent.{attribute}"])
+    with pytest.raises(TypeError) as instrumented:
+        getattr(NamedAgent(), attribute)(unknown=1)
+    [span] = telemetry.agent_spans()
+    assert (str(instrumented.value), span.status.status_code, dict(span.attributes or {})["error.type"]) == (
+        str(bare.value),
+        StatusCode.ERROR,
+        "TypeError",
+    )
 
 
 # -- a plain method without *args or **kwargs is patched with its own parameters (exact_signature_method) --------

@@ -111,6 +111,19 @@ def is_plain_function(raw: Any) -> bool:
     return type(raw) is FunctionType and not raw.__code__.co_flags & _NOT_PLAIN
 
 
+# A call of such a function runs none of its body: it only makes the coroutine or generator.
+_BODY_DEFERRED = inspect.CO_COROUTINE | inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def defers_body(module_name: str, attribute_path: str) -> bool:
+    """Whether calling the target only makes a coroutine or generator: an `async def` or a generator function,
+    also as a classmethod or staticmethod. Nothing of the target runs inside such a call, so the run's span
+    need not be current for it (runs.py)."""
+    raw = resolve(module_name, attribute_path)[2]
+    function = raw.__func__ if isinstance(raw, (classmethod, staticmethod)) else raw
+    return type(function) is FunctionType and bool(function.__code__.co_flags & _BODY_DEFERRED)
+
+
 def _plain_patch(
     owner: Any, original: FunctionType, wrapper: WrapperFunction, switch: list[bool], method: MethodFactory | None
 ) -> Any:

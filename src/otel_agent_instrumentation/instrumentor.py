@@ -217,7 +217,11 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
             for target in targets:
                 method: _patching.MethodFactory | None = None
                 if isinstance(target, RunTarget):
-                    wrapper, method = make_run_patches(target, telemetry, adapter.name)
+                    try:
+                        body_deferred = _patching.defers_body(target.module, target.attribute)
+                    except (ImportError, AttributeError):
+                        body_deferred = False  # apply() below meets the same error and handles it
+                    wrapper, method = make_run_patches(target, telemetry, adapter.name, body_deferred)
                 elif isinstance(target, HookTarget):
                     wrapper = target.make_wrapper(telemetry)
                     if target.applies_to is not None:

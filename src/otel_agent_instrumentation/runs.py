@@ -19,12 +19,16 @@ _MORE_SUPPRESSION_KEYS = tuple(key for key in _other_keys if key)
 
 
 def make_run_patches(
-    target: RunTarget, telemetry: Telemetry, adapter_name: str
+    target: RunTarget, telemetry: Telemetry, adapter_name: str, body_deferred: bool = False
 ) -> tuple[WrapperFunction, MethodFactory]:
     """The wrapt wrapper for `target` and the factory of its plain-function patch (_patching.apply's `method`),
     with its readers and telemetry bound once. Both take one call-through decision, `starts_run` (instrumentation
     suppressed; an inner layer of the running run), off the context it reads once, then the same traced run:
-    this is the whole cost of a suppressed run, or of each inner layer a run passes, per layer."""
+    this is the whole cost of a suppressed run, or of each inner layer a run passes, per layer.
+
+    `body_deferred`: the target is an `async def` or a generator function (_patching.defers_body), whose call
+    runs none of its body; the run's span is made current where the body runs (each step of the coroutine or
+    stream it returns), not around the call that only makes it."""
     read_request = target.read_request
     read_result = target.read_result
     stream_methods = target.stream_methods
@@ -59,6 +63,13 @@ def make_run_patches(
         invocation = start(instance, args, kwargs)
         if invocation is None:
             return wrapped(*args, **kwargs)
+        if body_deferred:
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as error:  # the call's arguments did not bind
+                finish_with_error(invocation, error)
+                raise
+            return handled_result(result, invocation)
         token = attach_context(invocation.step_context())
         try:
             result = wrapped(*args, **kwargs)
@@ -67,6 +78,9 @@ def make_run_patches(
             finish_with_error(invocation, error)
             raise
         detach_context(token)
+        return handled_result(result, invocation)
+
+    def handled_result(result: Any, invocation: AgentInvocation) -> Any:
         try:
             if handle_result is not None:
                 return handle_result(result, invocation)
