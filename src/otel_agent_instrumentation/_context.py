@@ -9,7 +9,7 @@ from an entry point keeps full control).
 
 `detach_context` raises (ValueError/RuntimeError) where the API's `detach` logs "Failed to detach
 context": a caller detaches a token in the frame that attached it with no await in between, where reset
-cannot fail, or handles the error itself (stream.py `_detach_if_here`); after an await, `detach_resumed`
+cannot fail, or handles the error itself (`detach_if_here`); after an await, `detach_resumed`
 (the coroutine may, in code that drives coroutines by hand, be resumed in another Context).
 """
 
@@ -91,3 +91,23 @@ def detach_resumed(token: Any) -> None:
         detach_context(token)
     except (ValueError, RuntimeError):
         _logger.exception("Failed to detach context")
+
+
+def detach_if_here(token: object) -> bool:
+    """Detach `token` if it was attached in the current Context; return whether it was.
+
+    A suspended step whose coroutine is closed by the garbage collector (its task was dropped) runs
+    its handler in whatever Context the collection happens in. OpenTelemetry's detach would log
+    "Failed to detach context" there, and there is nothing to restore: the Context the token was
+    attached in belongs to the dropped task. Tokens of the default contextvars runtime context say
+    which Context they belong to by failing `reset` elsewhere; any other runtime context detaches.
+    """
+    variable = getattr(token, "var", None)
+    if variable is None:
+        detach_context(token)  # a token from attach()
+        return True
+    try:
+        variable.reset(token)
+    except (ValueError, RuntimeError):  # another Context's token, or already used
+        return False
+    return True

@@ -21,29 +21,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from opentelemetry import context as otel_context
-
-from .._guard import report_failure
-from ..invocation import Invocation, Outcome
-from ..stream import finish_with_error
+from ._context import attach_context, detach_if_here, detach_resumed
+from ._guard import report_failure
+from .invocation import Invocation, Outcome
+from .stream import finish_with_error
 
 _T = TypeVar("_T")
-
-
-def _detach_unless_torn_down(token: object) -> bool:
-    """Detach `token`, unless the step is being unwound in another Context than it attached in: a dropped task
-    torn down by the garbage collector, where OpenTelemetry would log "Failed to detach context" and there is
-    nothing to restore (the core does the same for its own steps). A contextvars token says which Context it
-    belongs to by failing `reset` elsewhere. Returns whether it was detached."""
-    variable = getattr(token, "var", None)
-    if variable is None:
-        otel_context.detach(token)  # type: ignore[arg-type]  # a token from attach()
-        return True
-    try:
-        variable.reset(token)
-    except (ValueError, RuntimeError):  # another Context's token
-        return False
-    return True
 
 
 async def traced_await(
@@ -58,11 +41,11 @@ async def traced_await(
     that means something else than a failure (control flow, a failure handed back to the model) and returns
     whether it did; otherwise the exception ends it as the core's own steps do. The exception always propagates.
     """
-    token = otel_context.attach(invocation.step_context())
+    token = attach_context(invocation.step_context())
     try:
         value = await call
     except BaseException as error:
-        if not _detach_unless_torn_down(token):
+        if not detach_if_here(token):
             invocation.finish(Outcome.ABANDONED)
             raise
         ended = False
@@ -74,7 +57,7 @@ async def traced_await(
         if not ended:
             finish_with_error(invocation, error)
         raise
-    otel_context.detach(token)
+    detach_resumed(token)
     if on_return is None:
         invocation.finish(Outcome.COMPLETED)
         return value
@@ -89,11 +72,11 @@ async def traced_await(
 async def awaited_step(call: Awaitable[_T], invocation: Invocation) -> _T:
     """Await `call` as one step of `invocation`'s run (its span current, attached and detached in this frame),
     leaving the run open: what the step raises propagates, and ending the run is the caller's."""
-    token = otel_context.attach(invocation.step_context())
+    token = attach_context(invocation.step_context())
     try:
         value = await call
     except BaseException:
-        _detach_unless_torn_down(token)
+        detach_if_here(token)
         raise
-    otel_context.detach(token)
+    detach_resumed(token)
     return value

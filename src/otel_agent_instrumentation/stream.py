@@ -40,6 +40,7 @@ import wrapt
 from ._context import attach_context as _attach
 from ._context import current_context as _get_current
 from ._context import detach_context as _detach
+from ._context import detach_if_here
 from ._context import detach_resumed as _detach_resumed
 from ._guard import report_failure
 from .invocation import AgentInvocation, Outcome, ResultFacts
@@ -99,26 +100,6 @@ def _outcome_of(error: BaseException) -> Outcome:
     return Outcome.FAILED
 
 
-def _detach_if_here(token: object) -> bool:
-    """Detach `token` if it was attached in the current Context; return whether it was.
-
-    A suspended step whose coroutine is closed by the garbage collector (its task was dropped) runs
-    its handler in whatever Context the collection happens in. OpenTelemetry's detach would log
-    "Failed to detach context" there, and there is nothing to restore: the Context the token was
-    attached in belongs to the dropped task. Tokens of the default contextvars runtime context say
-    which Context they belong to by failing `reset` elsewhere; any other runtime context detaches.
-    """
-    variable = getattr(token, "var", None)
-    if variable is None:
-        _detach(token)  # a token from attach()
-        return True
-    try:
-        variable.reset(token)
-    except (ValueError, RuntimeError):  # another Context's token, or already used
-        return False
-    return True
-
-
 def _async_step_ending(token: object, error: BaseException) -> tuple[Outcome, BaseException | None]:
     """Detach a suspended async step that `error` ended, and say how the run ended: (outcome, the error
     to record, if any).
@@ -129,7 +110,7 @@ def _async_step_ending(token: object, error: BaseException) -> tuple[Outcome, Ba
     In its own Context, GeneratorExit is the consumer closing it (closed early); anything else is the
     run's own ending.
     """
-    if not _detach_if_here(token):
+    if not detach_if_here(token):
         return Outcome.ABANDONED, None
     if isinstance(error, GeneratorExit):
         return Outcome.CLOSED_EARLY, None
@@ -339,7 +320,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         token = self._self_held_token
         if token is not None:
             self._self_held_token = None
-            _detach_if_here(token)
+            detach_if_here(token)
 
     async def _self_aclosing(self, awaitable: Awaitable[_T]) -> _T:
         value = await self._self_astep(awaitable)

@@ -35,6 +35,7 @@ The built-in adapters are this package's modules, each importing its framework i
 from .. import semconv
 from .._guard import report_failure
 from .._patching import WrapperFunction
+from ..awaited import awaited_step, traced_await
 from ..config import Config
 from ..invocation import (
     AgentInvocation,
@@ -47,7 +48,6 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import finish_with_error, read_facts, trace_coroutine, trace_future, trace_result, trace_stream
-from ._awaited import awaited_step, traced_await
 from ._base import Adapter, FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
 from ._stand_in import StandInSpan
 

@@ -95,10 +95,10 @@ from packaging.version import InvalidVersion, Version
 from .. import semconv
 from .._guard import report_failure
 from .._patching import WrapperFunction
+from ..awaited import traced_await
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import finish_with_error, trace_result
-from ._awaited import traced_await
 from ._base import FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
 
 logger = logging.getLogger("otel_agent_instrumentation")
@@ -335,7 +335,7 @@ def make_tool_result_handler_v1(config: Config, error_event: type) -> Callable[[
         if not inspect.iscoroutine(result):
             end(result, invocation)
             return result
-        # execute_tools awaits it as a task of its own, where it is made (see _awaited).
+        # execute_tools awaits it as a task of its own, where it is made (see awaited.py).
         return traced_await(result, invocation, lambda event: end(event, invocation))
 
     return handle_result

@@ -122,6 +122,7 @@ from typing import Any
 from .. import semconv
 from .._guard import report_failure
 from .._patching import WrapperFunction
+from ..awaited import awaited_step
 from ..config import Config
 from ..invocation import (
     AgentInvocation,
@@ -133,7 +134,6 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import trace_result
-from ._awaited import awaited_step
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "autogen_agentchat"

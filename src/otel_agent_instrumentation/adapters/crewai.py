@@ -71,10 +71,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import semconv
 from .._guard import report_failure
+from ..awaited import traced_await
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import finish_with_error, trace_coroutine, trace_stream
-from ._awaited import traced_await
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:

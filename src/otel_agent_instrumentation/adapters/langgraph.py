@@ -93,10 +93,10 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from .. import semconv
 from .._guard import report_failure
+from ..awaited import traced_await
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import finish_with_error, trace_result
-from ._awaited import traced_await
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:
@@ -548,7 +548,7 @@ def make_async_tool_result_handler(config: Config) -> Callable[[Any, Invocation]
     capture = config.capture_content.enabled
 
     def handle_tool_result(result: Any, invocation: Invocation) -> Any:
-        # _arun_one awaits the call where it makes it (see _awaited).
+        # _arun_one awaits the call where it makes it (see awaited.py).
         return traced_await(
             result,
             invocation,

@@ -62,10 +62,10 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from .. import semconv
 from .._guard import report_failure
+from ..awaited import awaited_step, traced_await
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import finish_with_error
-from ._awaited import awaited_step, traced_await
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:

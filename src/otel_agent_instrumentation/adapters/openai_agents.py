@@ -114,10 +114,10 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from .. import semconv
 from .._guard import report_failure
+from ..awaited import awaited_step, traced_await
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import finish_with_error, read_facts, trace_result
-from ._awaited import awaited_step, traced_await
 from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target
 
 name = "openai_agents"
@@ -689,7 +689,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
         invocation.owner = _RunOwner()
         if not inspect.iscoroutine(result):
             return trace_result(result, invocation)
-        # The batch executor awaits the call where it makes it (see _awaited).
+        # The batch executor awaits the call where it makes it (see awaited.py).
         return traced_await(result, invocation, lambda value: _end_tool_call(value, invocation, capture))
 
     return handle_tool_result

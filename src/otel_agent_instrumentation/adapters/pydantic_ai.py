@@ -105,10 +105,10 @@ from opentelemetry.trace import NoOpTracer, Span
 
 from .. import semconv
 from .._guard import report_failure
+from ..awaited import traced_await
 from ..config import Config
 from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
 from ..stream import trace_result, trace_stream
-from ._awaited import traced_await
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 from ._stand_in import StandInSpan
 
@@ -772,7 +772,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
                 Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(value)) if kinds.capture else None
             )
 
-        # The ToolManager awaits the call where it makes it (see _awaited).
+        # The ToolManager awaits the call where it makes it (see awaited.py).
         return traced_await(result, invocation, returned, lambda error: _ends_tool_call(error, invocation, kinds))
 
     return handle_tool_result
