@@ -7,11 +7,18 @@ from collections.abc import AsyncIterator, Generator
 LONG_STREAM = 1000
 
 
+class AppFailure(RuntimeError):
+    pass
+
+
 class Streamer:
     name: object = "streamer"
 
     def run(self) -> str:
         return "done"
+
+    def fail(self) -> str:
+        raise AppFailure("the app's own failure")
 
     async def astream(self, n: int = 3) -> AsyncIterator[str]:
         for index in range(n):

@@ -220,6 +220,42 @@ class ReaderAdapter:
         ]
 
 
+class RaisingPredicateAdapter:
+    """Traces fault_app.Streamer.fail with a `should_trace` that raises."""
+
+    name = "fault-predicate"
+    distribution: str | None = None
+    supported = ""
+
+    def targets(self, config: Config) -> Sequence[Target]:
+        def read_request(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], c: Config) -> RequestFacts:
+            return RequestFacts(agent_name="streamer")
+
+        def should_trace(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+            raise KeyError("predicate")
+
+        return [RunTarget("tests.fault_app", "Streamer.fail", read_request, should_trace=should_trace)]
+
+
+def _failure_of(call: Callable[[], Any]) -> BaseException:
+    with pytest.raises(fault_app.AppFailure) as raised:
+        call()
+    return raised.value
+
+
+def test_a_raising_predicate_leaves_the_apps_error_as_bare_without_ours_as_its_context(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    bare = _failure_of(fault_app.Streamer().fail)
+    instrumentation.on(adapters=[RaisingPredicateAdapter()])
+    instrumented = _failure_of(fault_app.Streamer().fail)
+    assert (instrumented.__context__, instrumented.__cause__, telemetry.agent_spans()) == (
+        bare.__context__,
+        bare.__cause__,
+        [],
+    )
+
+
 def raising_reader(value: Any, outcome: Outcome) -> ResultFacts | None:
     raise KeyError("usage")
 

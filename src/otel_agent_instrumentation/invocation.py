@@ -311,7 +311,14 @@ class Invocation:
         self.observe_update: Callable[[Any], None] | None = None
         operation = request.operation
         operation_name = operation._value_
-        subject = request.subject()
+        # request.subject() and self._on(), inlined: a Python call each on every run's path.
+        subject = (
+            request.agent_name
+            if operation is _AGENT
+            else request.tool_name
+            if operation is _TOOL
+            else request.workflow_name
+        )
         # Sampling-relevant attributes go in at start; the metrics' attributes are a subset of them.
         attributes: dict[str, AttributeValue] = {semconv.GEN_AI_OPERATION_NAME: operation_name}
         if subject:
@@ -356,7 +363,7 @@ class Invocation:
             report_failure("starting the agent span")
             self.span = trace.NonRecordingSpan(trace.get_current_span(parent).get_span_context())
         # The call-time context: the run's span and this invocation on top of the caller's context.
-        self.context: Context = self._on(parent)
+        self.context: Context = Context({**parent, SPAN_KEY: self.span, ACTIVE_INVOCATION_KEY: self})
         # (base, context made from it) for the latest step: see step_context(). One tuple, so that a
         # reader on another thread never pairs one step's base with another's context.
         self.step: tuple[Context, Context] = (parent, self.context)

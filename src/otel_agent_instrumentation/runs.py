@@ -38,29 +38,30 @@ def make_run_patches(
     reentry_key = target.reentry_key or adapter_name
     first_key, second_key, more_keys = _FIRST_SUPPRESSION_KEY, _SECOND_SUPPRESSION_KEY, _MORE_SUPPRESSION_KEYS
 
-    def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AgentInvocation | None:
+    def traced_run(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # One frame from the decision to the call (each Python call on this path costs more in place, its
+        # caches cold after the framework's own work, than in a loop): the reads are inlined, not helpers.
         # Sites name the failure, not the target: a run passes several wrapped layers (Agent.run ->
         # RawAgent.run), and one broken tracer failing at each of them is one failure, logged once.
+        # The call through, where we do not trace, is made outside every `except` of ours, so that what it
+        # raises carries no error of ours as its __context__.
+        invocation: AgentInvocation | None = None
         try:
-            if should_trace is not None and not should_trace(instance, args, kwargs):
-                return None
+            traced = should_trace is None or should_trace(instance, args, kwargs)
         except Exception:
             report_failure("deciding whether to trace the agent run")
-            return None
-        try:
-            request = read_request(instance, args, kwargs, config)
-        except Exception:
-            # An odd framework object (a property that raises) costs the request facts, not the span.
-            report_failure("reading the agent request")
-            request = RequestFacts()
-        try:
-            return AgentInvocation(telemetry, request, instance, reentry_key)
-        except Exception:
-            report_failure("starting the agent span")
-            return None
-
-    def traced_run(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        invocation = start(instance, args, kwargs)
+            traced = False
+        if traced:
+            try:
+                request = read_request(instance, args, kwargs, config)
+            except Exception:
+                # An odd framework object (a property that raises) costs the request facts, not the span.
+                report_failure("reading the agent request")
+                request = RequestFacts()
+            try:
+                invocation = AgentInvocation(telemetry, request, instance, reentry_key)
+            except Exception:
+                report_failure("starting the agent span")
         if invocation is None:
             return wrapped(*args, **kwargs)
         if body_deferred:
@@ -69,18 +70,15 @@ def make_run_patches(
             except BaseException as error:  # the call's arguments did not bind
                 finish_with_error(invocation, error)
                 raise
-            return handled_result(result, invocation)
-        token = attach_context(invocation.step_context())
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as error:
+        else:
+            token = attach_context(invocation.step_context())
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as error:
+                detach_context(token)
+                finish_with_error(invocation, error)
+                raise
             detach_context(token)
-            finish_with_error(invocation, error)
-            raise
-        detach_context(token)
-        return handled_result(result, invocation)
-
-    def handled_result(result: Any, invocation: AgentInvocation) -> Any:
         try:
             if handle_result is not None:
                 return handle_result(result, invocation)

@@ -84,7 +84,7 @@ import inspect
 import json
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from types import CodeType
+from types import CodeType, CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .. import semconv
@@ -385,7 +385,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
     capture = config.capture_content.enabled
 
     def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
-        if inspect.iscoroutine(result):  # aexecute: ends when awaited
+        if isinstance(result, CoroutineType):  # aexecute: ends when awaited (inspect.iscoroutine, inlined)
             return trace_coroutine(result, invocation, None, lambda value: _end_tool_call(value, invocation, capture))
         _end_tool_call(result, invocation, capture)
         return result

@@ -102,12 +102,12 @@ nor replace its processors, so `keep_framework_spans` has nothing to stand down 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import os
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from types import CoroutineType
 from typing import Any
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -687,7 +687,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
     def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
         # A module function has no instance to own the call: this call, not any other, is its own layer.
         invocation.owner = _RunOwner()
-        if not inspect.iscoroutine(result):
+        if not isinstance(result, CoroutineType):  # inspect.iscoroutine without its Python call
             return trace_result(result, invocation)
         # The batch executor awaits the call where it makes it (see awaited.py).
         return traced_await(result, invocation, lambda value: _end_tool_call(value, invocation, capture))

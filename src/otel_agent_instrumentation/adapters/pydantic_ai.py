@@ -96,7 +96,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from types import FrameType
+from types import CoroutineType, FrameType
 from typing import Any, TypeVar
 
 import wrapt
@@ -764,7 +764,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
 
     def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
         invocation.owner = _ToolCallOwner()  # before the call runs: see _ToolCallOwner
-        if not inspect.iscoroutine(result):
+        if not isinstance(result, CoroutineType):  # inspect.iscoroutine without its Python call
             return trace_result(result, invocation)
 
         def returned(value: Any) -> None:
