@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ._context import attach_context, detach_if_here, detach_resumed
+from ._context import attach_context, current_context, detach_if_here, detach_resumed
 from ._guard import report_failure
 from .invocation import Invocation, Outcome
 from .stream import finish_with_error
@@ -41,7 +41,9 @@ async def traced_await(
     that means something else than a failure (control flow, a failure handed back to the model) and returns
     whether it did; otherwise the exception ends it as the core's own steps do. The exception always propagates.
     """
-    token = attach_context(invocation.step_context())
+    base = current_context()
+    step = invocation.step  # invocation.step_context(), inlined: a tool call's path
+    token = attach_context(step[1] if step[0] is base else invocation.context_on(base))
     try:
         value = await call
     except BaseException as error:

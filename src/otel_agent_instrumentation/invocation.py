@@ -418,8 +418,17 @@ class Invocation:
         span = self.span
         try:
             duration = time.perf_counter() - self._start
-            error_type = self._apply(outcome, error, result)
-            self._record_metrics(duration, error_type, result)
+            operation = self.request.operation
+            telemetry = self._telemetry
+            if error is None and result is None and operation is not _AGENT and not telemetry.capture_on_span:
+                # A tool call or workflow that ended with nothing to read (every tool call that returns, with
+                # content capture off): what _apply and _record_metrics do for it, without their two calls.
+                if span.is_recording():
+                    span.set_attributes({semconv.OUTCOME: outcome._value_})
+                histogram = telemetry.tool_duration if operation is _TOOL else telemetry.workflow_duration
+                histogram.record(duration, self._metric_attributes, self.context)
+            else:
+                self._record_metrics(duration, self._apply(outcome, error, result), result)
         except Exception:
             report_failure("finishing the agent span")
         finally:

@@ -650,14 +650,19 @@ def _result_text(value: Any) -> str | None:
 def read_tool_request(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     # _invoke_function_tool_with_metadata(*, function_tool, context, arguments): the ToolContext carries the
     # model's function call (its call_id, and the name it called the tool by, namespace included).
+    # Each tool call passes here: the non-empty-string checks are written out, not _text() calls.
     function_tool = kwargs.get("function_tool")
     context = kwargs.get("context")
+    qualified = getattr(context, "qualified_tool_name", None)
+    name = qualified if isinstance(qualified, str) and qualified else getattr(function_tool, "name", None)
+    description = getattr(function_tool, "description", None)
+    call_id = getattr(context, "tool_call_id", None)
     facts = RequestFacts(
         operation=Operation.TOOL,
-        tool_name=_text(getattr(context, "qualified_tool_name", None)) or _text(getattr(function_tool, "name", None)),
+        tool_name=name if isinstance(name, str) and name else None,
         tool_type=semconv.TOOL_TYPE_FUNCTION,
-        tool_description=_text(getattr(function_tool, "description", None)),
-        tool_call_id=_text(getattr(context, "tool_call_id", None)),
+        tool_description=description if isinstance(description, str) and description else None,
+        tool_call_id=call_id if isinstance(call_id, str) and call_id else None,
     )
     if config.capture_content.enabled:
         arguments = kwargs.get("arguments")

@@ -768,12 +768,16 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
             return trace_result(result, invocation)
 
         def returned(value: Any) -> None:
-            invocation.finish(
-                Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(value)) if kinds.capture else None
-            )
+            invocation.finish(Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(value)))
 
-        # The ToolManager awaits the call where it makes it (see awaited.py).
-        return traced_await(result, invocation, returned, lambda error: _ends_tool_call(error, invocation, kinds))
+        # The ToolManager awaits the call where it makes it (see awaited.py). Without content capture a
+        # return has nothing to read: traced_await ends the call completed itself.
+        return traced_await(
+            result,
+            invocation,
+            returned if kinds.capture else None,
+            lambda error: _ends_tool_call(error, invocation, kinds),
+        )
 
     return handle_tool_result
 
