@@ -102,6 +102,7 @@ nor replace its processors, so `keep_framework_spans` has nothing to stand down 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -670,7 +671,7 @@ def read_tool_request(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
     return facts
 
 
-def _end_tool_call(value: Any, invocation: AgentInvocation, capture: bool) -> None:
+def _end_tool_call(invocation: AgentInvocation, capture: bool, value: Any) -> None:
     """End a tool call that returned: a failure the SDK turned into its result is a failure."""
     output = getattr(value, "output", value)  # a _FunctionToolInvocationResult
     facts = ResultFacts(tool_result=_result_text(output)) if capture else None
@@ -695,7 +696,8 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
         if not isinstance(result, CoroutineType):  # inspect.iscoroutine without its Python call
             return trace_result(result, invocation)
         # The batch executor awaits the call where it makes it (see awaited.py).
-        return traced_await(result, invocation, lambda value: _end_tool_call(value, invocation, capture))
+        # A partial, not a lambda: no Python frame between traced_await and the reader.
+        return traced_await(result, invocation, functools.partial(_end_tool_call, invocation, capture))
 
     return handle_tool_result
 
