@@ -90,13 +90,6 @@ class RequestFacts:
     # Only filled when content capture is on: the call's arguments as the framework holds them (JSON text).
     tool_arguments: str | None = None
 
-    def subject(self) -> str | None:
-        """What the span is named after."""
-        operation = self.operation
-        if operation is _AGENT:
-            return self.agent_name
-        return self.tool_name if operation is _TOOL else self.workflow_name
-
 
 @dataclass
 class ResultFacts:
@@ -311,7 +304,8 @@ class Invocation:
         self.observe_update: Callable[[Any], None] | None = None
         operation = request.operation
         operation_name = operation._value_
-        # request.subject() and self._on(), inlined: a Python call each on every run's path.
+        # What the span is named after (written out here, as the context below is, rather than helpers: a
+        # Python call each on every run's path).
         subject = (
             request.agent_name
             if operation is _AGENT
