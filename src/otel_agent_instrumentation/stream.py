@@ -461,8 +461,9 @@ async def _aexit(self: StreamProxy, exc_type: Any, error: BaseException | None, 
         suppress = await self._self_astep(self.__wrapped__.__aexit__(exc_type, error, traceback))
     finally:
         self._self_release_held()
-    outcome, recorded = self._self_exit_outcome(error)
-    self._self_end(outcome, recorded)
+    if not self._self_invocation.finished:  # else a stream the block consumed ended it: nothing to decide
+        outcome, recorded = self._self_exit_outcome(error)
+        self._self_end(outcome, recorded)
     return suppress
 
 
@@ -475,8 +476,9 @@ def _exit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceba
         suppress = self._self_step(self.__wrapped__.__exit__, exc_type, error, traceback)
     finally:
         self._self_release_held()
-    outcome, recorded = self._self_exit_outcome(error)
-    self._self_end(outcome, recorded)
+    if not self._self_invocation.finished:  # as in _aexit
+        outcome, recorded = self._self_exit_outcome(error)
+        self._self_end(outcome, recorded)
     return suppress
 
 

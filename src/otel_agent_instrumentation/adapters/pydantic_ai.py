@@ -228,7 +228,8 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     return facts
 
 
-# What each proxied context manager yielded (StreamedRunResult, AgentRunEvents, AgentRun), for the reader.
+# What each proxied context manager yielded (StreamedRunResult, AgentRunEvents, AgentRun), for the reader; once
+# the block has exited with the run complete, its settled AgentRunResult.
 _entered: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
@@ -343,8 +344,14 @@ class EntryMethods:
         cancelled run."""
         if isinstance(error, asyncio.CancelledError):
             return Outcome.CANCELLED, error
-        entered = _entered.get(getattr(self, "__wrapped__"))  # noqa: B009 - wrapt proxy attribute
-        return (Outcome.COMPLETED if _settled(entered) is not None else Outcome.CLOSED_EARLY), None
+        wrapped = getattr(self, "__wrapped__")  # noqa: B009 - wrapt proxy attribute
+        settled = _settled(_entered.get(wrapped))
+        if settled is None:
+            return Outcome.CLOSED_EARLY, None
+        # The reader, next, reads the settled form: StreamedRunResult.result builds a new AgentRunResult (its
+        # state, messages and output) at each read, a large share of our cost per streamed run.
+        _entered[wrapped] = settled
+        return Outcome.COMPLETED, None
 
 
 class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
