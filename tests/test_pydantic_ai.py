@@ -760,3 +760,16 @@ async def test_with_pydantic_ais_instrumentation_its_tool_spans_are_under_ours_a
     scopes = [(span.name, getattr(span.instrumentation_scope, "name", None)) for span in telemetry.finished()]
     ours = [span_name for span_name, scope in scopes if scope == "otel_agent_instrumentation"]
     assert ours == ["invoke_agent looker"]
+
+
+async def test_run_stream_cancelled_before_its_output_ends_closed_early_as_it_has_no_settled_result(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_agent([])
+    async with agent.run_stream("ok") as result:
+        await result.cancel()
+        with pytest.raises(UserError):
+            result.result  # noqa: B018 - pydantic-ai's own answer: no settled result
+    (span,) = telemetry.agent_spans()
+    assert (span.attributes or {})[semconv.OUTCOME] == "closed_early"

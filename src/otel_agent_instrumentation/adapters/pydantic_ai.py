@@ -228,18 +228,45 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     return facts
 
 
-# What each proxied context manager yielded (StreamedRunResult, AgentRunEvents, AgentRun), for the reader; once
-# the block has exited with the run complete, its settled AgentRunResult.
+# What each proxied context manager yielded (StreamedRunResult, AgentRunEvents, AgentRun), for the reader.
 _entered: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-def _settled(entered: Any) -> Any:
-    """The AgentRunResult of a finished run, else None; reads only state already built."""
+def _stream_settled(result: Any) -> bool:
+    """Whether a StreamedRunResult's run settled: whether its `.result` would return rather than raise UserError.
+
+    `.result` (2.68, result.py:675) builds a new AgentRunResult at each read (about 40 us, three raw spans);
+    this takes the same decision off the state it reads: a run result handed over, or a stream that completed,
+    whose completion did not raise and that was not cancelled before it produced an output. A release whose
+    state differs gets the read itself."""
     try:
-        if hasattr(entered, "is_complete"):  # StreamedRunResult: `.result` raises UserError until complete
-            return entered.result if entered.is_complete else None
+        if result._run_result is not None:
+            return True
+        stream = result._stream_response
+        if stream is None:
+            return False
+        return bool(
+            result.is_complete
+            and not result._completion_raised
+            and not (stream._cached_output is None and stream.cancelled)
+        )
+    except AttributeError:
+        try:
+            result.result  # noqa: B018 - the read is the test
+        except Exception:
+            return False
+        return True
+
+
+def _settled(entered: Any) -> Any:
+    """What a finished run's facts are read from (usage, conversation id, final response), else None; reads
+    only state already built. A StreamedRunResult that settled is read itself: its response, usage and
+    conversation id are those of the AgentRunResult `.result` would build."""
+    try:
+        if hasattr(entered, "is_complete"):  # StreamedRunResult
+            return entered if _stream_settled(entered) else None
         return getattr(entered, "result", None)  # AgentRunEvents, AgentRun: None until finished
-    except Exception:  # StreamedRunResult.result also raises when finishing the run failed
+    except Exception:
         return None
 
 
@@ -345,13 +372,8 @@ class EntryMethods:
         if isinstance(error, asyncio.CancelledError):
             return Outcome.CANCELLED, error
         wrapped = getattr(self, "__wrapped__")  # noqa: B009 - wrapt proxy attribute
-        settled = _settled(_entered.get(wrapped))
-        if settled is None:
-            return Outcome.CLOSED_EARLY, None
-        # The reader, next, reads the settled form: StreamedRunResult.result builds a new AgentRunResult (its
-        # state, messages and output) at each read, a large share of our cost per streamed run.
-        _entered[wrapped] = settled
-        return Outcome.COMPLETED, None
+        entered = _entered.get(wrapped)
+        return (Outcome.COMPLETED if _settled(entered) is not None else Outcome.CLOSED_EARLY), None
 
 
 class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
