@@ -64,20 +64,16 @@ def make_run_patches(
                 report_failure("starting the agent span")
         if invocation is None:
             return wrapped(*args, **kwargs)
-        if body_deferred:
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as error:  # the call's arguments did not bind
-                finish_with_error(invocation, error)
-                raise
-        else:
-            token = attach_context(invocation.step_context())
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as error:
+        # A call that only makes a coroutine or generator runs nothing of the target: no span made current.
+        token = None if body_deferred else attach_context(invocation.step_context())
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            if token is not None:
                 detach_context(token)
-                finish_with_error(invocation, error)
-                raise
+            finish_with_error(invocation, error)
+            raise
+        if token is not None:
             detach_context(token)
         try:
             if handle_result is not None:

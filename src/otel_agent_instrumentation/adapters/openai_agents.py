@@ -635,10 +635,6 @@ _TOOL_TIMEOUT = "agents.exceptions.ToolTimeoutError"
 _handled_failures: weakref.WeakKeyDictionary[AgentInvocation, BaseException] = weakref.WeakKeyDictionary()
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _result_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -651,7 +647,7 @@ def _result_text(value: Any) -> str | None:
 def read_tool_request(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     # _invoke_function_tool_with_metadata(*, function_tool, context, arguments): the ToolContext carries the
     # model's function call (its call_id, and the name it called the tool by, namespace included).
-    # Each tool call passes here: the non-empty-string checks are written out, not _text() calls.
+    # Each tool call passes here: the non-empty-string checks are written out, not helper calls.
     function_tool = kwargs.get("function_tool")
     context = kwargs.get("context")
     qualified = getattr(context, "qualified_tool_name", None)
