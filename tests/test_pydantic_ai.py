@@ -118,6 +118,32 @@ async def test_run_stream_records_usage_of_the_finished_stream(
     assert (span.attributes or {})[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == result.usage.output_tokens
 
 
+async def test_run_stream_records_the_usage_of_the_whole_run_after_a_tool_call(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    async with make_tool_agent().run_stream("ok") as result:
+        await result.get_output()
+    (span,) = telemetry.agent_spans()
+    recorded = span.attributes or {}
+    tokens = (recorded[semconv.GEN_AI_USAGE_INPUT_TOKENS], recorded[semconv.GEN_AI_USAGE_OUTPUT_TOKENS])
+    assert result.usage.requests == 2 and tokens == (result.usage.input_tokens, result.usage.output_tokens)
+
+
+async def test_run_stream_closed_early_records_the_usage_streamed_so_far(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    async with make_agent([]).run_stream("ok") as result:
+        async for _ in result.stream_text(delta=True, debounce_by=None):
+            break
+        streamed_so_far = result.usage
+    (span,) = telemetry.agent_spans()
+    recorded = span.attributes or {}
+    tokens = (recorded[semconv.GEN_AI_USAGE_INPUT_TOKENS], recorded[semconv.GEN_AI_USAGE_OUTPUT_TOKENS])
+    assert tokens == (streamed_so_far.input_tokens, streamed_so_far.output_tokens)
+
+
 async def test_inferred_agent_name_is_unchanged_by_instrumentation(instrumentation: Instrumentation) -> None:
     entries = ("run", "run_sync", "run_stream", "run_stream_events")
     bare = {entry: await _inferred(entry) for entry in entries}

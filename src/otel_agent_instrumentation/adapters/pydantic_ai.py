@@ -271,6 +271,36 @@ def _settled(entered: Any) -> Any:
         return None
 
 
+class _TokenCounts:
+    """The token counts of a RunUsage, as `StreamedRunResult.usage` would report them."""
+
+    __slots__ = ("cache_read_tokens", "cache_write_tokens", "input_tokens", "output_tokens")
+
+    def __init__(self, run: Any, request: Any) -> None:
+        self.input_tokens = run.input_tokens + request.input_tokens
+        self.output_tokens = run.output_tokens + request.output_tokens
+        self.cache_read_tokens = run.cache_read_tokens + request.cache_read_tokens
+        self.cache_write_tokens = run.cache_write_tokens + request.cache_write_tokens
+
+
+def _streamed_tokens(result: Any) -> _TokenCounts | None:
+    """The token counts of a StreamedRunResult still reading its stream, else None.
+
+    Its `.usage` (2.68, result.py:232) is the run's usage before this request plus the request's, and, while
+    the request has no cost yet, prices the request with genai-prices: 27 us a read, where the sum of the
+    token counts we record costs under 1 us. Each count is that sum (`RunUsage.__add__` adds them field by
+    field, usage.py:477)."""
+    if not hasattr(result, "is_complete"):
+        return None
+    try:
+        stream = result._stream_response
+        if result._run_result is not None or stream is None:
+            return None
+        return _TokenCounts(stream._initial_run_ctx_usage, stream._raw_stream_response.usage)
+    except AttributeError:  # a release with other state: its own `.usage`
+        return None
+
+
 def _output_messages(response: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for part in getattr(response, "parts", None) or ():
@@ -305,7 +335,7 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
         try:
             # A property in 2.68 (run.py:1177, result.py:918): calling it warns PydanticAIDeprecationWarning.
             # AgentRunEvents.usage raises UserError before the run started.
-            usage: Any = (settled if settled is not None else source).usage
+            usage: Any = _streamed_tokens(source) or (settled if settled is not None else source).usage
         except Exception:
             usage = None
         if hasattr(usage, "input_tokens"):
