@@ -247,6 +247,15 @@ async def test_an_awaited_run_whose_pending_task_is_collected_ends_abandoned_wit
     assert outcome(telemetry) == ("abandoned", StatusCode.UNSET)
 
 
+async def test_an_awaited_run_the_caller_holds_only_through_await_is_not_abandoned_by_a_collection(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # `await run()` keeps no reference to the run object itself, only to what its __await__ returned.
+    instrumentation.on(targets=[f"{WATCHER}.collect_midway"])
+    assert await agents.WatchingAgent().collect_midway() == "collected"
+    assert outcome(telemetry) == ("completed", StatusCode.UNSET)
+
+
 async def test_a_stream_whose_consumer_task_is_collected_mid_pull_ends_abandoned_without_detach_errors(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:

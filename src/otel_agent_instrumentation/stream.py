@@ -538,6 +538,7 @@ def trace_stream(
 
 async def _drive(
     coroutine: Awaitable[_T],
+    owner: TracedCoroutine,
     invocation: AgentInvocation,
     reader: ResultReader | None,
     on_return: Callable[[Any], None] | None,
@@ -546,6 +547,8 @@ async def _drive(
 ) -> _T:
     # One attach for the whole await, in the task that awaits: the framework's own context changes
     # across its awaits (its spans opened before an await, closed after) are kept as they are.
+    # `owner`, the proxy, is held by this frame while it runs: `await proxy` holds only our iterator,
+    # and the proxy's collection is what tells the run was abandoned.
     token = _attach(invocation.step_context())
     try:
         value = await coroutine
@@ -615,7 +618,12 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         self._self_drive_arguments = (invocation, reader, on_return, finalizer, methods)
 
     def __await__(self) -> Any:
-        return self
+        # `await run` drives our coroutine's own iterator, in C: no frame of ours per suspension of the
+        # framework's coroutine. A task (create_task, gather) still steps the proxy through send().
+        driver = self._self_driver
+        if driver is None:
+            driver = self._self_driver = _drive(self.__wrapped__, self, *self._self_drive_arguments)
+        return driver.__await__()
 
     def __repr__(self) -> str:
         return repr(self.__wrapped__)  # asyncio's task and "never awaited" messages name the framework's
@@ -626,7 +634,7 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
     def send(self, value: Any) -> Any:
         driver = self._self_driver
         if driver is None:
-            driver = self._self_driver = _drive(self.__wrapped__, *self._self_drive_arguments)
+            driver = self._self_driver = _drive(self.__wrapped__, self, *self._self_drive_arguments)
         return driver.send(value)
 
     def throw(self, *args: Any) -> Any:

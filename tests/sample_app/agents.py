@@ -120,6 +120,15 @@ class WatchingAgent:
         await asyncio.Event().wait()
         return "never"
 
+    async def collect_midway(self) -> str:
+        """Suspends, then runs a garbage collection while the caller awaits it."""
+        import gc
+
+        await asyncio.sleep(0)
+        gc.collect()
+        await asyncio.sleep(0)
+        return "collected"
+
     async def watch(self) -> AsyncGenerator[str, None]:
         yield "first"
         await asyncio.Event().wait()
