@@ -259,7 +259,10 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         _detach(token)
         return value
 
-    async def _self_astep(self, awaitable: Awaitable[_T]) -> _T:
+    async def _self_astep(self, awaitable: Awaitable[_T], pulls: bool = False) -> _T:
+        """Await one step with the span current. `pulls`: the step hands the consumer an update, and the
+        run's first such update is its first chunk. Callers return this coroutine rather than await it in
+        one of their own: a frame of ours resumes at each suspension of the framework's step."""
         invocation = self._self_invocation
         if invocation.finished:
             return await awaitable
@@ -274,21 +277,8 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             self._self_end(*_async_step_ending(token, error))
             raise
         _detach_resumed(token)
-        return value
-
-    async def _self_aenter_step(self, awaitable: Awaitable[_T]) -> _T:
-        """`__aenter__` with the span current: a step, but see _self_hold_or_detach."""
-        invocation = self._self_invocation
-        if invocation.finished:
-            return await awaitable
-        context = invocation.step_context()
-        token = _attach(context)
-        try:
-            value = await awaitable
-        except BaseException as error:
-            self._self_end(*_async_step_ending(token, error))
-            raise
-        self._self_hold_or_detach(token, context)
+        if pulls and invocation.first_chunk_at is None:
+            invocation.mark_first_chunk()
         return value
 
     def _self_enter_step(self, method: Callable[[], _T]) -> _T:
@@ -369,16 +359,12 @@ async def _anext(self: StreamProxy) -> Any:
     return value
 
 
-async def _asend(self: StreamProxy, value: Any) -> Any:
-    result = await self._self_astep(self.__wrapped__.asend(value))
-    self._self_invocation.mark_first_chunk()
-    return result
+def _asend(self: StreamProxy, value: Any) -> Awaitable[Any]:
+    return self._self_astep(self.__wrapped__.asend(value), True)
 
 
-async def _athrow(self: StreamProxy, *args: Any) -> Any:
-    update = await self._self_astep(self.__wrapped__.athrow(*args))
-    self._self_invocation.mark_first_chunk()
-    return update
+def _athrow(self: StreamProxy, *args: Any) -> Awaitable[Any]:
+    return self._self_astep(self.__wrapped__.athrow(*args), True)  # a generator that catches it yields on
 
 
 def _aclose(self: StreamProxy) -> Awaitable[Any]:
@@ -452,13 +438,36 @@ def _close(self: StreamProxy, *args: Any, **kwargs: Any) -> Any:
 
 
 async def _aenter(self: StreamProxy) -> Any:
-    entered = await self._self_aenter_step(self.__wrapped__.__aenter__())
+    # A step written out (one frame of ours per suspension of the manager's enter), but see
+    # _self_hold_or_detach.
+    invocation = self._self_invocation
+    if invocation.finished:
+        return self._self_entered(await self.__wrapped__.__aenter__())
+    context = invocation.step_context()
+    token = _attach(context)
+    try:
+        entered = await self.__wrapped__.__aenter__()
+    except BaseException as error:
+        self._self_end(*_async_step_ending(token, error))
+        raise
+    self._self_hold_or_detach(token, context)
     return self._self_entered(entered)
 
 
 async def _aexit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceback: Any) -> Any:
+    # The exit's step written out, as _aenter's.
+    invocation = self._self_invocation
     try:
-        suppress = await self._self_astep(self.__wrapped__.__aexit__(exc_type, error, traceback))
+        if invocation.finished:
+            suppress = await self.__wrapped__.__aexit__(exc_type, error, traceback)
+        else:
+            token = _attach(invocation.step_context())
+            try:
+                suppress = await self.__wrapped__.__aexit__(exc_type, error, traceback)
+            except BaseException as step_error:
+                self._self_end(*_async_step_ending(token, step_error))
+                raise
+            _detach_resumed(token)
     finally:
         self._self_release_held()
     if not self._self_invocation.finished:  # else a stream the block consumed ended it: nothing to decide

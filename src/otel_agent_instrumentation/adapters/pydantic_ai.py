@@ -418,14 +418,9 @@ class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
     def __aiter__(self) -> Any:
         return self
 
-    async def __anext__(self) -> Any:
-        owner = self._self_owner
-        item = await owner._self_astep(self.__wrapped__.__anext__())
-        # The consumer received an update of the run's output: its first is the run's first chunk.
-        invocation = owner._self_invocation
-        if invocation.first_chunk_at is None and not invocation.finished:
-            invocation.mark_first_chunk()
-        return item
+    def __anext__(self) -> Any:
+        # The consumer receives an update of the run's output: its first is the run's first chunk.
+        return self._self_owner._self_astep(self.__wrapped__.__anext__(), True)
 
     def aclose(self) -> Any:
         return self._self_owner._self_astep(self.__wrapped__.aclose())
