@@ -285,6 +285,18 @@ def test_an_unmarked_graph_is_a_workflow_span(instrumentation: Instrumentation, 
     assert (span.name, attributes(span)[semconv.GEN_AI_WORKFLOW_NAME]) == ("invoke_workflow custom", "custom")
 
 
+def test_a_graph_and_its_copy_marked_as_an_agent_keep_their_own_kinds_run_after_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # What a graph is, is read once per graph object: the marked copy is another graph.
+    graph = plain_graph("custom")
+    marked = graph.with_config(metadata={"gen_ai.operation.name": "invoke_agent"})
+    instrumentation.on()
+    for run in (graph, marked, graph, marked):
+        run.invoke(GRAPH_INPUT)
+    assert [span.name for span in telemetry.finished()] == ["invoke_workflow custom", "invoke_agent custom"] * 2
+
+
 def test_a_marked_agent_does_not_make_its_subgraphs_agents(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
@@ -624,6 +636,33 @@ def test_chat_openai_records_provider_and_model(instrumentation: Instrumentation
     stream.close()  # before the first pull: no request made
     attrs = attributes(only(telemetry.agent_spans()))
     assert (attrs[semconv.GEN_AI_PROVIDER_NAME], attrs[semconv.GEN_AI_REQUEST_MODEL]) == ("openai", "gpt-4o-mini")
+
+
+def test_an_agent_graphs_model_is_read_at_its_first_run_only(
+    instrumentation: Instrumentation, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_openai import ChatOpenAI
+
+    reads: list[str] = []
+    read_params = ChatOpenAI._get_ls_params
+
+    def counted(self: Any, **kwargs: Any) -> Any:
+        reads.append(self.model_name)
+        return read_params(self, **kwargs)
+
+    monkeypatch.setattr(ChatOpenAI, "_get_ls_params", counted)
+    model = ChatOpenAI(model="gpt-4o-mini", api_key="offline", base_url="http://127.0.0.1:9/v1")  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from langgraph.prebuilt import create_react_agent
+
+        agent = create_react_agent(model, [echo], name=AGENT_NAME)
+    instrumentation.on()
+    for _ in range(2):
+        stream: Any = agent.stream(GRAPH_INPUT)
+        stream.close()  # before the first pull: no request made
+    models = [attributes(span)[semconv.GEN_AI_REQUEST_MODEL] for span in telemetry.agent_spans()]
+    assert (models, reads) == (["gpt-4o-mini", "gpt-4o-mini"], ["gpt-4o-mini"])
 
 
 # -- interrupts are LangGraph's control flow ----------------------------------------------------------------

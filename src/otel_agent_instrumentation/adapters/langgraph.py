@@ -38,9 +38,11 @@ holds (the `static_model`/`model` its model node closes over, unwrapped from `pr
 `bind_tools` bindings): the model's own `_get_ls_params()` (`ls_provider`, `ls_model_name`, LangChain's
 tracing identity) when its class overrides it (`ChatOpenAI`: `openai`), else `_OTHER` and the model's
 `model_name`/`model` attribute. A dynamic model (a callable) and a marked custom graph: `_OTHER`.
-`gen_ai.conversation.id` is `config["configurable"]["thread_id"]` (the run's config, else the graph's
-own). Workflow spans carry the workflow's name only (the core records conversation ids and usage on
-agent spans).
+Whether a graph is an agent, and its agent's model and provider, are read at the graph's first run and
+kept for that graph object (its nodes and own config are fixed when it is compiled; `with_config` makes a
+new graph): a model changed in place after that run is not seen. `gen_ai.conversation.id` is
+`config["configurable"]["thread_id"]` (the run's config, else the graph's own). Workflow spans carry the
+workflow's name only (the core records conversation ids and usage on agent spans).
 
 Usage of an agent run: the `usage_metadata` of the `AIMessage`s the run's nodes wrote. Every node's
 writes pass `PregelLoop.put_writes` (langgraph/pregel/_loop.py; the sync and async loops call it through
@@ -238,9 +240,16 @@ def _input_messages(graph_input: Any) -> list[dict[str, Any]] | None:
     return converted or None
 
 
-def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
-    run_config = args[1] if len(args) > 1 else kwargs.get("config")
-    graph_name = _text(getattr(graph, "name", None))
+# What a compiled graph is: None for a workflow, else its agent's (request model, provider).
+_GraphKind = tuple[str | None, str | None] | None
+
+# By graph: a compiled graph's nodes and own config are set when it is compiled (`with_config` returns a
+# copy), so what it is is read at its first run; reading it took 16 us a run (its chat model's attribute
+# misses raise AttributeError inside pydantic, and `_get_ls_params()` builds a dict).
+_graph_kinds: weakref.WeakKeyDictionary[Any, _GraphKind] = weakref.WeakKeyDictionary()
+
+
+def _read_graph_kind(graph: Any) -> _GraphKind:
     metadata = _own_metadata(graph)
     prebuilt, model = _prebuilt_model(graph)
     if not (
@@ -248,8 +257,27 @@ def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         or metadata.get(AGENT_MARK_KEY) == semconv.INVOKE_AGENT
         or metadata.get("ls_integration") == _CREATE_AGENT_INTEGRATION
     ):
+        return None
+    return _model_facts(model)
+
+
+def _graph_kind(graph: Any) -> _GraphKind:
+    try:
+        return _graph_kinds[graph]
+    except KeyError:
+        kind = _graph_kinds[graph] = _read_graph_kind(graph)
+        return kind
+    except TypeError:  # a graph that cannot be a weak key (unhashable, or no __weakref__)
+        return _read_graph_kind(graph)
+
+
+def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
+    run_config = args[1] if len(args) > 1 else kwargs.get("config")
+    graph_name = _text(getattr(graph, "name", None))
+    kind = _graph_kind(graph)
+    if kind is None:
         return RequestFacts(operation=Operation.WORKFLOW, workflow_name=graph_name)
-    request_model, provider = _model_facts(model)
+    request_model, provider = kind
     facts = RequestFacts(
         agent_name=graph_name,
         request_model=request_model,
