@@ -102,3 +102,42 @@ def test_instruction_counts_read_each_segment_in_the_order_callgrind_wrote_them(
     for name, total in (("out.1", 10), ("out.2", 20), ("out.10", 100), ("out", 5)):
         (tmp_path / name).write_text(f"events: Ir\nsummary: {total}\ntotals: {total}\n")
     assert _totals(tmp_path) == [10, 20, 100, 5]
+
+
+def test_suppressed_counts_mark_bare_one_layer_and_the_stack_for_each_shape() -> None:
+    """benchmarks/suppressed.py's child (run here without valgrind): the raw span, then each shape bare, with our
+    patches once and with them stacked `--depth` times, each followed by an unmeasured segment."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "suppressed.py"
+    pytest.importorskip("agent_framework")
+    done = subprocess.run(
+        [sys.executable, str(script), "--child", "agent_framework", "--calls", "2", "--depth", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    measured = [f"{layers}:{shape}:2" for layers in (0, 1, 3) for shape in ("run", "stream")]
+    assert labels == [None, "raw_span:2", None, *(item for label in measured for item in (label, None))]
+
+
+def test_stacked_patches_put_each_patch_on_top_of_the_one_before_and_revert_them_all() -> None:
+    from benchmarks.suppressed import stacked_patches
+    from otel_agent_instrumentation import AgentInstrumentor
+    from tests.sample_app import agents
+
+    def layers_of_ours(function: Any) -> int:
+        count = 0
+        while getattr(function, "__otel_agent_patch__", False):
+            count, function = count + 1, function.__wrapped__
+        return count
+
+    original = agents.plan_function
+    with stacked_patches(AgentInstrumentor(), 3, targets=["tests.sample_app.agents:plan_function"]):
+        stacked = layers_of_ours(agents.plan_function)
+    assert (stacked, agents.plan_function) == (3, original)
