@@ -253,6 +253,83 @@ def test_a_method_taking_packed_arguments_gets_no_generated_method() -> None:
     assert exact_signature_method(run, [True], lambda instance: True, lambda *_: None) is None  # type: ignore[arg-type]
 
 
+# A `@contextmanager` method's helper takes `*args, **kwds` and hands both to the generator function: its
+# generated method takes the generator function's parameters (pydantic-ai's run_stream and iter).
+SESSION_TARGET = "tests.sample_app.agents:OptionsAgent.session"
+
+
+def _session(agent: agents.OptionsAgent, *args: Any, **kwargs: Any) -> Any:
+    with agent.session(*args, **kwargs) as received:
+        return received
+
+
+def test_a_context_manager_method_gets_a_method_with_its_generator_functions_parameters() -> None:
+    def run(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        return "traced"
+
+    method = exact_signature_method(vars(agents.OptionsAgent)["session"], [True], lambda instance: True, run)
+    assert method is not None and list(inspect.signature(method).parameters) == [
+        "self",
+        "prompt",
+        "question",
+        "options",
+        "stream",
+    ]
+
+
+def test_a_patched_context_manager_method_introspects_as_the_original(instrumentation: Instrumentation) -> None:
+    bare = _introspection(vars(agents.OptionsAgent)["session"])
+    instrumentation.on(targets=[SESSION_TARGET])
+    assert _introspection(vars(agents.OptionsAgent)["session"]) == bare
+
+
+@pytest.mark.parametrize("suppressed", [False, True], ids=["traced", "suppressed"])
+def test_a_patched_context_manager_method_hands_its_generator_the_arguments_and_default_objects(
+    instrumentation: Instrumentation, suppressed: bool
+) -> None:
+    instrumentation.on(targets=[SESSION_TARGET])
+    with suppress_instrumentation() if suppressed else contextlib.nullcontext():
+        received = _session(agents.OptionsAgent(), "p", stream=True)
+    assert received == ("p", "why", agents.DEFAULT_OPTIONS, True) and received[2] is agents.DEFAULT_OPTIONS
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda agent: _session(agent),
+        lambda agent: _session(agent, prompt="p"),
+        lambda agent: _session(agent, "p", unknown=1),
+        lambda agent: _session(agent, "p", "how", True),
+    ],
+    ids=["missing", "positional-only-by-name", "unknown-keyword", "keyword-only-by-position"],
+)
+def test_a_patched_context_manager_method_called_wrongly_raises_the_type_error_the_original_raises(
+    instrumentation: Instrumentation, call: Callable[[Any], Any]
+) -> None:
+    with pytest.raises(TypeError) as bare:
+        call(agents.OptionsAgent())
+    instrumentation.on(targets=[SESSION_TARGET])
+    with pytest.raises(TypeError) as instrumented:
+        call(agents.OptionsAgent())
+    assert str(instrumented.value) == str(bare.value)
+
+
+def test_a_method_under_another_decorator_taking_packed_arguments_gets_no_generated_method() -> None:
+    # Another decorator may tell a default from an argument passed: its packed arguments are not unpacked.
+    def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def helper(*args: Any, **kwargs: Any) -> Any:
+            return function(*args, **kwargs)
+
+        return helper
+
+    @decorator
+    def run(self: Any, prompt: str) -> str:
+        return prompt
+
+    assert exact_signature_method(run, [True], lambda instance: True, lambda *_: None) is None  # type: ignore[arg-type]
+
+
 # -- a hook with applies_to (HookTarget): calls it has nothing to do with go straight to the original ----------
 
 

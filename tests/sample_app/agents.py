@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any
 
 
@@ -177,3 +177,10 @@ class OptionsAgent:
         self, prompt: str, /, question: str = "why", *, options: dict[str, Any] = DEFAULT_OPTIONS, stream: bool = False
     ) -> tuple[str, str, dict[str, Any], bool]:
         return prompt, question, options, stream
+
+    @contextlib.contextmanager
+    def session(
+        self, prompt: str, /, question: str = "why", *, options: dict[str, Any] = DEFAULT_OPTIONS, stream: bool = False
+    ) -> Iterator[tuple[str, str, dict[str, Any], bool]]:
+        """A run handed out by a `@contextmanager`: the block gets what the run received."""
+        yield prompt, question, options, stream
