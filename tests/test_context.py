@@ -4,6 +4,7 @@ runtime context is not the default one."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import subprocess
 import sys
@@ -50,6 +51,24 @@ def test_the_suppression_keys_are_what_suppress_instrumentation_sets() -> None:
     current = otel_context.get_current()
     assert is_instrumentation_enabled()
     assert not any(current.get(key) for key in _context.SUPPRESSION_KEYS)
+
+
+# The keys' names end in a uuid made per process: the cases are named by position, the same in every worker.
+_SUPPRESSION_CASES = ["none", *(f"key {index}" for index in range(len(_context.SUPPRESSION_KEYS))), "all"]
+
+
+@pytest.mark.parametrize("case", _SUPPRESSION_CASES)
+def test_instrumentation_enabled_answers_as_the_api_whichever_suppression_key_is_set(case: str) -> None:
+    # Each key alone, as an instrumentation that sets one of them would; "all": suppress_instrumentation().
+    with contextlib.ExitStack() as stack:
+        if case == "all":
+            stack.enter_context(suppress_instrumentation())
+        elif case != "none":
+            key = _context.SUPPRESSION_KEYS[int(case.split()[1])]
+            token = otel_context.attach(otel_context.set_value(key, True))
+            stack.callback(otel_context.detach, token)
+        answers = (_context.instrumentation_enabled(), is_instrumentation_enabled())
+    assert answers == ((True, True) if case == "none" else (False, False))
 
 
 def test_the_span_key_is_where_the_api_keeps_the_current_span() -> None:

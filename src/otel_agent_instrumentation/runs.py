@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._context import SUPPRESSION_KEYS, attach_context, current_context, detach_context
+from ._context import (
+    FIRST_SUPPRESSION_KEY,
+    MORE_SUPPRESSION_KEYS,
+    SECOND_SUPPRESSION_KEY,
+    attach_context,
+    current_context,
+    detach_context,
+)
 from ._guard import report_failure
 from ._patching import MethodFactory, WrapperFunction, deciding_method_factory
 from .adapters._base import RunTarget
 from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
-
-# The keys suppress_instrumentation() sets: two in every OpenTelemetry release so far, checked without a
-# loop on the per-layer path; any others after them.
-_FIRST_SUPPRESSION_KEY, _SECOND_SUPPRESSION_KEY, *_other_keys = (*SUPPRESSION_KEYS, "", "")
-_MORE_SUPPRESSION_KEYS = tuple(key for key in _other_keys if key)
 
 
 def make_run_patches(
@@ -36,7 +38,7 @@ def make_run_patches(
     handle_result = target.handle_result
     config = telemetry.config
     reentry_key = target.reentry_key or adapter_name
-    first_key, second_key, more_keys = _FIRST_SUPPRESSION_KEY, _SECOND_SUPPRESSION_KEY, _MORE_SUPPRESSION_KEYS
+    first_key, second_key, more_keys = FIRST_SUPPRESSION_KEY, SECOND_SUPPRESSION_KEY, MORE_SUPPRESSION_KEYS
 
     def traced_run(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # One frame from the decision to the call (each Python call on this path costs more in place, its

@@ -26,6 +26,8 @@ move. By use:
   down while `active_invocation()` is ours;
 - `StandInSpan(ours, forwarding)`: what a stood-down framework span is replaced with, so what the
   framework parents on it is under our span (writes forwarded to ours while `forwarding` is set);
+- `instrumentation_enabled()`: OpenTelemetry's `is_instrumentation_enabled()` at the cost of one context read,
+  for hook wrappers that every call of a suppressed run passes;
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
   wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
 
@@ -33,6 +35,7 @@ The built-in adapters are this package's modules, each importing its framework i
 """
 
 from .. import semconv
+from .._context import instrumentation_enabled
 from .._guard import report_failure
 from .._patching import WrapperFunction
 from ..awaited import awaited_step, traced_await
@@ -72,6 +75,7 @@ __all__ = [
     "active_invocation",
     "awaited_step",
     "finish_with_error",
+    "instrumentation_enabled",
     "read_facts",
     "report_failure",
     "semconv",

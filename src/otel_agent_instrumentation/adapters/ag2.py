@@ -88,11 +88,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from .. import semconv
+from .._context import instrumentation_enabled
 from .._guard import report_failure
 from .._patching import WrapperFunction
 from ..awaited import traced_await
@@ -516,7 +516,7 @@ def make_chat_wrapper(
                 return None
 
         def run(wrapped: Callable[..., Any], chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if not is_instrumentation_enabled():
+            if not instrumentation_enabled():
                 return wrapped(*args, **kwargs)
             invocation = start(chat, args, kwargs)
             if invocation is None:
@@ -537,7 +537,7 @@ def make_chat_wrapper(
                 return result
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if not is_instrumentation_enabled():
+            if not instrumentation_enabled():
                 return wrapped(*args, **kwargs)
             try:
                 chat = _Chat(instance, args[0] if args else kwargs.get("recipient"))
@@ -573,7 +573,7 @@ def _hand_context_to_executor(telemetry: Telemetry) -> WrapperFunction:
     context it was called in is kept for that thread, under the agent and the messages list it passed on."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled() or active_invocation() is None:
+        if not instrumentation_enabled() or active_invocation() is None:
             return wrapped(*args, **kwargs)
         key = (id(instance), id(_messages_argument(args, kwargs)))
         return _carried(wrapped(*args, **kwargs), key, otel_context.get_current())

@@ -91,9 +91,8 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
 from .. import semconv
+from .._context import instrumentation_enabled
 from .._guard import report_failure
 from ..awaited import traced_await
 from ..config import Config
@@ -549,7 +548,7 @@ def _traced_sync_tool_call(telemetry: Telemetry) -> WrapperFunction:
     capture = telemetry.config.capture_content.enabled
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not is_instrumentation_enabled():
+        if not instrumentation_enabled():
             return wrapped(*args, **kwargs)
         invocation = _start_tool_call(telemetry, instance, args, kwargs)
         if invocation is None:

@@ -58,9 +58,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from .. import semconv
+from .._context import instrumentation_enabled
 from .._guard import report_failure
 from ..awaited import awaited_step, traced_await
 from ..config import Config
@@ -251,7 +251,7 @@ def _member_of_turn(
 ) -> Invocation | None:
     """The span of the member agent whose step this is (started at its first step after another's), or None
     when the step is not in an AgentWorkflow run of ours."""
-    if not is_instrumentation_enabled():
+    if not instrumentation_enabled():
         return None
     root = active_invocation()
     if root is None or root.finished or root.owner is not workflow or root.request.operation is not Operation.WORKFLOW:
@@ -452,7 +452,7 @@ def _tool_calls(current_step: Callable[[], Any] | None) -> Callable[[Telemetry],
         capture = config.capture_content.enabled
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if not is_instrumentation_enabled():
+            if not instrumentation_enabled():
                 return wrapped(*args, **kwargs)
             tool_call: Invocation | None = None
             try:

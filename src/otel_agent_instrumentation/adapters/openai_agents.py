@@ -111,9 +111,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import CoroutineType
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-
 from .. import semconv
+from .._context import instrumentation_enabled
 from .._guard import report_failure
 from ..awaited import awaited_step, traced_await
 from ..config import Config
@@ -435,7 +434,7 @@ def _handoffs_of_turn(
 ) -> _Handoffs | None:
     """The handoffs of the run this turn belongs to, with the span of the agent that took it over started when
     this is that agent's first turn; None when the turn is not in a run of ours."""
-    if not is_instrumentation_enabled():
+    if not instrumentation_enabled():
         return None
     # Turns are called from the run loop, where the run's own span is current (a tool's or a handed-off
     # agent's is current only inside a turn).
