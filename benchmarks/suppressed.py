@@ -1,47 +1,50 @@
-"""What a run inside `suppress_instrumentation()` costs of ours, counted by stacking our patches.
+"""What a run inside `suppress_instrumentation()` costs of ours, counted in alternating rounds.
 
-    python benchmarks/suppressed.py [--frameworks pydantic_ai,langgraph] [--calls 100] [--depth 11]
+    python benchmarks/suppressed.py [--frameworks pydantic_ai,langgraph] [--rounds 8] [--calls 20]
 
 Needs valgrind on PATH, and the `test` extra. A script, not a test; each framework takes a few minutes.
 
-Why: `instructions.py` counts a suppressed run as the difference of two runs, suppressed and bare. For a
-framework whose run is millions of instructions, two runs of the same code differ by tens of thousands
-(allocation and dictionary state), more than the few calls of ours a suppressed run makes.
+Why: `instructions.py` counts a suppressed run as the difference of two segments, all bare calls then all
+suppressed ones. For a framework whose run is millions of instructions, the framework's own count drifts
+between segments (its caches and lists grow, dictionaries resize) by tens of thousands of instructions, more
+than the few calls of ours a suppressed run makes: two counts of the same OpenAI Agents run gave +2.1k and
++19.4k.
 
-How: every patch of ours is applied `--depth` times, each on top of the one before (`_instrument` run again:
-a patch's original is then the patch below it). A suppressed run passes each patched layer `depth` times, so
-count(depth) - count(1) is `depth - 1` times what ours costs per suppressed run, while the framework's own
-noise stays what it is: divided by `depth - 1`. The counts are taken under callgrind as in instructions.py
-(a mark is a call of `os.getppid()`, 100 calls per segment, garbage collector off), with the no-op SDK.
-Instructions are turned into microseconds at the rate of a raw SDK span on the machine (timed here, with
-the span's instruction count), which reads about 8.7k instructions per us on an idle 2-core machine.
+How: `--rounds` rounds, each a segment of `--calls` bare calls then one of as many suppressed calls with
+our patches applied (applied and reverted between the segments, with a call after each change so that the
+first call of a segment does not pay for the type caches the change invalidated). A round's difference is
+ours plus that round's drift; the drift changes sign and size from round to round, so the median of the
+rounds is reported with their range. The counts are taken under callgrind as in instructions.py (a mark is
+a call of `os.getppid()`, garbage collector off inside a segment), with the no-op SDK. Instructions are
+turned into microseconds at a raw SDK span's rate, timed here beside its count: about 8.7k instructions
+per us on an idle 2-core machine.
+
+Not stacking: applying each patch several times over (so a run passes each of our layers several times)
+multiplies ours for plain-function patches, but a wrapt FunctionWrapper wrapping another one makes each
+call of the outer pay attribute lookups delegated through the inner proxies (an OpenAI Agents turn hook:
+8.3k instructions for one layer, 39k per layer for ten more), which no real run pays.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-if TYPE_CHECKING:
-    from otel_agent_instrumentation import AgentInstrumentor
 
-
-async def child(framework: str, calls_per_depth: int, depth: int) -> None:
-    """Runs under callgrind: marks bare, depth 1 and depth `depth` suppressed calls of each shape."""
+async def child(framework: str, rounds: int, calls_per_segment: int) -> None:
+    """Runs under callgrind: the raw span, then per shape `rounds` pairs of bare and suppressed segments."""
     from opentelemetry.instrumentation.utils import suppress_instrumentation
     from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.sdk.trace import TracerProvider
@@ -54,6 +57,7 @@ async def child(framework: str, calls_per_depth: int, depth: int) -> None:
     calls = prepared_calls(load(framework)).calls
     calls.pop("long", None)
     instrumentor = AgentInstrumentor()
+    no_op = {"tracer_provider": NoOpTracerProvider(), "meter_provider": NoOpMeterProvider()}
     labels: list[str | None] = [None]
 
     def mark(label: str | None) -> None:
@@ -64,40 +68,32 @@ async def child(framework: str, calls_per_depth: int, depth: int) -> None:
     for _ in range(20):
         tracer.start_span("raw").end()
     gc.disable()
-    mark(f"raw_span:{calls_per_depth}")
-    for _ in range(calls_per_depth):
+    mark(f"raw_span:0:{calls_per_segment}")
+    for _ in range(calls_per_segment):
         tracer.start_span("raw").end()
     mark(None)
     gc.enable()
-    for layers in (0, 1, depth):
-        no_op = {"tracer_provider": NoOpTracerProvider(), "meter_provider": NoOpMeterProvider()}
-        with stacked_patches(instrumentor, layers, **no_op), suppress_instrumentation():
-            for shape, call in calls.items():
-                for _ in range(3):
-                    await call_once(call)
-                gc.collect()
-                gc.disable()
-                mark(f"{layers}:{shape}:{calls_per_depth}")
-                for _ in range(calls_per_depth):
-                    await call_once(call)
-                mark(None)
-                gc.enable()
+    with suppress_instrumentation():
+        for shape, call in calls.items():
+            for _ in range(3):
+                await call_once(call)
+            for round_index in range(rounds):
+                for mode in ("bare", "suppressed"):
+                    if mode == "suppressed":
+                        instrumentor.instrument(**no_op)
+                    try:
+                        await call_once(call)
+                        gc.collect()
+                        gc.disable()
+                        mark(f"{mode}:{shape}:{round_index}:{calls_per_segment}")
+                        for _ in range(calls_per_segment):
+                            await call_once(call)
+                        mark(None)
+                        gc.enable()
+                    finally:
+                        if mode == "suppressed":
+                            instrumentor.uninstrument()
     print(json.dumps({"labels": labels}))
-
-
-@contextlib.contextmanager
-def stacked_patches(instrumentor: AgentInstrumentor, layers: int, **kwargs: Any) -> Iterator[None]:
-    """Every patch of `instrumentor` applied `layers` times, each on top of the one before; all reverted after."""
-    patches = []
-    try:
-        for _ in range(layers):
-            instrumentor._instrument(**kwargs)
-            patches.extend(instrumentor._patches)
-        yield
-    finally:
-        for patch in reversed(patches):
-            patch.revert()
-        instrumentor._patches = []
 
 
 def raw_span_us() -> float:
@@ -114,7 +110,8 @@ def raw_span_us() -> float:
     return best
 
 
-def count(framework: str, calls_per_depth: int, depth: int) -> dict[str, float]:
+def count(framework: str, rounds: int, calls_per_segment: int) -> dict[str, float]:
+    """label (mode:shape:round) -> instructions per call."""
     from benchmarks.instructions import _totals
 
     with tempfile.TemporaryDirectory() as directory:
@@ -127,10 +124,10 @@ def count(framework: str, calls_per_depth: int, depth: int) -> dict[str, float]:
             __file__,
             "--child",
             framework,
+            "--rounds",
+            str(rounds),
             "--calls",
-            str(calls_per_depth),
-            "--depth",
-            str(depth),
+            str(calls_per_segment),
         ]
         done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         if done.returncode != 0:
@@ -147,37 +144,41 @@ def count(framework: str, calls_per_depth: int, depth: int) -> dict[str, float]:
     return per_call
 
 
+def round_differences(per_call: dict[str, float], shape: str, rounds: int) -> list[float]:
+    """Suppressed minus bare, per round, in instructions per call."""
+    return [per_call[f"suppressed:{shape}:{i}"] - per_call[f"bare:{shape}:{i}"] for i in range(rounds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--frameworks", default="pydantic_ai,openai_agents,langgraph,smolagents", help="comma-separated"
     )
-    parser.add_argument("--calls", type=int, default=100, help="calls per segment")
-    parser.add_argument("--depth", type=int, default=11, help="how many times each patch is stacked")
+    parser.add_argument("--rounds", type=int, default=8, help="pairs of bare and suppressed segments per shape")
+    parser.add_argument("--calls", type=int, default=20, help="calls per segment")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.depth < 2:
-        parser.error("--depth must be at least 2")
     if args.child:
-        asyncio.run(child(args.child, args.calls, args.depth))
+        asyncio.run(child(args.child, args.rounds, args.calls))
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not on PATH")
     unit_us = raw_span_us()
     print(f"a raw SDK span here: {unit_us:.2f} us")
-    print("| framework, shape | bare | suppressed over bare (difference) | ours per suppressed run (stacked) | in us |")
+    print("| framework, shape | bare | suppressed over bare, median of rounds | range of rounds | median in us |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for framework in args.frameworks.split(","):
-        per_call = count(framework, args.calls, args.depth)
-        per_us = per_call["raw_span"] / unit_us  # instructions per microsecond at a raw span's rate
+        per_call = count(framework, args.rounds, args.calls)
+        per_us = per_call["raw_span:0"] / unit_us  # instructions per microsecond at a raw span's rate
         for shape in ("run", "stream"):
-            if f"0:{shape}" not in per_call:
+            if f"bare:{shape}:0" not in per_call:
                 continue
-            bare, one, stacked = per_call[f"0:{shape}"], per_call[f"1:{shape}"], per_call[f"{args.depth}:{shape}"]
-            ours = (stacked - one) / (args.depth - 1)
+            differences = round_differences(per_call, shape, args.rounds)
+            median = statistics.median(differences)
+            bare = statistics.median(per_call[f"bare:{shape}:{i}"] for i in range(args.rounds))
             print(
-                f"| {framework}, {shape} | {bare / 1000:.1f}k | {(one - bare) / 1000:+.1f}k "
-                f"| {ours / 1000:.1f}k | {ours / per_us:.2f} us |"
+                f"| {framework}, {shape} | {bare / 1000:.1f}k | {median / 1000:+.1f}k "
+                f"| {min(differences) / 1000:+.1f}k to {max(differences) / 1000:+.1f}k | {median / per_us:.2f} us |"
             )
 
 

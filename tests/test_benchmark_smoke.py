@@ -104,9 +104,9 @@ def test_instruction_counts_read_each_segment_in_the_order_callgrind_wrote_them(
     assert _totals(tmp_path) == [10, 20, 100, 5]
 
 
-def test_suppressed_counts_mark_bare_one_layer_and_the_stack_for_each_shape() -> None:
-    """benchmarks/suppressed.py's child (run here without valgrind): the raw span, then each shape bare, with our
-    patches once and with them stacked `--depth` times, each followed by an unmeasured segment."""
+def test_suppressed_counts_alternate_bare_and_suppressed_segments_round_by_round() -> None:
+    """benchmarks/suppressed.py's child (run here without valgrind): the raw span, then for each shape the
+    rounds, each a bare segment and a suppressed one, each followed by an unmeasured segment."""
     import json
     import subprocess
     import sys
@@ -115,29 +115,24 @@ def test_suppressed_counts_mark_bare_one_layer_and_the_stack_for_each_shape() ->
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "suppressed.py"
     pytest.importorskip("agent_framework")
     done = subprocess.run(
-        [sys.executable, str(script), "--child", "agent_framework", "--calls", "2", "--depth", "3"],
+        [sys.executable, str(script), "--child", "agent_framework", "--rounds", "2", "--calls", "2"],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
     labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
-    measured = [f"{layers}:{shape}:2" for layers in (0, 1, 3) for shape in ("run", "stream")]
-    assert labels == [None, "raw_span:2", None, *(item for label in measured for item in (label, None))]
+    measured = [
+        f"{mode}:{shape}:{round_index}:2"
+        for shape in ("run", "stream")
+        for round_index in range(2)
+        for mode in ("bare", "suppressed")
+    ]
+    assert labels == [None, "raw_span:0:2", None, *(item for label in measured for item in (label, None))]
 
 
-def test_stacked_patches_put_each_patch_on_top_of_the_one_before_and_revert_them_all() -> None:
-    from benchmarks.suppressed import stacked_patches
-    from otel_agent_instrumentation import AgentInstrumentor
-    from tests.sample_app import agents
+def test_suppressed_counts_take_each_rounds_difference_of_its_own_segments() -> None:
+    from benchmarks.suppressed import round_differences
 
-    def layers_of_ours(function: Any) -> int:
-        count = 0
-        while getattr(function, "__otel_agent_patch__", False):
-            count, function = count + 1, function.__wrapped__
-        return count
-
-    original = agents.plan_function
-    with stacked_patches(AgentInstrumentor(), 3, targets=["tests.sample_app.agents:plan_function"]):
-        stacked = layers_of_ours(agents.plan_function)
-    assert (stacked, agents.plan_function) == (3, original)
+    per_call = {"bare:run:0": 100.0, "suppressed:run:0": 130.0, "bare:run:1": 200.0, "suppressed:run:1": 210.0}
+    assert round_differences(per_call, "run", 2) == [30.0, 10.0]
