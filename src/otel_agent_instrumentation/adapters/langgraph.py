@@ -355,14 +355,19 @@ def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
 
 def _note_writes(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _loops:
-            try:
-                _fold_writes(instance, args, kwargs)
-            except Exception:
-                report_failure("reading a langgraph node's writes")
+        try:
+            _fold_writes(instance, args, kwargs)
+        except Exception:
+            report_failure("reading a langgraph node's writes")
         return wrapped(*args, **kwargs)
 
     return wrapper
+
+
+def _loops_tied(loop: Any) -> bool:
+    """Whether any loop is tied to an agent run of ours. While none is (no agent run of ours in progress:
+    only workflows, or runs under suppression), every write goes straight to LangGraph."""
+    return len(_loops) > 0
 
 
 def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -627,7 +632,7 @@ def targets(config: Config) -> Sequence[Target]:
         ),
         HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run),
         HookTarget("langgraph.pregel._loop", "AsyncPregelLoop.__aenter__", _tie_loop_to_run),
-        HookTarget("langgraph.pregel._loop", "PregelLoop.put_writes", _note_writes),
+        HookTarget("langgraph.pregel._loop", "PregelLoop.put_writes", _note_writes, _loops_tied),
         HookTarget("langgraph.prebuilt.tool_node", "ToolNode._execute_tool_sync", _traced_sync_tool_call),
         RunTarget(
             "langgraph.prebuilt.tool_node",

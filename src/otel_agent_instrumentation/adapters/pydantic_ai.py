@@ -477,6 +477,12 @@ def _register_run(agent_run: Any, traced: Any) -> None:
         report_failure("registering the agent run for its node streams")
 
 
+def _iter_runs_traced(node: Any) -> bool:
+    """Whether a node stream may belong to a run of ours. Only an `iter()` run of ours registers (`run`,
+    `run_stream` and a suppressed run register none): while none is registered, node streams skip the hook."""
+    return len(_runs_by_deps) > 0
+
+
 def _traced_run_of(ctx: Any) -> Any:
     deps = getattr(ctx, "deps", None)
     traced = _runs_by_deps.get(id(deps))
@@ -847,8 +853,8 @@ def targets(config: Config) -> Sequence[Target]:
         RunTarget("pydantic_ai.agent", "Agent.iter", read_request, reader, EntryMethods, should_trace),
         RunTarget("pydantic_ai.agent.wrapper", "WrapperAgent.iter", read_request, reader, EntryMethods, should_trace),
         HookTarget(abstract, "AbstractAgent._infer_name", _skip_our_frames),
-        HookTarget("pydantic_ai._agent_graph", "ModelRequestNode.stream", _stream_node_in_the_run),
-        HookTarget("pydantic_ai._agent_graph", "CallToolsNode.stream", _stream_node_in_the_run),
+        HookTarget("pydantic_ai._agent_graph", "ModelRequestNode.stream", _stream_node_in_the_run, _iter_runs_traced),
+        HookTarget("pydantic_ai._agent_graph", "CallToolsNode.stream", _stream_node_in_the_run, _iter_runs_traced),
         RunTarget(
             "pydantic_ai.tool_manager",
             "ToolManager._run_execute_hooks",
