@@ -136,3 +136,27 @@ def test_suppressed_counts_take_each_rounds_difference_of_its_own_segments() -> 
 
     per_call = {"bare:run:0": 100.0, "suppressed:run:0": 130.0, "bare:run:1": 200.0, "suppressed:run:1": 210.0}
     assert round_differences(per_call, "run", 2) == [30.0, 10.0]
+
+
+def test_suppressed_layers_counts_each_layer_bare_then_with_our_patches() -> None:
+    """benchmarks/suppressed_layers.py's child (run here without valgrind), LangGraph: its stand-in of
+    put_writes gets the adapter's patch, and every listed layer is counted in both modes."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from benchmarks.suppressed_layers import PER_RUN
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "suppressed_layers.py"
+    pytest.importorskip("langgraph")
+    done = subprocess.run(
+        [sys.executable, str(script), "--child", "langgraph", "--calls", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    measured = [f"{mode}:{layer}" for mode in ("bare", "ours") for layer in PER_RUN["langgraph"]]
+    assert labels == [None, *(item for label in measured for item in (label, None))]

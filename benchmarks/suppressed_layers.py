@@ -1,0 +1,258 @@
+"""What each of our layers costs a suppressed run, counted one layer at a time with the calls a run makes.
+
+    python benchmarks/suppressed_layers.py [--frameworks openai_agents,pydantic_ai,langgraph] [--calls 2000]
+
+Needs valgrind on PATH, and the `test` extra. A script, not a test; about a minute per framework.
+
+Why: a suppressed run of a framework whose run is millions of instructions cannot be told from a bare one
+by whole runs (`suppressed.py`: rounds of the same code differ by up to +-55k instructions). What ours does
+in it is a few patched layers, each entered and called straight through; each is counted here alone.
+
+How: each layer a suppressed run of the framework's benchmark subject passes (found with cProfile: our
+functions a suppressed run calls) is called `--calls` times under `suppress_instrumentation()`, bare and
+with our patches, with the arguments the framework passes at that call site (the keywords spelled out as
+the caller spells them). Its targets are `async def`s, async generator functions and context-manager
+helpers: the call makes the coroutine, generator or context manager and runs none of the framework's code,
+which is closed unstarted; a synchronous target that runs the framework's code (LangGraph's
+`PregelLoop.put_writes`) is counted on a stand-in of its signature carrying the adapter's same patch.
+Instructions as in instructions.py (between `os.getppid()` marks, garbage collector off); the sum over a
+run's layers, times how often the run passes each, is ours per suppressed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Layer -> how many times a suppressed run of the benchmark subject passes it (its `run` shape).
+PER_RUN = {
+    "openai_agents": {"AgentRunner.run": 1, "run_single_turn": 1},
+    "pydantic_ai": {"AbstractAgent.run": 1, "Agent.iter": 1, "ModelRequestNode.stream": 1},
+    "langgraph": {"Pregel.astream": 1, "AsyncPregelLoop.__aenter__": 1, "PregelLoop.put_writes (stand-in)": 2},
+}
+
+
+def _cases(framework: str) -> dict[str, Callable[[], Any]]:
+    """Layer -> a call of it as the framework makes it in a run."""
+    if framework == "openai_agents":
+        import agents.run
+
+        from benchmarks.subjects.openai_agents import RUN_AGENT
+
+        runner = agents.run.AgentRunner()
+        run_single_turn: Any = vars(agents.run)["run_single_turn"]
+        turn = dict.fromkeys(
+            "bindings original_input generated_items hooks context_wrapper run_config should_run_agent_start_hooks "
+            "tool_use_tracker server_conversation_tracker session session_items_to_rewind reasoning_item_id_policy "
+            "prompt_cache_key_resolver error_handlers agent_span on_response_accepted on_response_hooks_started".split()
+        )
+        return {
+            # Runner.run -> runner.run (run.py:352), every keyword spelled out
+            "AgentRunner.run": lambda: runner.run(
+                RUN_AGENT,
+                "hi",
+                context=None,
+                max_turns=10,
+                hooks=None,
+                run_config=None,
+                error_handlers=None,
+                previous_response_id=None,
+                auto_previous_response_id=False,
+                conversation_id=None,
+                session=None,
+            ),
+            "run_single_turn": lambda: run_single_turn(**turn),  # run.py:1909, seventeen keywords
+        }
+    if framework == "pydantic_ai":
+        from pydantic_ai._agent_graph import ModelRequestNode
+        from pydantic_ai.messages import ModelRequest
+
+        from benchmarks.subjects.pydantic_ai import RUN_AGENT as agent
+
+        node: Any = ModelRequestNode(request=ModelRequest(parts=[]))
+        context = types.SimpleNamespace(deps=object())
+        return {
+            "AbstractAgent.run": lambda: agent.run("hi"),
+            # AbstractAgent.run -> self.iter (agent/abstract.py:632), every keyword spelled out
+            "Agent.iter": lambda: agent.iter(
+                user_prompt="hi",
+                output_type=None,
+                conversation=None,
+                message_history=None,
+                deferred_tool_results=None,
+                conversation_id=None,
+                run_id=None,
+                model=None,
+                instructions=None,
+                deps=None,
+                model_settings=None,
+                usage_limits=None,
+                cancellation_token=None,
+                timeout=None,
+                usage=None,
+                metadata=None,
+                retries=None,
+                toolsets=None,
+                capabilities=None,
+                workspace=None,
+                spec=None,
+            ),
+            "ModelRequestNode.stream": lambda: node.stream(context),
+        }
+    if framework == "langgraph":
+        from langgraph.pregel._loop import AsyncPregelLoop
+
+        from benchmarks.subjects.langgraph import INPUT
+        from benchmarks.subjects.langgraph import RUN_AGENT as graph
+
+        loop = object.__new__(AsyncPregelLoop)
+        stand_in = _PutWrites()
+        writes = [("messages", [object()])]
+        return {
+            # Pregel.ainvoke -> self.astream (pregel/main.py:4180)
+            "Pregel.astream": lambda: graph.astream(
+                INPUT,
+                None,
+                context=None,
+                stream_mode="values",
+                print_mode=(),
+                output_keys=None,
+                interrupt_before=None,
+                interrupt_after=None,
+                durability=None,
+            ),
+            "AsyncPregelLoop.__aenter__": lambda: loop.__aenter__(),
+            "PregelLoop.put_writes (stand-in)": lambda: stand_in.put_writes("task", writes),  # _loop.py:1091
+        }
+    raise SystemExit(f"no layers listed for {framework}")
+
+
+class _PutWrites:
+    """PregelLoop.put_writes's signature, doing nothing."""
+
+    def put_writes(self, task_id: str, writes: Any, *, cached: bool = False) -> None:
+        return None
+
+
+def _patch_stand_in(instrumentor: Any) -> None:
+    """The LangGraph adapter's patch of PregelLoop.put_writes, applied to the stand-in."""
+    from otel_agent_instrumentation import _patching
+    from otel_agent_instrumentation.adapters import HookTarget, langgraph
+
+    targets = langgraph.targets(instrumentor._telemetry.config)
+    (target,) = [t for t in targets if isinstance(t, HookTarget) and t.attribute == "PregelLoop.put_writes"]
+    hook = target.make_wrapper(instrumentor._telemetry)
+    method = _patching.hook_method_factory(hook, target.applies_to) if target.applies_to is not None else None
+    _patching.apply(__name__, "_PutWrites.put_writes", hook, method)
+
+
+def _close(value: Any) -> None:
+    """Close what a call made, unstarted (a coroutine, an async generator, a context manager's generator)."""
+    made = getattr(value, "gen", value)
+    close = getattr(made, "close", None) or getattr(made, "aclose", None)
+    if close is not None:
+        closing = close()
+        if asyncio.iscoroutine(closing):
+            closing.close()
+
+
+def child(framework: str, calls: int) -> None:
+    """Runs under callgrind: each layer's calls, bare then with our patches, all suppressed."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from otel_agent_instrumentation import AgentInstrumentor
+
+    cases = _cases(framework)
+    labels: list[str | None] = [None]
+
+    def count_each(mode: str) -> None:
+        for layer, make in cases.items():
+            for _ in range(50):
+                _close(make())
+            gc.collect()
+            gc.disable()
+            os.getppid()  # callgrind dumps its count here
+            labels.append(f"{mode}:{layer}")
+            for _ in range(calls):
+                _close(make())
+            os.getppid()
+            labels.append(None)
+            gc.enable()
+
+    with suppress_instrumentation():
+        count_each("bare")
+        instrumentor = AgentInstrumentor()
+        instrumentor.instrument(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+        if framework == "langgraph":
+            _patch_stand_in(instrumentor)
+        count_each("ours")
+    print(json.dumps({"labels": labels}))
+
+
+def count(framework: str, calls: int) -> dict[str, float]:
+    """mode:layer -> instructions per call."""
+    from benchmarks.instructions import _totals
+
+    with tempfile.TemporaryDirectory() as directory:
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--dump-before=os_getppid",
+            f"--callgrind-out-file={directory}/out",
+            sys.executable,
+            __file__,
+            "--child",
+            framework,
+            "--calls",
+            str(calls),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        if done.returncode != 0:
+            raise RuntimeError(f"{framework}: the child failed:\n{done.stderr[-2000:]}")
+        labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+        totals = _totals(Path(directory))
+    if len(totals) != len(labels):
+        raise RuntimeError(f"{framework}: {len(totals)} counts for {len(labels)} segments")
+    return {label: total / calls for label, total in zip(labels, totals, strict=True) if label is not None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frameworks", default=",".join(PER_RUN), help="comma-separated")
+    parser.add_argument("--calls", type=int, default=2000, help="calls per layer and mode")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.calls)
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not on PATH")
+    print("| framework | layer | bare call | ours over bare | per suppressed run |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for framework in args.frameworks.split(","):
+        per_call = count(framework, args.calls)
+        total = 0.0
+        for layer, times in PER_RUN[framework].items():
+            bare, ours = per_call[f"bare:{layer}"], per_call[f"ours:{layer}"]
+            total += (ours - bare) * times
+            print(f"| {framework} | {layer} | {bare / 1000:.1f}k | {(ours - bare) / 1000:+.1f}k | x{times} |")
+        print(f"| {framework} | **all layers of a suppressed run** | | **{total / 1000:+.1f}k** | |")
+
+
+if __name__ == "__main__":
+    main()
