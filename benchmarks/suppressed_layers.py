@@ -53,7 +53,6 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
         from benchmarks.subjects.openai_agents import RUN_AGENT
 
         runner = agents.run.AgentRunner()
-        run_single_turn: Any = vars(agents.run)["run_single_turn"]
         turn = dict.fromkeys(
             "bindings original_input generated_items hooks context_wrapper run_config should_run_agent_start_hooks "
             "tool_use_tracker server_conversation_tracker session session_items_to_rewind reasoning_item_id_policy "
@@ -74,7 +73,8 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
                 conversation_id=None,
                 session=None,
             ),
-            "run_single_turn": lambda: run_single_turn(**turn),  # run.py:1909, seventeen keywords
+            # looked up at each call, as the module's own code does: the patched function once we patch it
+            "run_single_turn": lambda: vars(agents.run)["run_single_turn"](**turn),  # run.py:1909, seventeen keywords
         }
     if framework == "pydantic_ai":
         from pydantic_ai._agent_graph import ModelRequestNode
