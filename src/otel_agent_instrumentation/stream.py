@@ -593,7 +593,8 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
 
     It is still a coroutine to its callers (wrapt forwards `__class__`: `inspect.iscoroutine`,
     `asyncio.create_task` and `await` accept it; `cr_code` and the rest are the framework's), and it
-    drives the framework's coroutine from one coroutine of ours, `_drive`, created at the first step.
+    drives the framework's coroutine from one coroutine of ours, `_drive`, created when it is awaited or at
+    its first step (`send`, as a task steps it).
     Before that step `throw()` and `close()` go to the framework's coroutine itself, as they would
     without us: a run cancelled or closed before it started is closed (no "coroutine ... was never
     awaited" warning) and its span ends then, cancelled or closed early, not abandoned later.
