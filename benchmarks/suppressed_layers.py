@@ -14,7 +14,8 @@ with our patches, with the arguments the framework passes at that call site (the
 the caller spells them). Its targets are `async def`s, async generator functions and context-manager
 helpers: the call makes the coroutine, generator or context manager and runs none of the framework's code,
 which is closed unstarted; a synchronous target that runs the framework's code (LangGraph's
-`PregelLoop.put_writes`) is counted on a stand-in of its signature carrying the adapter's same patch.
+`PregelLoop.put_writes`, smolagents' `run`, tool call and tool) is counted on a stand-in of its signature
+carrying the adapter's same patch.
 Instructions as in instructions.py (between `os.getppid()` marks, garbage collector off); the sum over a
 run's layers, times how often the run passes each, is ours per suppressed run.
 """
@@ -42,6 +43,11 @@ PER_RUN = {
     "openai_agents": {"AgentRunner.run": 1, "run_single_turn": 1},
     "pydantic_ai": {"AbstractAgent.run": 1, "Agent.iter": 1, "ModelRequestNode.stream": 1},
     "langgraph": {"Pregel.astream": 1, "AsyncPregelLoop.__aenter__": 1, "PregelLoop.put_writes (stand-in)": 2},
+    "smolagents": {
+        "MultiStepAgent.run (stand-in)": 1,
+        "ToolCallingAgent.execute_tool_call (stand-in)": 1,
+        "Tool.__call__ (stand-in)": 1,
+    },
 }
 
 
@@ -137,6 +143,15 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
             "AsyncPregelLoop.__aenter__": lambda: loop.__aenter__(),
             "PregelLoop.put_writes (stand-in)": lambda: stand_in.put_writes("task", writes),  # _loop.py:1091
         }
+    if framework == "smolagents":
+        agent, tool = _SmolAgent(), _SmolTool()
+        arguments = {"answer": "w"}
+        return {
+            "MultiStepAgent.run (stand-in)": lambda: agent.run("task"),  # the application's call
+            # agents.py:1390 and :1486
+            "ToolCallingAgent.execute_tool_call (stand-in)": lambda: agent.execute_tool_call("final_answer", arguments),
+            "Tool.__call__ (stand-in)": lambda: tool(**arguments, sanitize_inputs_outputs=True),
+        }
     raise SystemExit(f"no layers listed for {framework}")
 
 
@@ -147,16 +162,65 @@ class _PutWrites:
         return None
 
 
-def _patch_stand_in(instrumentor: Any) -> None:
-    """The LangGraph adapter's patch of PregelLoop.put_writes, applied to the stand-in."""
-    from otel_agent_instrumentation import _patching
-    from otel_agent_instrumentation.adapters import HookTarget, langgraph
+class _SmolAgent:
+    """The signatures of smolagents' MultiStepAgent.run and ToolCallingAgent.execute_tool_call, doing nothing."""
 
-    targets = langgraph.targets(instrumentor._telemetry.config)
-    (target,) = [t for t in targets if isinstance(t, HookTarget) and t.attribute == "PregelLoop.put_writes"]
-    hook = target.make_wrapper(instrumentor._telemetry)
-    method = _patching.hook_method_factory(hook, target.applies_to) if target.applies_to is not None else None
-    _patching.apply(__name__, "_PutWrites.put_writes", hook, method)
+    def run(
+        self,
+        task: str,
+        stream: bool = False,
+        reset: bool = True,
+        images: Any = None,
+        additional_args: Any = None,
+        max_steps: Any = None,
+        return_full_result: Any = None,
+    ) -> None:
+        return None
+
+    def execute_tool_call(self, tool_name: str, arguments: Any) -> None:
+        return None
+
+
+class _SmolTool:
+    """The signature of smolagents' Tool.__call__, doing nothing."""
+
+    def __call__(self, *args: Any, sanitize_inputs_outputs: bool = False, **kwargs: Any) -> None:
+        return None
+
+
+# Synchronous targets that run the framework's code, counted on stand-ins: (framework's target, stand-in's).
+_STAND_INS = {
+    "langgraph": [("PregelLoop.put_writes", "_PutWrites.put_writes")],
+    "smolagents": [
+        ("MultiStepAgent.run", "_SmolAgent.run"),
+        ("ToolCallingAgent.execute_tool_call", "_SmolAgent.execute_tool_call"),
+        ("Tool.__call__", "_SmolTool.__call__"),
+    ],
+}
+
+
+def _patch_stand_ins(framework: str, instrumentor: Any) -> None:
+    """The adapter's own patch of each of its synchronous targets, applied to that target's stand-in."""
+    import importlib
+
+    from otel_agent_instrumentation import _patching
+    from otel_agent_instrumentation.adapters import HookTarget, RunTarget
+    from otel_agent_instrumentation.runs import make_run_patches
+
+    telemetry = instrumentor._telemetry
+    adapter = importlib.import_module(f"otel_agent_instrumentation.adapters.{framework}")
+    targets = {target.attribute: target for target in adapter.targets(telemetry.config)}
+    for attribute, stand_in in _STAND_INS.get(framework, []):
+        target = targets[attribute]
+        method: Any = None
+        if isinstance(target, RunTarget):
+            wrapper, method = make_run_patches(target, telemetry, adapter.name)
+        else:
+            assert isinstance(target, HookTarget)
+            wrapper = target.make_wrapper(telemetry)
+            if target.applies_to is not None:
+                method = _patching.hook_method_factory(wrapper, target.applies_to)
+        _patching.apply(__name__, stand_in, wrapper, method)
 
 
 def _close(value: Any) -> None:
@@ -198,8 +262,7 @@ def child(framework: str, calls: int) -> None:
         count_each("bare")
         instrumentor = AgentInstrumentor()
         instrumentor.instrument(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
-        if framework == "langgraph":
-            _patch_stand_in(instrumentor)
+        _patch_stand_ins(framework, instrumentor)
         count_each("ours")
     print(json.dumps({"labels": labels}))
 

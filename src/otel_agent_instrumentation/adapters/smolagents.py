@@ -296,6 +296,11 @@ def _in_traced_run(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
     return active_invocation() is not None
 
 
+def _agent_in_traced_run(agent: Any) -> bool:
+    """A tool call has a model call id to hand over only inside a run of ours (HookTarget.applies_to)."""
+    return active_invocation() is not None
+
+
 def _tool_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The arguments as the caller passed them: keyword arguments as an object (ToolCallingAgent passes
     the model's arguments so, or as one dict), positional ones (a CodeAgent's code) as an array."""
@@ -423,7 +428,9 @@ def targets(config: Config) -> Sequence[Target]:
             handle_result=handle_tool_result,
             reentry_key=_TOOL_REENTRY_KEY,
         ),
-        HookTarget("smolagents.agents", "ToolCallingAgent.execute_tool_call", _note_model_tool_call),
+        HookTarget(
+            "smolagents.agents", "ToolCallingAgent.execute_tool_call", _note_model_tool_call, _agent_in_traced_run
+        ),
     ]
 
 
