@@ -114,8 +114,11 @@ def _totals(directory: Path) -> list[int]:
     return totals
 
 
-def count(framework: str, calls_per_mode: int) -> dict[str, float]:
-    """mode:shape -> instructions per call."""
+def counted_segments(script: str, arguments: list[str]) -> list[tuple[str, int]]:
+    """Run `script --child *arguments` under callgrind; (label, instructions) of each measured segment, in order.
+
+    The child marks segments with `os.getppid()` and prints `{"labels": [...]}` last, one label per segment
+    (None for one not measured); its stderr lines starting "# " are passed on."""
     with tempfile.TemporaryDirectory() as directory:
         command = [
             "valgrind",
@@ -123,26 +126,33 @@ def count(framework: str, calls_per_mode: int) -> dict[str, float]:
             "--dump-before=os_getppid",
             f"--callgrind-out-file={directory}/out",
             sys.executable,
-            __file__,
+            script,
             "--child",
-            framework,
-            "--calls",
-            str(calls_per_mode),
+            *arguments,
         ]
         done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         if done.returncode != 0:
-            raise RuntimeError(f"{framework}: the child failed:\n{done.stderr[-2000:]}")
+            raise RuntimeError(f"{arguments[0]}: the child failed:\n{done.stderr[-2000:]}")
         sys.stderr.write("".join(line + "\n" for line in done.stderr.splitlines() if line.startswith("# ")))
         labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
         totals = _totals(Path(directory))
     if len(totals) != len(labels):
-        raise RuntimeError(f"{framework}: {len(totals)} counts for {len(labels)} segments")
-    per_call: dict[str, float] = {}
-    for label, total in zip(labels, totals, strict=True):
-        if label is not None:
-            *name, calls = label.split(":")
-            per_call[":".join(name)] = total / int(calls)
-    return per_call
+        raise RuntimeError(f"{arguments[0]}: {len(totals)} counts for {len(labels)} segments")
+    return [(label, total) for label, total in zip(labels, totals, strict=True) if label is not None]
+
+
+def per_call(segments: list[tuple[str, int]]) -> dict[str, float]:
+    """Segments labelled "name:calls" -> name -> instructions per call."""
+    counts: dict[str, float] = {}
+    for label, total in segments:
+        name, calls = label.rsplit(":", 1)
+        counts[name] = total / int(calls)
+    return counts
+
+
+def count(framework: str, calls_per_mode: int) -> dict[str, float]:
+    """mode:shape -> instructions per call."""
+    return per_call(counted_segments(__file__, [framework, "--calls", str(calls_per_mode)]))
 
 
 def report(framework: str, per_call: dict[str, float]) -> None:

@@ -34,9 +34,7 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -112,36 +110,10 @@ def raw_span_us() -> float:
 
 def count(framework: str, rounds: int, calls_per_segment: int) -> dict[str, float]:
     """label (mode:shape:round) -> instructions per call."""
-    from benchmarks.instructions import _totals
+    from benchmarks.instructions import counted_segments, per_call
 
-    with tempfile.TemporaryDirectory() as directory:
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--dump-before=os_getppid",
-            f"--callgrind-out-file={directory}/out",
-            sys.executable,
-            __file__,
-            "--child",
-            framework,
-            "--rounds",
-            str(rounds),
-            "--calls",
-            str(calls_per_segment),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        if done.returncode != 0:
-            raise RuntimeError(f"{framework}: the child failed:\n{done.stderr[-2000:]}")
-        labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
-        totals = _totals(Path(directory))
-    if len(totals) != len(labels):
-        raise RuntimeError(f"{framework}: {len(totals)} counts for {len(labels)} segments")
-    per_call: dict[str, float] = {}
-    for label, total in zip(labels, totals, strict=True):
-        if label is not None:
-            name, calls = label.rsplit(":", 1)
-            per_call[name] = total / int(calls)
-    return per_call
+    arguments = [framework, "--rounds", str(rounds), "--calls", str(calls_per_segment)]
+    return per_call(counted_segments(__file__, arguments))
 
 
 def round_differences(per_call: dict[str, float], shape: str, rounds: int) -> list[float]:

@@ -28,9 +28,7 @@ import gc
 import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -144,13 +142,15 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
             "PregelLoop.put_writes (stand-in)": lambda: stand_in.put_writes("task", writes),  # _loop.py:1091
         }
     if framework == "smolagents":
-        agent, tool = _SmolAgent(), _SmolTool()
+        smol_agent, smol_tool = _SmolAgent(), _SmolTool()
         arguments = {"answer": "w"}
         return {
-            "MultiStepAgent.run (stand-in)": lambda: agent.run("task"),  # the application's call
+            "MultiStepAgent.run (stand-in)": lambda: smol_agent.run("task"),  # the application's call
             # agents.py:1390 and :1486
-            "ToolCallingAgent.execute_tool_call (stand-in)": lambda: agent.execute_tool_call("final_answer", arguments),
-            "Tool.__call__ (stand-in)": lambda: tool(**arguments, sanitize_inputs_outputs=True),
+            "ToolCallingAgent.execute_tool_call (stand-in)": lambda: smol_agent.execute_tool_call(
+                "final_answer", arguments
+            ),
+            "Tool.__call__ (stand-in)": lambda: smol_tool(**arguments, sanitize_inputs_outputs=True),
         }
     raise SystemExit(f"no layers listed for {framework}")
 
@@ -269,29 +269,10 @@ def child(framework: str, calls: int) -> None:
 
 def count(framework: str, calls: int) -> dict[str, float]:
     """mode:layer -> instructions per call."""
-    from benchmarks.instructions import _totals
+    from benchmarks.instructions import counted_segments
 
-    with tempfile.TemporaryDirectory() as directory:
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--dump-before=os_getppid",
-            f"--callgrind-out-file={directory}/out",
-            sys.executable,
-            __file__,
-            "--child",
-            framework,
-            "--calls",
-            str(calls),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-        if done.returncode != 0:
-            raise RuntimeError(f"{framework}: the child failed:\n{done.stderr[-2000:]}")
-        labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
-        totals = _totals(Path(directory))
-    if len(totals) != len(labels):
-        raise RuntimeError(f"{framework}: {len(totals)} counts for {len(labels)} segments")
-    return {label: total / calls for label, total in zip(labels, totals, strict=True) if label is not None}
+    segments = counted_segments(__file__, [framework, "--calls", str(calls)])
+    return {label: total / calls for label, total in segments}
 
 
 def main() -> None:

@@ -71,24 +71,30 @@ def test_subject_call_traced_as_one_agent_run(
     ]
 
 
-def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
-    """benchmarks/instructions.py's child (run here without valgrind): after the set-up, a segment for the raw
-    span and for every mode and shape, each followed by an unmeasured one."""
+def _child_labels(script_name: str, *arguments: str) -> list[str | None]:
+    """The segment labels a benchmark script's child prints, run here without valgrind."""
     import json
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "instructions.py"
-    pytest.importorskip("agent_framework")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / script_name
     done = subprocess.run(
-        [sys.executable, str(script), "--child", "agent_framework", "--calls", "2"],
+        [sys.executable, str(script), "--child", *arguments],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
-    labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    labels: list[str | None] = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    return labels
+
+
+def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
+    """benchmarks/instructions.py's child (run here without valgrind): after the set-up, a segment for the raw
+    span and for every mode and shape, each followed by an unmeasured one."""
+    pytest.importorskip("agent_framework")
+    labels = _child_labels("instructions.py", "agent_framework", "--calls", "2")
     modes = ("bare", "ours", "sdk_floor", "ours_code", "suppressed")
     # Two calls each; the 1000-update stream's count is --calls / 100, at least two.
     measured = [f"{mode}:{shape}:2" for mode in modes for shape in ("run", "stream", "long")]
@@ -107,21 +113,8 @@ def test_instruction_counts_read_each_segment_in_the_order_callgrind_wrote_them(
 def test_suppressed_counts_alternate_bare_and_suppressed_segments_round_by_round() -> None:
     """benchmarks/suppressed.py's child (run here without valgrind): the raw span, then for each shape the
     rounds, each a bare segment and a suppressed one, each followed by an unmeasured segment."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "suppressed.py"
     pytest.importorskip("agent_framework")
-    done = subprocess.run(
-        [sys.executable, str(script), "--child", "agent_framework", "--rounds", "2", "--calls", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    labels = _child_labels("suppressed.py", "agent_framework", "--rounds", "2", "--calls", "2")
     measured = [
         f"{mode}:{shape}:{round_index}:2"
         for shape in ("run", "stream")
@@ -141,21 +134,8 @@ def test_suppressed_counts_take_each_rounds_difference_of_its_own_segments() -> 
 def test_suppressed_layers_counts_each_layer_bare_then_with_our_patches() -> None:
     """benchmarks/suppressed_layers.py's child (run here without valgrind), LangGraph: its stand-in of
     put_writes gets the adapter's patch, and every listed layer is counted in both modes."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "suppressed_layers.py"
     pytest.importorskip("langgraph")
-    done = subprocess.run(
-        [sys.executable, str(script), "--child", "langgraph", "--calls", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    labels = json.loads(done.stdout.strip().splitlines()[-1])["labels"]
+    labels = _child_labels("suppressed_layers.py", "langgraph", "--calls", "2")
     layers = ("Pregel.astream", "AsyncPregelLoop.__aenter__", "PregelLoop.put_writes (stand-in)")
     measured = [f"{mode}:{layer}" for mode in ("bare", "ours") for layer in layers]
     assert labels == [None, *(item for label in measured for item in (label, None))]
