@@ -378,13 +378,11 @@ class Invocation:
         return step[1] if step[0] is base else self.context_on(base)
 
     def context_on(self, base: Context) -> Context:
-        context = self._on(base)
+        # set_span_in_context and set_value at once (each would copy the base; Context forbids item writes),
+        # as __init__ makes the call-time context.
+        context = Context({**base, SPAN_KEY: self.span, ACTIVE_INVOCATION_KEY: self})
         self.step = (base, context)
         return context
-
-    def _on(self, base: Context) -> Context:
-        # set_span_in_context and set_value at once (each would copy the base; Context forbids item writes).
-        return Context({**base, SPAN_KEY: self.span, ACTIVE_INVOCATION_KEY: self})
 
     @staticmethod
     def detach(token: object) -> None:
