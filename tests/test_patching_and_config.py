@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import wrapt
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import StatusCode
 
-from otel_agent_instrumentation import AgentInstrumentor
-from otel_agent_instrumentation._patching import defers_body, exact_signature_method, hook_method_factory
+from otel_agent_instrumentation import AgentInstrumentor, _patching
+from otel_agent_instrumentation._patching import (
+    deciding_method_factory,
+    defers_body,
+    exact_signature_method,
+    guarded_predicate,
+)
+from otel_agent_instrumentation.adapters import HookTarget
+from otel_agent_instrumentation.instrumentor import apply_target
 from tests.conftest import Instrumentation, Telemetry
 from tests.sample_app import agents
 from tests.sample_app.agents import NamedAgent
@@ -338,7 +347,7 @@ def _hooked_run(applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable
         calls.append((args, kwargs))
         return ("hooked", wrapped(*args, **kwargs))
 
-    method = hook_method_factory(wrapper, applies_to)(vars(agents.OptionsAgent)["run"], [True])
+    method = deciding_method_factory(wrapper, guarded_predicate(applies_to))(vars(agents.OptionsAgent)["run"], [True])
     return functools.partial(method, agents.OptionsAgent())
 
 
@@ -370,3 +379,170 @@ def test_a_hook_whose_applies_to_raises_leaves_the_call_to_the_original_and_logs
         [],
         True,
     )
+
+
+# -- a hook with applies_to on an `async def` gets an `async def` of ours (awaited_hook_coroutine) -------------
+
+PREPARE_TARGETS = {"method": "OptionsAgent.prepare", "module function": "prepare_options"}
+
+
+def _prepare(where: str) -> Callable[..., Any]:
+    if where == "method":
+        return agents.OptionsAgent().prepare
+    return agents.prepare_options
+
+
+@contextlib.contextmanager
+def _hooked_prepare(where: str, applies: Callable[[Any], bool], calls: list[Any]) -> Iterator[_patching.Patch]:
+    """`prepare` patched as the instrumentor patches a hook with applies_to; the wrapper records its call and
+    tags the result."""
+
+    async def tagged(awaitable: Any) -> Any:
+        return ("hooked", await awaitable)
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        calls.append((wrapped, instance, args, kwargs))
+        return tagged(wrapped(*args, **kwargs))
+
+    target = HookTarget("tests.sample_app.agents", PREPARE_TARGETS[where], lambda telemetry: wrapper, applies)
+    patch = apply_target(target, typing.cast(Any, None), "test")
+    try:
+        yield patch
+    finally:
+        patch.revert()
+
+
+@pytest.mark.parametrize("where", PREPARE_TARGETS)
+def test_a_hooked_async_def_is_patched_by_an_async_def_that_introspects_as_the_original(where: str) -> None:
+    bare = _introspection(_prepare(where))
+    with _hooked_prepare(where, lambda instance: False, []):
+        patched = _prepare(where)
+        assert (_introspection(patched), getattr(patched, "__otel_agent_patch__", False)) == (bare, True)
+
+
+@pytest.mark.parametrize("where", PREPARE_TARGETS)
+def test_a_hooked_async_def_that_does_not_apply_awaits_the_original_with_its_arguments_and_default_objects(
+    where: str,
+) -> None:
+    calls: list[Any] = []
+    with _hooked_prepare(where, lambda instance: False, calls):
+        received = asyncio.run(_prepare(where)("p", stream=True))
+    assert (received, calls) == (("p", "why", agents.DEFAULT_OPTIONS, True), [])
+    assert received[2] is agents.DEFAULT_OPTIONS
+
+
+def test_a_hooked_async_method_that_applies_gets_the_bound_original_the_instance_and_the_bound_arguments() -> None:
+    calls: list[Any] = []
+    agent = agents.OptionsAgent()
+    with _hooked_prepare("method", lambda instance: instance is agent, calls):
+        received: Any = asyncio.run(agent.prepare("p", stream=True))
+    [(wrapped, instance, args, kwargs)] = calls
+    assert (received, wrapped.__self__, wrapped.__func__, instance, args, kwargs) == (
+        ("hooked", ("p", "why", agents.DEFAULT_OPTIONS, True)),
+        agent,
+        vars(agents.OptionsAgent)["prepare"],
+        agent,
+        ("p", "why"),
+        {"options": agents.DEFAULT_OPTIONS, "stream": True},
+    )
+
+
+def test_a_hooked_async_module_function_that_applies_gets_no_instance_and_every_positional_argument() -> None:
+    calls: list[Any] = []
+    original = agents.prepare_options
+    with _hooked_prepare("module function", lambda instance: True, calls):
+        received: Any = asyncio.run(agents.prepare_options("p", stream=True))
+    assert (received, calls) == (
+        ("hooked", ("p", "why", agents.DEFAULT_OPTIONS, True)),
+        [(original, None, ("p", "why"), {"options": agents.DEFAULT_OPTIONS, "stream": True})],
+    )
+
+
+def test_a_hooked_async_def_decides_at_its_first_step_not_at_the_call() -> None:
+    # Where the original's own body starts: a coroutine made before the hook applies and awaited after.
+    applying: list[bool] = []
+    calls: list[Any] = []
+    with _hooked_prepare("method", lambda instance: bool(applying), calls):
+        made = agents.OptionsAgent().prepare("p")
+        applying.append(True)
+        received = asyncio.run(made)
+    assert (received[0], len(calls)) == ("hooked", 1)
+
+
+@pytest.mark.parametrize("where", PREPARE_TARGETS)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda prepare: prepare(),
+        lambda prepare: prepare(prompt="p"),
+        lambda prepare: prepare("p", unknown=1),
+        lambda prepare: prepare("p", "how", True),
+    ],
+    ids=["missing", "positional-only-by-name", "unknown-keyword", "keyword-only-by-position"],
+)
+def test_a_hooked_async_def_called_wrongly_raises_the_type_error_the_original_raises_at_the_call(
+    where: str, call: Callable[[Any], Any]
+) -> None:
+    with pytest.raises(TypeError) as bare:
+        call(_prepare(where))
+    with _hooked_prepare(where, lambda instance: True, []), pytest.raises(TypeError) as instrumented:
+        call(_prepare(where))
+    assert str(instrumented.value) == str(bare.value)
+
+
+def test_a_hooked_async_def_whose_applies_to_raises_awaits_the_original_and_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(instance: Any) -> bool:
+        raise RuntimeError("broken predicate")
+
+    calls: list[Any] = []
+    with _hooked_prepare("method", broken, calls):
+        received = asyncio.run(agents.OptionsAgent().prepare("p"))
+    assert (received, calls, "deciding whether a hook applies" in caplog.text) == (
+        ("p", "why", agents.DEFAULT_OPTIONS, False),
+        [],
+        True,
+    )
+
+
+def test_a_hooked_async_def_switched_off_awaits_the_original() -> None:
+    # What uninstrument leaves when another wrapper sits on top of ours (Patch.revert).
+    calls: list[Any] = []
+    with _hooked_prepare("method", lambda instance: True, calls) as patch:
+        patch.switch.clear()
+        received = asyncio.run(agents.OptionsAgent().prepare("p"))
+    assert (received, calls) == (("p", "why", agents.DEFAULT_OPTIONS, False), [])
+
+
+@pytest.mark.parametrize("where", PREPARE_TARGETS)
+def test_a_hook_without_applies_to_on_an_async_def_stays_with_wrapt(where: str) -> None:
+    target = HookTarget(
+        "tests.sample_app.agents", PREPARE_TARGETS[where], lambda telemetry: lambda w, i, a, k: w(*a, **k)
+    )
+    patch = apply_target(target, typing.cast(Any, None), "test")
+    try:
+        assert isinstance(patch.wrapper, wrapt.FunctionWrapper)
+    finally:
+        patch.revert()
+
+
+@pytest.mark.parametrize("where", PREPARE_TARGETS)
+def test_reverting_a_hooked_async_def_puts_back_the_original_object(where: str) -> None:
+    before = _patching.resolve("tests.sample_app.agents", PREPARE_TARGETS[where])[2]
+    with _hooked_prepare(where, lambda instance: True, []):
+        assert _patching.resolve("tests.sample_app.agents", PREPARE_TARGETS[where])[2] is not before
+    assert _patching.resolve("tests.sample_app.agents", PREPARE_TARGETS[where])[2] is before
+
+
+def test_a_hooked_async_def_taking_many_keyword_only_parameters_stays_with_wrapt() -> None:
+    # Forwarding them would build a second dict of them (awaited_hook_coroutine): wrapt passes the caller's on.
+    namespace: dict[str, Any] = {}
+    exec(f"async def turn(*, {', '.join(f'k{index}' for index in range(20))}):\n    return None\n", namespace)
+    assert (
+        _patching.awaited_hook_coroutine(namespace["turn"], [True], lambda instance: True, _pass, bound=False) is None
+    )
+
+
+def _pass(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return wrapped(*args, **kwargs)

@@ -16,7 +16,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from . import _patching
-from .adapters._base import Adapter, HookTarget, RunTarget
+from .adapters._base import Adapter, HookTarget, RunTarget, Target
 from .adapters.generic import GenericAdapter
 from .config import Config, resolve
 from .invocation import Telemetry, register_exit_hook
@@ -146,6 +146,31 @@ class _MissingTarget(Exception):
     """A target of an adapter whose framework is newer than its checked range was not found."""
 
 
+def apply_target(
+    target: Target, telemetry: Telemetry, adapter_name: str, where: tuple[str, str] | None = None
+) -> _patching.Patch:
+    """Patch one adapter target (at `where`, (module, attribute), when given: a stand-in of the target's for
+    benchmarks/suppressed_layers.py) and return the undo record. ImportError and AttributeError: the target
+    does not exist."""
+    module, attribute = where or (target.module, target.attribute)
+    method: _patching.MethodFactory | None = None
+    hook_applies = None
+    if isinstance(target, RunTarget):
+        try:
+            body_deferred = _patching.defers_body(module, attribute)
+        except (ImportError, AttributeError):
+            body_deferred = False  # apply() below meets the same error and raises it
+        wrapper, method = make_run_patches(target, telemetry, adapter_name, body_deferred)
+    elif isinstance(target, HookTarget):
+        wrapper = target.make_wrapper(telemetry)
+        if target.applies_to is not None:
+            hook_applies = _patching.guarded_predicate(target.applies_to)
+            method = _patching.deciding_method_factory(wrapper, hook_applies)
+    else:
+        raise TypeError(f"unknown target {target!r}")
+    return _patching.apply(module, attribute, wrapper, method, hook_applies)
+
+
 class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped
     """Instruments agent runs of every supported framework that is installed.
 
@@ -215,21 +240,8 @@ class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrume
                     raise
                 raise _MissingTarget(f"{type(error).__name__} in targets(): {error}") from error
             for target in targets:
-                method: _patching.MethodFactory | None = None
-                if isinstance(target, RunTarget):
-                    try:
-                        body_deferred = _patching.defers_body(target.module, target.attribute)
-                    except (ImportError, AttributeError):
-                        body_deferred = False  # apply() below meets the same error and handles it
-                    wrapper, method = make_run_patches(target, telemetry, adapter.name, body_deferred)
-                elif isinstance(target, HookTarget):
-                    wrapper = target.make_wrapper(telemetry)
-                    if target.applies_to is not None:
-                        method = _patching.hook_method_factory(wrapper, target.applies_to)
-                else:
-                    raise TypeError(f"unknown target {target!r}")
                 try:
-                    applied.append(_patching.apply(target.module, target.attribute, wrapper, method))
+                    applied.append(apply_target(target, telemetry, adapter.name))
                 except (ImportError, AttributeError) as error:
                     if newer:
                         # An unchecked release that moved a target may have changed more than that.

@@ -184,3 +184,19 @@ class OptionsAgent:
     ) -> Iterator[tuple[str, str, dict[str, Any], bool]]:
         """A run handed out by a `@contextmanager`: the block gets what the run received."""
         yield prompt, question, options, stream
+
+    async def prepare(
+        self, prompt: str, /, question: str = "why", *, options: dict[str, Any] = DEFAULT_OPTIONS, stream: bool = False
+    ) -> tuple[str, str, dict[str, Any], bool]:
+        """A step of a run a hook follows (as OpenAI Agents' turns and LangGraph's loop entry): an `async def`
+        that suspends once and returns what it received."""
+        await asyncio.sleep(0)
+        return prompt, question, options, stream
+
+
+async def prepare_options(
+    prompt: str, /, question: str = "why", *, options: dict[str, Any] = DEFAULT_OPTIONS, stream: bool = False
+) -> tuple[str, str, dict[str, Any], bool]:
+    """`OptionsAgent.prepare` as a module function."""
+    await asyncio.sleep(0)
+    return prompt, question, options, stream
