@@ -14,8 +14,9 @@ with our patches, with the arguments the framework passes at that call site (the
 the caller spells them). Its targets are `async def`s, async generator functions and context-manager
 helpers: the call makes the coroutine, generator or context manager and runs none of the framework's code,
 which is closed unstarted; a synchronous target that runs the framework's code (LangGraph's
-`PregelLoop.put_writes`, smolagents' `run`, tool call and tool) is counted on a stand-in of its signature
-carrying the adapter's same patch.
+`PregelLoop.put_writes`, smolagents' `run`, tool call and tool) and a hook on an `async def` (OpenAI Agents'
+`run_single_turn`, LangGraph's `AsyncPregelLoop.__aenter__`: ours decides at the coroutine's first step, so it
+is driven to its end) are counted on a stand-in of its signature carrying the adapter's same patch.
 Instructions as in instructions.py (between `os.getppid()` marks, garbage collector off); the sum over a
 run's layers, times how often the run passes each, is ours per suppressed run.
 """
@@ -38,9 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # Layer -> how many times a suppressed run of the benchmark subject passes it (its `run` shape).
 PER_RUN = {
-    "openai_agents": {"AgentRunner.run": 1, "run_single_turn": 1},
+    "openai_agents": {"AgentRunner.run": 1, "run_single_turn (stand-in)": 1},
     "pydantic_ai": {"AbstractAgent.run": 1, "Agent.iter": 1, "ModelRequestNode.stream": 1},
-    "langgraph": {"Pregel.astream": 1, "AsyncPregelLoop.__aenter__": 1, "PregelLoop.put_writes (stand-in)": 2},
+    "langgraph": {
+        "Pregel.astream": 1,
+        "AsyncPregelLoop.__aenter__ (stand-in)": 1,
+        "PregelLoop.put_writes (stand-in)": 2,
+    },
     "smolagents": {
         "MultiStepAgent.run (stand-in)": 1,
         "ToolCallingAgent.execute_tool_call (stand-in)": 1,
@@ -57,11 +62,7 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
         from benchmarks.subjects.openai_agents import RUN_AGENT
 
         runner = agents.run.AgentRunner()
-        turn = dict.fromkeys(
-            "bindings original_input generated_items hooks context_wrapper run_config should_run_agent_start_hooks "
-            "tool_use_tracker server_conversation_tracker session session_items_to_rewind reasoning_item_id_policy "
-            "prompt_cache_key_resolver error_handlers agent_span on_response_accepted on_response_hooks_started".split()
-        )
+        turn = dict.fromkeys(_TURN_KEYWORDS)
         return {
             # Runner.run -> runner.run (run.py:352), every keyword spelled out
             "AgentRunner.run": lambda: runner.run(
@@ -77,8 +78,8 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
                 conversation_id=None,
                 session=None,
             ),
-            # looked up at each call, as the module's own code does: the patched function once we patch it
-            "run_single_turn": lambda: vars(agents.run)["run_single_turn"](**turn),  # run.py:1909, seventeen keywords
+            # run.py:1909, seventeen keywords; looked up at each call, as the module's own code does
+            "run_single_turn (stand-in)": lambda: _driven(globals()["run_single_turn"](**turn)),
         }
     if framework == "pydantic_ai":
         from pydantic_ai._agent_graph import ModelRequestNode
@@ -117,13 +118,10 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
             "ModelRequestNode.stream": lambda: node.stream(context),
         }
     if framework == "langgraph":
-        from langgraph.pregel._loop import AsyncPregelLoop
-
         from benchmarks.subjects.langgraph import INPUT
         from benchmarks.subjects.langgraph import RUN_AGENT as graph
 
-        loop = object.__new__(AsyncPregelLoop)
-        stand_in = _PutWrites()
+        stand_in, stand_in_loop = _PutWrites(), _AsyncLoop()
         writes = [("messages", [object()])]
         return {
             # Pregel.ainvoke -> self.astream (pregel/main.py:4180)
@@ -138,7 +136,7 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
                 interrupt_after=None,
                 durability=None,
             ),
-            "AsyncPregelLoop.__aenter__": lambda: loop.__aenter__(),
+            "AsyncPregelLoop.__aenter__ (stand-in)": lambda: _driven(stand_in_loop.__aenter__()),  # `async with`
             "PregelLoop.put_writes (stand-in)": lambda: stand_in.put_writes("task", writes),  # _loop.py:1091
         }
     if framework == "smolagents":
@@ -153,6 +151,33 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
             "Tool.__call__ (stand-in)": lambda: smol_tool(**arguments, sanitize_inputs_outputs=True),
         }
     raise SystemExit(f"no layers listed for {framework}")
+
+
+def _driven(coroutine: Any) -> None:
+    """Run a stand-in's coroutine to its end (it never suspends): a hook on an `async def` decides at the
+    coroutine's first step, so a coroutine closed unstarted would leave ours uncounted."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("a stand-in suspended")
+
+
+# openai-agents' run_single_turn's parameters, all keyword-only (run_internal/run_loop.py)
+_TURN_KEYWORDS = (
+    "bindings original_input generated_items hooks context_wrapper run_config should_run_agent_start_hooks "
+    "tool_use_tracker server_conversation_tracker session session_items_to_rewind reasoning_item_id_policy "
+    "prompt_cache_key_resolver error_handlers agent_span on_response_accepted on_response_hooks_started"
+).split()
+# Its stand-in: `async def run_single_turn(*, bindings, ...)` returning None, written from those names.
+exec(f"async def run_single_turn(*, {', '.join(_TURN_KEYWORDS)}):\n    return None\n")
+
+
+class _AsyncLoop:
+    """AsyncPregelLoop.__aenter__'s signature, doing nothing."""
+
+    async def __aenter__(self) -> None:
+        return None
 
 
 class _PutWrites:
@@ -190,7 +215,11 @@ class _SmolTool:
 
 # Synchronous targets that run the framework's code, counted on stand-ins: (framework's target, stand-in's).
 _STAND_INS = {
-    "langgraph": [("PregelLoop.put_writes", "_PutWrites.put_writes")],
+    "openai_agents": [("run_single_turn", "run_single_turn")],
+    "langgraph": [
+        ("AsyncPregelLoop.__aenter__", "_AsyncLoop.__aenter__"),
+        ("PregelLoop.put_writes", "_PutWrites.put_writes"),
+    ],
     "smolagents": [
         ("MultiStepAgent.run", "_SmolAgent.run"),
         ("ToolCallingAgent.execute_tool_call", "_SmolAgent.execute_tool_call"),
@@ -203,24 +232,13 @@ def _patch_stand_ins(framework: str, instrumentor: Any) -> None:
     """The adapter's own patch of each of its synchronous targets, applied to that target's stand-in."""
     import importlib
 
-    from otel_agent_instrumentation import _patching
-    from otel_agent_instrumentation.adapters import HookTarget, RunTarget
-    from otel_agent_instrumentation.runs import make_run_patches
+    from otel_agent_instrumentation.instrumentor import apply_target
 
     telemetry = instrumentor._telemetry
     adapter = importlib.import_module(f"otel_agent_instrumentation.adapters.{framework}")
     targets = {target.attribute: target for target in adapter.targets(telemetry.config)}
     for attribute, stand_in in _STAND_INS.get(framework, []):
-        target = targets[attribute]
-        method: Any = None
-        if isinstance(target, RunTarget):
-            wrapper, method = make_run_patches(target, telemetry, adapter.name)
-        else:
-            assert isinstance(target, HookTarget)
-            wrapper = target.make_wrapper(telemetry)
-            if target.applies_to is not None:
-                method = _patching.hook_method_factory(wrapper, target.applies_to)
-        _patching.apply(__name__, stand_in, wrapper, method)
+        apply_target(targets[attribute], telemetry, adapter.name, (__name__, stand_in))
 
 
 def _close(value: Any) -> None:

@@ -132,10 +132,10 @@ def test_suppressed_counts_take_each_rounds_difference_of_its_own_segments() -> 
 
 
 def test_suppressed_layers_counts_each_layer_bare_then_with_our_patches() -> None:
-    """benchmarks/suppressed_layers.py's child (run here without valgrind), LangGraph: its stand-in of
-    put_writes gets the adapter's patch, and every listed layer is counted in both modes."""
+    """benchmarks/suppressed_layers.py's child (run here without valgrind), LangGraph: every listed layer,
+    the stand-ins of __aenter__ and put_writes among them, is counted in both modes."""
     pytest.importorskip("langgraph")
     labels = _child_labels("suppressed_layers.py", "langgraph", "--calls", "2")
-    layers = ("Pregel.astream", "AsyncPregelLoop.__aenter__", "PregelLoop.put_writes (stand-in)")
+    layers = ("Pregel.astream", "AsyncPregelLoop.__aenter__ (stand-in)", "PregelLoop.put_writes (stand-in)")
     measured = [f"{mode}:{layer}" for mode in ("bare", "ours") for layer in layers]
     assert labels == [None, *(item for label in measured for item in (label, None))]

@@ -353,6 +353,12 @@ def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
     return wrapper
 
 
+def _agent_runs_running(loop: Any) -> bool:
+    """Whether any agent run of ours is in progress: only then can a loop entered now be one to tie. While
+    none is (only workflows, or runs under suppression), loops are entered straight through to LangGraph."""
+    return len(_runs) > 0
+
+
 def _note_writes(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
@@ -630,8 +636,8 @@ def targets(config: Config) -> Sequence[Target]:
             )
             for method in ("stream", "astream")
         ),
-        HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run),
-        HookTarget("langgraph.pregel._loop", "AsyncPregelLoop.__aenter__", _tie_loop_to_run),
+        HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run, _agent_runs_running),
+        HookTarget("langgraph.pregel._loop", "AsyncPregelLoop.__aenter__", _tie_loop_to_run, _agent_runs_running),
         HookTarget("langgraph.pregel._loop", "PregelLoop.put_writes", _note_writes, _loops_tied),
         HookTarget("langgraph.prebuilt.tool_node", "ToolNode._execute_tool_sync", _traced_sync_tool_call),
         RunTarget(

@@ -116,7 +116,16 @@ from .._context import instrumentation_enabled
 from .._guard import report_failure
 from ..awaited import awaited_step, traced_await
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import (
+    AgentInvocation,
+    Invocation,
+    Operation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    Telemetry,
+    active_invocation,
+)
 from ..stream import finish_with_error, read_facts, trace_result
 from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target
 
@@ -429,17 +438,31 @@ def _turn_argument(args: tuple[Any, ...], kwargs: dict[str, Any], key: str, posi
     return args[position] if position is not None and len(args) > position else None
 
 
-def _handoffs_of_turn(
-    telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any], positions: Mapping[str, int]
-) -> _Handoffs | None:
-    """The handoffs of the run this turn belongs to, with the span of the agent that took it over started when
-    this is that agent's first turn; None when the turn is not in a run of ours."""
+def _run_of_turn() -> Invocation | None:
+    """The run of ours a turn called now belongs to, if any."""
     if not instrumentation_enabled():
         return None
     # Turns are called from the run loop, where the run's own span is current (a tool's or a handed-off
     # agent's is current only inside a turn).
     root = active_invocation()
     if root is None or root.finished or root.reentry_key != name or root.request.operation is not Operation.AGENT:
+        return None
+    return root
+
+
+def _turn_in_our_run(_: None) -> bool:
+    """A turn hook's `applies_to` (a module function: no instance): only a turn of a run of ours has handoffs
+    to follow; the others (suppressed runs, runs that are not ours) go straight to the SDK."""
+    return _run_of_turn() is not None
+
+
+def _handoffs_of_turn(
+    telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any], positions: Mapping[str, int]
+) -> _Handoffs | None:
+    """The handoffs of the run this turn belongs to, with the span of the agent that took it over started when
+    this is that agent's first turn; None when the turn is not in a run of ours."""
+    root = _run_of_turn()
+    if root is None:
         return None
     agent = getattr(_turn_argument(args, kwargs, "bindings", positions), "public_agent", None)
     handoffs = _handoffs.get(root)
@@ -732,15 +755,21 @@ def targets(config: Config) -> Sequence[Target]:
         RunTarget("agents.run", "AgentRunner.run", read_request, reader, handle_result=handle_result),
         RunTarget("agents.run", "AgentRunner.run_streamed", read_request, reader, handle_result=handle_result),
         HookTarget("agents.result", "RunResultStreaming.cancel", _record_stop_request),
-        HookTarget("agents.run", "run_single_turn", _turn_under_its_agent(NextStepHandoff, {})),
-        HookTarget("agents.run", "resolve_interrupted_turn", _turn_under_its_agent(NextStepHandoff, {})),
+        HookTarget("agents.run", "run_single_turn", _turn_under_its_agent(NextStepHandoff, {}), _turn_in_our_run),
+        HookTarget(
+            "agents.run", "resolve_interrupted_turn", _turn_under_its_agent(NextStepHandoff, {}), _turn_in_our_run
+        ),
         HookTarget(
             "agents.run_internal.run_loop",
             "run_single_turn_streamed",
             _turn_under_its_agent(NextStepHandoff, streamed_turn),
+            _turn_in_our_run,
         ),
         HookTarget(
-            "agents.run_internal.run_loop", "resolve_interrupted_turn", _turn_under_its_agent(NextStepHandoff, {})
+            "agents.run_internal.run_loop",
+            "resolve_interrupted_turn",
+            _turn_under_its_agent(NextStepHandoff, {}),
+            _turn_in_our_run,
         ),
         RunTarget(
             "agents.run_internal.tool_execution",
