@@ -546,3 +546,39 @@ def test_a_hooked_async_def_taking_many_keyword_only_parameters_stays_with_wrapt
 
 def _pass(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return wrapped(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _hooked_many_options(applies: Callable[[Any], bool], calls: list[Any]) -> Iterator[_patching.Patch]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        calls.append(kwargs)
+        return wrapped(*args, **kwargs)
+
+    target = HookTarget("tests.sample_app.agents", "prepare_many_options", lambda telemetry: wrapper, applies)
+    patch = apply_target(target, typing.cast(Any, None), "test")
+    try:
+        yield patch
+    finally:
+        patch.revert()
+
+
+@pytest.mark.parametrize("applies", [False, True], ids=["does-not-apply", "applies"])
+def test_a_hooked_module_function_that_stays_with_wrapt_calls_the_wrapper_only_where_the_hook_applies(
+    applies: bool,
+) -> None:
+    calls: list[Any] = []
+    with _hooked_many_options(lambda instance: applies, calls) as patch:
+        received = asyncio.run(agents.prepare_many_options(o1=100))
+    assert (isinstance(patch.wrapper, wrapt.FunctionWrapper), received, calls) == (
+        True,
+        235,
+        [{"o1": 100}] if applies else [],
+    )
+
+
+def test_a_hooked_module_function_that_stays_with_wrapt_switched_off_calls_the_original() -> None:
+    calls: list[Any] = []
+    with _hooked_many_options(lambda instance: True, calls) as patch:
+        patch.switch.clear()
+        received = asyncio.run(agents.prepare_many_options())
+    assert (received, calls) == (136, [])

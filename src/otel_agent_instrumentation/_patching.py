@@ -375,6 +375,18 @@ def guarded_predicate(applies_to: Callable[[Any], bool]) -> Callable[[Any], bool
     return applies
 
 
+def _module_hook_enabled(switch: list[bool], hook_applies: Callable[[Any], bool]) -> Callable[[], bool]:
+    """wrapt's `enabled` for a hook on a module function that stays with wrapt: wrapt calls it without the
+    instance, and a module function has none, so the hook's predicate can decide there. When it says False,
+    wrapt calls the original itself with the caller's arguments as they came: OpenAI Agents' `run_single_turn`
+    (20 keyword-only parameters), suppressed, +8.4k -> +2.7k instructions a call over bare."""
+
+    def enabled() -> bool:
+        return bool(switch) and hook_applies(None)
+
+    return enabled
+
+
 def apply(
     module_name: str,
     attribute_path: str,
@@ -386,7 +398,8 @@ def apply(
     FunctionWrapper, see the module docstring) and return the undo record. `method`, when given, makes the
     plain function for a plain function in a class: it must behave as `wrapper` would (calling it or calling
     straight through). `hook_applies`, a hook's guarded predicate, when given lets an `async def` target
-    have an `async def` of ours (`awaited_hook_coroutine`)."""
+    have an `async def` of ours (`awaited_hook_coroutine`), and decides for wrapt whether to call the wrapper
+    of a module function (`_module_hook_enabled`)."""
     owner, name, original, own = resolve(module_name, attribute_path)
     switch = [True]
     patched: Any = None
@@ -397,7 +410,10 @@ def apply(
         if patched is not None:
             _mark_ours(patched, original)
     if patched is None:
-        patched = wrapt.FunctionWrapper(original, wrapper, enabled=switch.__len__)  # type: ignore[arg-type]
+        enabled: Callable[[], bool] = switch.__len__  # type: ignore[assignment]
+        if hook_applies is not None and isinstance(owner, ModuleType):
+            enabled = _module_hook_enabled(switch, hook_applies)
+        patched = wrapt.FunctionWrapper(original, wrapper, enabled=enabled)
     setattr(owner, name, patched)
     return Patch(owner, name, original, own, patched, switch)
 
