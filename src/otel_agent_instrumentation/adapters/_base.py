@@ -55,8 +55,11 @@ class HookTarget:
     make_wrapper: Callable[[Telemetry], WrapperFunction]
     # (instance) -> whether the wrapper has anything to do with this call of a method. When given, a call it
     # says False for goes straight to the original, and for a plain method without *args/**kwargs its
-    # arguments are not packed for the wrapper (what a hook on every run costs a suppressed run). It must
-    # be cheap and must not raise (a raise is logged and taken as False).
+    # arguments are not packed for the wrapper (what a hook on every run costs a suppressed run). It is asked
+    # at the call, or for an `async def` patched by an `async def` of ours at its coroutine's first step; a
+    # module function's gets None. A target wrapt wraps as a method (a classmethod, an async generator
+    # function) calls the wrapper whatever it says, so the wrapper must tell the same itself. It must be
+    # cheap and must not raise (a raise is logged and taken as False).
     applies_to: Callable[[Any], bool] | None = None
 
 
