@@ -22,7 +22,7 @@ from otel_agent_instrumentation._patching import (
     exact_signature_method,
     guarded_predicate,
 )
-from otel_agent_instrumentation.adapters import HookTarget
+from otel_agent_instrumentation.adapters import HookTarget, WrapperFunction
 from otel_agent_instrumentation.instrumentor import apply_target
 from tests.conftest import Instrumentation, Telemetry
 from tests.sample_app import agents
@@ -220,24 +220,28 @@ def test_a_patched_method_passes_arguments_given_by_name_as_the_original_receive
     assert agents.OptionsAgent().run("p", question="how", stream=True, options={"seed": 1}) == bare
 
 
-@pytest.mark.parametrize(
+# Four wrong calls of a function of OptionsAgent.run's parameters (prompt, /, question, *, options, stream).
+WRONG_CALLS = pytest.mark.parametrize(
     "call",
     [
-        lambda agent: agent.run(),
-        lambda agent: agent.run(prompt="p"),
-        lambda agent: agent.run("p", unknown=1),
-        lambda agent: agent.run("p", "how", True),
+        lambda run: run(),
+        lambda run: run(prompt="p"),
+        lambda run: run("p", unknown=1),
+        lambda run: run("p", "how", True),
     ],
     ids=["missing", "positional-only-by-name", "unknown-keyword", "keyword-only-by-position"],
 )
+
+
+@WRONG_CALLS
 def test_a_patched_method_called_wrongly_raises_the_type_error_the_original_raises(
     instrumentation: Instrumentation, call: Callable[[Any], Any]
 ) -> None:
     with pytest.raises(TypeError) as bare:
-        call(agents.OptionsAgent())
+        call(agents.OptionsAgent().run)
     instrumentation.on(targets=[OPTIONS_TARGET])
     with pytest.raises(TypeError) as instrumented:
-        call(agents.OptionsAgent())
+        call(agents.OptionsAgent().run)
     assert str(instrumented.value) == str(bare.value)
 
 
@@ -302,24 +306,15 @@ def test_a_patched_context_manager_method_hands_its_generator_the_arguments_and_
     assert received == ("p", "why", agents.DEFAULT_OPTIONS, True) and received[2] is agents.DEFAULT_OPTIONS
 
 
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda agent: _session(agent),
-        lambda agent: _session(agent, prompt="p"),
-        lambda agent: _session(agent, "p", unknown=1),
-        lambda agent: _session(agent, "p", "how", True),
-    ],
-    ids=["missing", "positional-only-by-name", "unknown-keyword", "keyword-only-by-position"],
-)
+@WRONG_CALLS
 def test_a_patched_context_manager_method_called_wrongly_raises_the_type_error_the_original_raises(
     instrumentation: Instrumentation, call: Callable[[Any], Any]
 ) -> None:
     with pytest.raises(TypeError) as bare:
-        call(agents.OptionsAgent())
+        call(functools.partial(_session, agents.OptionsAgent()))
     instrumentation.on(targets=[SESSION_TARGET])
     with pytest.raises(TypeError) as instrumented:
-        call(agents.OptionsAgent())
+        call(functools.partial(_session, agents.OptionsAgent()))
     assert str(instrumented.value) == str(bare.value)
 
 
@@ -404,7 +399,17 @@ def _hooked_prepare(where: str, applies: Callable[[Any], bool], calls: list[Any]
         calls.append((wrapped, instance, args, kwargs))
         return tagged(wrapped(*args, **kwargs))
 
-    target = HookTarget("tests.sample_app.agents", PREPARE_TARGETS[where], lambda telemetry: wrapper, applies)
+    with _applied_hook(PREPARE_TARGETS[where], wrapper, applies) as patch:
+        yield patch
+
+
+@contextlib.contextmanager
+def _applied_hook(
+    attribute: str, wrapper: WrapperFunction, applies: Callable[[Any], bool] | None
+) -> Iterator[_patching.Patch]:
+    """A HookTarget on `tests.sample_app.agents:attribute` applied as the instrumentor applies it, reverted
+    after."""
+    target = HookTarget("tests.sample_app.agents", attribute, lambda telemetry: wrapper, applies)
     patch = apply_target(target, typing.cast(Any, None), "test")
     try:
         yield patch
@@ -470,16 +475,7 @@ def test_a_hooked_async_def_decides_at_its_first_step_not_at_the_call() -> None:
 
 
 @pytest.mark.parametrize("where", PREPARE_TARGETS)
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda prepare: prepare(),
-        lambda prepare: prepare(prompt="p"),
-        lambda prepare: prepare("p", unknown=1),
-        lambda prepare: prepare("p", "how", True),
-    ],
-    ids=["missing", "positional-only-by-name", "unknown-keyword", "keyword-only-by-position"],
-)
+@WRONG_CALLS
 def test_a_hooked_async_def_called_wrongly_raises_the_type_error_the_original_raises_at_the_call(
     where: str, call: Callable[[Any], Any]
 ) -> None:
@@ -517,14 +513,8 @@ def test_a_hooked_async_def_switched_off_awaits_the_original() -> None:
 
 @pytest.mark.parametrize("where", PREPARE_TARGETS)
 def test_a_hook_without_applies_to_on_an_async_def_stays_with_wrapt(where: str) -> None:
-    target = HookTarget(
-        "tests.sample_app.agents", PREPARE_TARGETS[where], lambda telemetry: lambda w, i, a, k: w(*a, **k)
-    )
-    patch = apply_target(target, typing.cast(Any, None), "test")
-    try:
+    with _applied_hook(PREPARE_TARGETS[where], _pass, None) as patch:
         assert isinstance(patch.wrapper, wrapt.FunctionWrapper)
-    finally:
-        patch.revert()
 
 
 @pytest.mark.parametrize("where", PREPARE_TARGETS)
@@ -554,12 +544,8 @@ def _hooked_many_options(applies: Callable[[Any], bool], calls: list[Any]) -> It
         calls.append(kwargs)
         return wrapped(*args, **kwargs)
 
-    target = HookTarget("tests.sample_app.agents", "prepare_many_options", lambda telemetry: wrapper, applies)
-    patch = apply_target(target, typing.cast(Any, None), "test")
-    try:
+    with _applied_hook("prepare_many_options", wrapper, applies) as patch:
         yield patch
-    finally:
-        patch.revert()
 
 
 @pytest.mark.parametrize("applies", [False, True], ids=["does-not-apply", "applies"])
