@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from smolagents import ToolCallingAgent
 from smolagents.memory import ActionStep
 
-from otel_agent_instrumentation import AgentInstrumentor, _guard, semconv
+from otel_agent_instrumentation import AgentInstrumentor, _guard, _patching, semconv
 from otel_agent_instrumentation.adapters._base import RunTarget, Target
 from otel_agent_instrumentation.config import Config
 from otel_agent_instrumentation.invocation import Outcome, RequestFacts, ResultFacts
@@ -560,9 +560,12 @@ async def test_uninstrument_mid_agent_framework_stream_ends_its_span_once_comple
 
 def _wrapper_depth(value: object) -> tuple[int, object]:
     depth = 0
-    # Our patch is a wrapt FunctionWrapper or, for a plain function, a plain function of ours (_patching).
+    # Our patch is a wrapt FunctionWrapper (a run target's method: behind the proxy that decides where it is
+    # bound, together one patch) or, for a plain function, a plain function of ours (_patching).
     while isinstance(value, wrapt.FunctionWrapper) or getattr(value, "__otel_agent_patch__", False):
         depth += 1
+        if isinstance(value, _patching._DecidedAtBinding):
+            value = value.__wrapped__
         value = getattr(value, "__wrapped__")  # noqa: B009  # object has no declared __wrapped__
     return depth, value
 

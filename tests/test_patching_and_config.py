@@ -8,6 +8,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Iterator
+from types import MethodType
 from typing import Any
 
 import pytest
@@ -568,3 +569,90 @@ def test_a_hooked_module_function_that_stays_with_wrapt_switched_off_calls_the_o
         patch.switch.clear()
         received = asyncio.run(agents.prepare_many_options())
     assert (received, calls) == (136, [])
+
+
+# -- a run target's method that stays with wrapt decides where it is bound whether to bind the original -----------
+# (_patching._DecidedAtBinding: a suppressed run binds the original and never meets wrapt)
+
+WRAPT_RUN_TARGETS = {
+    "async def": "tests.sample_app.agents:NamedAgent.arun",
+    "forwarding through a dict": "tests.sample_app.agents:ManyOptionsAgent.run",
+}
+
+
+def _wrapt_run_owner(where: str) -> Any:
+    return {"async def": NamedAgent, "forwarding through a dict": agents.ManyOptionsAgent}[where]
+
+
+def _call(bound: Any) -> Any:
+    result = bound()
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
+
+
+@pytest.mark.parametrize("where", WRAPT_RUN_TARGETS)
+def test_a_wrapt_run_method_bound_while_suppressed_is_the_originals_bound_method(
+    instrumentation: Instrumentation, where: str
+) -> None:
+    owner = _wrapt_run_owner(where)
+    name = WRAPT_RUN_TARGETS[where].rsplit(".", 1)[1]
+    original = vars(owner)[name]
+    instrumentation.on(targets=[WRAPT_RUN_TARGETS[where]])
+    agent = owner()
+    with suppress_instrumentation():
+        bound = getattr(agent, name)
+    assert (type(bound), bound.__func__, bound.__self__) == (MethodType, original, agent)
+
+
+@pytest.mark.parametrize("where", WRAPT_RUN_TARGETS)
+def test_a_wrapt_run_method_bound_and_called_outside_suppression_is_traced(
+    instrumentation: Instrumentation, telemetry: Telemetry, where: str
+) -> None:
+    owner = _wrapt_run_owner(where)
+    bare = _call(getattr(owner(), WRAPT_RUN_TARGETS[where].rsplit(".", 1)[1]))
+    instrumentation.on(targets=[WRAPT_RUN_TARGETS[where]])
+    result = _call(getattr(owner(), WRAPT_RUN_TARGETS[where].rsplit(".", 1)[1]))
+    assert (result, [span.name for span in telemetry.agent_spans()]) == (bare, [f"invoke_agent {owner.name}"])
+
+
+def test_a_wrapt_run_method_bound_before_suppression_and_called_inside_it_is_not_traced(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The FunctionWrapper it binds outside suppression still decides at the call.
+    instrumentation.on(targets=[WRAPT_RUN_TARGETS["async def"]])
+    bound = NamedAgent().arun
+    with suppress_instrumentation():
+        result = asyncio.run(bound())
+    assert (result, telemetry.agent_spans()) == ("plan", [])
+
+
+def test_a_wrapt_run_method_bound_while_suppressed_and_called_after_it_is_not_traced(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # What moving the decision to the binding changes (_patching._DecidedAtBinding): the method bound is the original.
+    instrumentation.on(targets=[WRAPT_RUN_TARGETS["async def"]])
+    with suppress_instrumentation():
+        bound = NamedAgent().arun
+    assert (asyncio.run(bound()), telemetry.agent_spans()) == ("plan", [])
+
+
+def test_a_switched_off_wrapt_run_method_binds_the_original(instrumentation: Instrumentation) -> None:
+    # What uninstrument leaves when another wrapper sits on top of ours (Patch.revert).
+    original = vars(NamedAgent)["arun"]
+    instrumentation.on(targets=[WRAPT_RUN_TARGETS["async def"]])
+    (patch,) = [patch for patch in AgentInstrumentor()._patches if patch.owner is NamedAgent]
+    patch.switch.clear()
+    bound: Any = NamedAgent().arun
+    assert (type(bound), bound.__func__) == (MethodType, original)
+
+
+@pytest.mark.parametrize(
+    ("function", "through_a_dict"),
+    [
+        (vars(agents.OptionsAgent)["run"], False),
+        (vars(agents.OptionsAgent)["session"], False),
+        (vars(agents.ManyOptionsAgent)["run"], True),
+    ],
+    ids=["4 parameters", "context manager of 4", "16 keyword-only"],
+)
+def test_forwarding_through_a_dict_is_read_from_compiled_code(function: Any, through_a_dict: bool) -> None:
+    assert _patching.forwards_through_a_dict(function) is through_a_dict

@@ -86,6 +86,17 @@ def instrumentation_enabled() -> bool:
     )
 
 
+def instrumentation_suppressed() -> bool:
+    """`not instrumentation_enabled()`, in one frame: asked where a run target's method is bound
+    (_patching._DecidedAtBinding)."""
+    context = current_context()
+    return bool(
+        context.get(FIRST_SUPPRESSION_KEY)
+        or context.get(SECOND_SUPPRESSION_KEY)
+        or (MORE_SUPPRESSION_KEYS and any(context.get(key) for key in MORE_SUPPRESSION_KEYS))
+    )
+
+
 def _span_key() -> str:
     # The key `set_span_in_context` stores the span under, read off the API rather than its private name.
     (key,) = trace.set_span_in_context(trace.INVALID_SPAN, Context()).keys()

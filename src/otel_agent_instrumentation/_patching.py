@@ -19,6 +19,9 @@ that says when it applies (`HookTarget.applies_to`) gets an `async def` of ours 
 (`awaited_hook_coroutine`), a coroutine function as the original is. Its decision moves from the call to the
 first step of the coroutine, which is where the original's own body starts; a run target keeps wrapt, because
 its span starts at the call (the lifecycle: a run made in one task and awaited in another, never awaited).
+A run target's method that keeps wrapt (and a plain one whose arguments a generated method would pass through a
+dict, `forwards_through_a_dict`) sits behind a proxy that decides where it is bound (`_DecidedAtBinding`):
+bound while instrumentation is suppressed, it binds the original, and a suppressed run never meets wrapt.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import FunctionType, MethodType, ModuleType
+from types import CodeType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import wrapt
@@ -375,6 +378,53 @@ def guarded_predicate(applies_to: Callable[[Any], bool]) -> Callable[[Any], bool
     return applies
 
 
+def forwards_through_a_dict(original: FunctionType) -> bool:
+    """Whether a method with `original`'s parameters (`_parameters_of`) passing each on by name would be compiled
+    to pass them through a dict the call builds (CPython 3.11: from 15 keyword arguments in one call), which is
+    what a generated method (`exact_signature_method`) would do: pydantic-ai's `iter` and `run_stream`, 21
+    keyword parameters. Read from the compiled code, as the compiler's rule may differ between versions."""
+    parameters = _Parameters.of(_parameters_of(original), bound=True)
+    if parameters is None:
+        return False
+    source = f"def {parameters.signature}:\n    return {_GENERATED_PREFIX}original({parameters.forwarded})\n"
+    module = compile(source, "<otel-agent-instrumentation forwarding check>", "exec")
+    (function,) = (constant for constant in module.co_consts if isinstance(constant, CodeType))
+    return _CALL_THROUGH_A_DICT in function.co_code[::2]
+
+
+class _DecidedAtBinding(wrapt.CallableObjectProxy):  # type: ignore[type-arg]  # proxies a FunctionWrapper
+    """A run target's wrapt FunctionWrapper on a method, with one decision moved to where the method is bound
+    (`agent.run`, `super().run`, `self.iter`): bound while its patch is switched off or while `stands_down()`
+    says so (instrumentation suppressed), it binds the original, so that the call never meets wrapt; bound
+    otherwise, it binds the FunctionWrapper, which decides again at the call (an inner layer of a run, or
+    suppression entered between binding and call). Read through the class (`Agent.run`) it is the FunctionWrapper,
+    and the class's own entry proxies it (what `inspect` reads of either is the original's).
+
+    Why: binding a FunctionWrapper and calling straight through costs wrapt 8-12k instructions (about 1 us) per
+    layer a suppressed run passes, even when its wrapper is never called; this costs about 3k (a Python `__get__`
+    and one read of the context), and about 3k more per traced call, which binds through it. What it changes: a
+    method bound while instrumentation is suppressed and called after the suppression ended is not traced (the
+    reverse is: the FunctionWrapper still decides at the call). Each patch gets its own subclass
+    (`_deciding_at_binding`), whose `__get__` reads what it needs from its closure: read off the proxy
+    (`self._self_...`, through wrapt's attribute lookup) they cost about 1k instructions each."""
+
+    __otel_agent_patch__ = True  # a class attribute: set on the instance, it would reach the original function
+
+
+def _deciding_at_binding(
+    function_wrapper: Any, original: FunctionType, switch: list[bool], stands_down: Callable[[], bool]
+) -> _DecidedAtBinding:
+    bind = function_wrapper.__get__
+
+    class DecidedAtBinding(_DecidedAtBinding):
+        def __get__(self, instance: Any, owner: type | None = None) -> Any:
+            if instance is not None and (not switch or stands_down()):
+                return MethodType(original, instance)
+            return bind(instance, owner)
+
+    return DecidedAtBinding(function_wrapper)
+
+
 def _module_hook_enabled(switch: list[bool], hook_applies: Callable[[Any], bool]) -> Callable[[], bool]:
     """wrapt's `enabled` for a hook on a module function that stays with wrapt: wrapt calls it without the
     instance, and a module function has none, so the hook's predicate can decide there. When it says False,
@@ -393,17 +443,23 @@ def apply(
     wrapper: WrapperFunction,
     method: MethodFactory | None = None,
     hook_applies: Callable[[Any], bool] | None = None,
+    stands_down_when_bound: Callable[[], bool] | None = None,
 ) -> Patch:
     """Wrap `module:attribute_path` with `wrapper` (a plain function of ours, an `async def` of ours or a wrapt
     FunctionWrapper, see the module docstring) and return the undo record. `method`, when given, makes the
     plain function for a plain function in a class: it must behave as `wrapper` would (calling it or calling
     straight through). `hook_applies`, a hook's guarded predicate, when given lets an `async def` target
     have an `async def` of ours (`awaited_hook_coroutine`), and decides for wrapt whether to call the wrapper
-    of a module function (`_module_hook_enabled`)."""
+    of a module function (`_module_hook_enabled`). `stands_down_when_bound`, when given, is asked where a method
+    that stays with wrapt is bound (`_DecidedAtBinding`); a plain function whose generated method would pass its
+    arguments through a dict (`forwards_through_a_dict`) then stays with wrapt too."""
     owner, name, original, own = resolve(module_name, attribute_path)
     switch = [True]
     patched: Any = None
-    if is_plain_function(original):
+    decided_at_binding = (
+        stands_down_when_bound is not None and isinstance(owner, type) and type(original) is FunctionType
+    )
+    if is_plain_function(original) and not (decided_at_binding and forwards_through_a_dict(original)):
         patched = _plain_patch(owner, original, wrapper, switch, method)
     elif hook_applies is not None and is_coroutine_function(original):
         patched = awaited_hook_coroutine(original, switch, hook_applies, wrapper, not isinstance(owner, ModuleType))
@@ -414,6 +470,8 @@ def apply(
         if hook_applies is not None and isinstance(owner, ModuleType):
             enabled = _module_hook_enabled(switch, hook_applies)
         patched = wrapt.FunctionWrapper(original, wrapper, enabled=enabled)
+        if decided_at_binding and stands_down_when_bound is not None:
+            patched = _deciding_at_binding(patched, original, switch, stands_down_when_bound)
     setattr(owner, name, patched)
     return Patch(owner, name, original, own, patched, switch)
 

@@ -225,3 +225,32 @@ async def prepare_many_options(
     returns their sum."""
     await asyncio.sleep(0)
     return o1 + o2 + o3 + o4 + o5 + o6 + o7 + o8 + o9 + o10 + o11 + o12 + o13 + o14 + o15 + o16
+
+
+class ManyOptionsAgent:
+    """A plain `run` taking as many keyword-only parameters as pydantic-ai's `iter` (a method of ours passing them on
+    by name would build a dict of them, so it stays with wrapt): returns their sum."""
+
+    name = "many options"
+
+    def run(
+        self,
+        *,
+        o1: int = 1,
+        o2: int = 2,
+        o3: int = 3,
+        o4: int = 4,
+        o5: int = 5,
+        o6: int = 6,
+        o7: int = 7,
+        o8: int = 8,
+        o9: int = 9,
+        o10: int = 10,
+        o11: int = 11,
+        o12: int = 12,
+        o13: int = 13,
+        o14: int = 14,
+        o15: int = 15,
+        o16: int = 16,
+    ) -> int:
+        return o1 + o2 + o3 + o4 + o5 + o6 + o7 + o8 + o9 + o10 + o11 + o12 + o13 + o14 + o15 + o16
