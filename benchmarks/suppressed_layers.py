@@ -51,6 +51,9 @@ PER_RUN = {
         "ToolCallingAgent.execute_tool_call (stand-in)": 1,
         "Tool.__call__ (stand-in)": 1,
     },
+    "agent_framework": {"Agent.run (3 layers, 1 hook)": 1, "RawAgent.run": 1},
+    "autogen_agentchat": {"BaseChatAgent.run": 1, "trace_invoke_agent_span": 1},
+    "agno": {"Agent.arun": 1},
 }
 
 
@@ -150,6 +153,39 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
             ),
             "Tool.__call__ (stand-in)": lambda: smol_tool(**arguments, sanitize_inputs_outputs=True),
         }
+    if framework == "agent_framework":
+        from agent_framework.observability import AgentTelemetryLayer
+
+        from benchmarks.subjects.agent_framework import RUN_AGENT as af_agent
+
+        raw_run_keywords = dict.fromkeys(
+            "messages stream session tools options compaction_strategy tokenizer function_invocation_kwargs "
+            "client_kwargs".split()
+        )
+        raw_run_keywords.update(messages="hi", stream=False)
+        return {
+            # The application's call: the three outer `run` layers and the telemetry layer's
+            # `_trace_agent_invocation` (a hook of ours) run before the awaitable is returned.
+            "Agent.run (3 layers, 1 hook)": lambda: af_agent.run("hi"),
+            # observability.py: `super().run` called with `**super_run_kwargs` when the awaitable runs
+            "RawAgent.run": lambda: super(AgentTelemetryLayer, af_agent).run(**raw_run_keywords),
+        }
+    if framework == "autogen_agentchat":
+        from autogen_agentchat.agents import _base_chat_agent
+
+        from benchmarks.subjects.autogen_agentchat import RUN_AGENT as autogen_agent
+
+        return {
+            "BaseChatAgent.run": lambda: autogen_agent.run(task="hi"),  # the application's call
+            # _base_chat_agent.py, BaseChatAgent.run's body (a hook of ours standing theirs down)
+            "trace_invoke_agent_span": lambda: _base_chat_agent.trace_invoke_agent_span(
+                agent_name=autogen_agent.name, agent_description=autogen_agent.description
+            ),
+        }
+    if framework == "agno":
+        from benchmarks.subjects.agno import RUN_AGENT as agno_agent
+
+        return {"Agent.arun": lambda: agno_agent.arun("hi")}  # the application's call
     raise SystemExit(f"no layers listed for {framework}")
 
 

@@ -131,11 +131,14 @@ def test_suppressed_counts_take_each_rounds_difference_of_its_own_segments() -> 
     assert round_differences(per_call, "run", 2) == [30.0, 10.0]
 
 
-def test_suppressed_layers_counts_each_layer_bare_then_with_our_patches() -> None:
-    """benchmarks/suppressed_layers.py's child (run here without valgrind), LangGraph: every listed layer,
-    the stand-ins of __aenter__ and put_writes among them, is counted in both modes."""
-    pytest.importorskip("langgraph")
-    labels = _child_labels("suppressed_layers.py", "langgraph", "--calls", "2")
-    layers = ("Pregel.astream", "AsyncPregelLoop.__aenter__ (stand-in)", "PregelLoop.put_writes (stand-in)")
-    measured = [f"{mode}:{layer}" for mode in ("bare", "ours") for layer in layers]
+@pytest.mark.parametrize("framework", ["langgraph", "agent_framework", "autogen_agentchat", "agno"])
+def test_suppressed_layers_counts_each_layer_bare_then_with_our_patches(framework: str) -> None:
+    """benchmarks/suppressed_layers.py's child (run here without valgrind): every layer listed for the framework
+    (LangGraph's stand-ins of __aenter__ and put_writes among them) is counted in both modes."""
+    pytest.importorskip(framework)
+    from benchmarks.suppressed_layers import PER_RUN
+
+    labels = _child_labels("suppressed_layers.py", framework, "--calls", "2")
+    measured = [f"{mode}:{layer}" for mode in ("bare", "ours") for layer in PER_RUN[framework]]
+    assert len(PER_RUN[framework]) > 0
     assert labels == [None, *(item for label in measured for item in (label, None))]
