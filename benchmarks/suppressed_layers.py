@@ -158,7 +158,7 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
 
         from benchmarks.subjects.agent_framework import RUN_AGENT as af_agent
 
-        raw_run_keywords = dict.fromkeys(
+        raw_run_keywords: dict[str, Any] = dict.fromkeys(
             "messages stream session tools options compaction_strategy tokenizer function_invocation_kwargs "
             "client_kwargs".split()
         )
@@ -178,7 +178,8 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
         return {
             "BaseChatAgent.run": lambda: autogen_agent.run(task="hi"),  # the application's call
             # _base_chat_agent.py, BaseChatAgent.run's body (a hook of ours standing theirs down)
-            "trace_invoke_agent_span": lambda: _base_chat_agent.trace_invoke_agent_span(
+            # (the module's own name, which our hook replaces: autogen-core's function, imported there)
+            "trace_invoke_agent_span": lambda: _base_chat_agent.trace_invoke_agent_span(  # type: ignore[attr-defined]
                 agent_name=autogen_agent.name, agent_description=autogen_agent.description
             ),
         }
