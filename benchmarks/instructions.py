@@ -36,7 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-MODES = ("bare", "ours", "sdk_floor", "ours_code", "suppressed")
+# "builtin": the framework's own telemetry where the subject has one (overhead.py's anchor), exporting to the same
+# SDK providers: the fourth target compares ours with it.
+MODES = ("bare", "ours", "sdk_floor", "ours_code", "builtin", "suppressed")
 
 
 async def child(framework: str, calls_per_mode: int) -> None:
@@ -158,19 +160,24 @@ def count(framework: str, calls_per_mode: int) -> dict[str, float]:
 def report(framework: str, per_call: dict[str, float]) -> None:
     raw = per_call["raw_span"]
     print(f"\n{framework}  (a raw SDK span: {raw / 1000:.1f}k instructions)")
-    print("| shape | bare | ours | SDK floor | ours above floor | our code alone | suppressed over bare |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| shape | bare | ours | SDK floor | ours above floor | our code alone | suppressed over bare "
+        "| own telemetry over bare (ours over bare / its) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for shape in ("run", "stream"):
         if f"bare:{shape}" not in per_call:
             continue
         bare, ours = per_call[f"bare:{shape}"], per_call[f"ours:{shape}"]
         floor, code = per_call[f"sdk_floor:{shape}"], per_call[f"ours_code:{shape}"]
         suppressed = per_call[f"suppressed:{shape}"]
+        own = per_call.get(f"builtin:{shape}")
+        own_cell = "none" if own is None else f"{(own - bare) / 1000:+.1f}k ({(ours - bare) / (own - bare):.2f}x)"
         print(
             f"| {shape} | {bare / 1000:.1f}k | {ours / 1000:.1f}k | {floor / 1000:.1f}k "
             f"| {(ours - floor) / 1000:+.1f}k ({(ours - floor) / raw:.2f} raw spans) "
             f"| {(code - bare) / 1000:+.1f}k ({(code - bare) / raw:.2f}) "
-            f"| {(suppressed - bare) / 1000:+.1f}k ({(suppressed - bare) / raw:.3f}) |"
+            f"| {(suppressed - bare) / 1000:+.1f}k ({(suppressed - bare) / raw:.3f}) | {own_cell} |"
         )
     if "bare:long" in per_call:
         bare, ours = per_call["bare:long"] / 1000, per_call["ours:long"] / 1000

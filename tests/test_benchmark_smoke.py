@@ -92,10 +92,11 @@ def _child_labels(script_name: str, *arguments: str) -> list[str | None]:
 
 def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
     """benchmarks/instructions.py's child (run here without valgrind): after the set-up, a segment for the raw
-    span and for every mode and shape, each followed by an unmeasured one."""
+    span and for every mode and shape (Agent Framework's own telemetry among them), each followed by an
+    unmeasured one."""
     pytest.importorskip("agent_framework")
     labels = _child_labels("instructions.py", "agent_framework", "--calls", "2")
-    modes = ("bare", "ours", "sdk_floor", "ours_code", "suppressed")
+    modes = ("bare", "ours", "sdk_floor", "ours_code", "builtin", "suppressed")
     # Two calls each; the 1000-update stream's count is --calls / 100, at least two.
     measured = [f"{mode}:{shape}:2" for mode in modes for shape in ("run", "stream", "long")]
     expected = [None, "raw_span:2", None, *(item for label in measured for item in (label, None))]
