@@ -77,20 +77,10 @@ MORE_SUPPRESSION_KEYS = tuple(key for key in _other_keys if key)
 
 def instrumentation_enabled() -> bool:
     """`is_instrumentation_enabled()`'s answer off one read of the context (it makes two `get_value` calls of
-    three frames each): for hooks that a suppressed run passes."""
-    context = current_context()
-    return not (
-        context.get(FIRST_SUPPRESSION_KEY)
-        or context.get(SECOND_SUPPRESSION_KEY)
-        or (MORE_SUPPRESSION_KEYS and any(context.get(key) for key in MORE_SUPPRESSION_KEYS))
-    )
-
-
-def instrumentation_suppressed() -> bool:
-    """`not instrumentation_enabled()`, in one frame: asked where a run target's method is bound
+    three frames each): for hooks that a suppressed run passes, and where a run target's method is bound
     (_patching._DecidedAtBinding)."""
     context = current_context()
-    return bool(
+    return not (
         context.get(FIRST_SUPPRESSION_KEY)
         or context.get(SECOND_SUPPRESSION_KEY)
         or (MORE_SUPPRESSION_KEYS and any(context.get(key) for key in MORE_SUPPRESSION_KEYS))

@@ -266,7 +266,7 @@ def awaited_hook_coroutine(
         f"    return await {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     )
     coroutine = _generated(f"async def {parameters.signature}:\n{body}", original, original, switch, applies, wrapper)
-    if _CALL_THROUGH_A_DICT in coroutine.__code__.co_code[::2]:
+    if _calls_through_a_dict(coroutine.__code__):
         # Many keyword arguments (15 or more in CPython 3.11) are passed through a dict the compiler builds, at
         # the framework's call site and in our call of the original alike: a second dict costs more than
         # wrapt's layer, which passes the caller's on (a module function taking 16 keyword-only parameters:
@@ -276,6 +276,11 @@ def awaited_hook_coroutine(
 
 
 _CALL_THROUGH_A_DICT = dis.opmap["CALL_FUNCTION_EX"]
+
+
+def _calls_through_a_dict(code: CodeType) -> bool:
+    """Whether compiled code makes a call whose arguments it packs (CPython 3.11: from 15 keyword arguments)."""
+    return _CALL_THROUGH_A_DICT in code.co_code[::2]
 
 
 @dataclass(frozen=True)
@@ -389,13 +394,13 @@ def forwards_through_a_dict(original: FunctionType) -> bool:
     source = f"def {parameters.signature}:\n    return {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     module = compile(source, "<otel-agent-instrumentation forwarding check>", "exec")
     (function,) = (constant for constant in module.co_consts if isinstance(constant, CodeType))
-    return _CALL_THROUGH_A_DICT in function.co_code[::2]
+    return _calls_through_a_dict(function)
 
 
 class _DecidedAtBinding(wrapt.CallableObjectProxy):  # type: ignore[type-arg]  # proxies a FunctionWrapper
     """A run target's wrapt FunctionWrapper on a method, with one decision moved to where the method is bound
-    (`agent.run`, `super().run`, `self.iter`): bound while its patch is switched off or while `stands_down()`
-    says so (instrumentation suppressed), it binds the original, so that the call never meets wrapt; bound
+    (`agent.run`, `super().run`, `self.iter`): bound while its patch is switched off or while `traced_when_bound()`
+    says no (instrumentation suppressed), it binds the original, so that the call never meets wrapt; bound
     otherwise, it binds the FunctionWrapper, which decides again at the call (an inner layer of a run, or
     suppression entered between binding and call). Read through the class (`Agent.run`) it is the FunctionWrapper,
     and the class's own entry proxies it (what `inspect` reads of either is the original's).
@@ -412,13 +417,13 @@ class _DecidedAtBinding(wrapt.CallableObjectProxy):  # type: ignore[type-arg]  #
 
 
 def _deciding_at_binding(
-    function_wrapper: Any, original: FunctionType, switch: list[bool], stands_down: Callable[[], bool]
+    function_wrapper: Any, original: FunctionType, switch: list[bool], traced_when_bound: Callable[[], bool]
 ) -> _DecidedAtBinding:
     bind = function_wrapper.__get__
 
     class DecidedAtBinding(_DecidedAtBinding):
         def __get__(self, instance: Any, owner: type | None = None) -> Any:
-            if instance is not None and (not switch or stands_down()):
+            if instance is not None and not (switch and traced_when_bound()):
                 return MethodType(original, instance)
             return bind(instance, owner)
 
@@ -443,23 +448,22 @@ def apply(
     wrapper: WrapperFunction,
     method: MethodFactory | None = None,
     hook_applies: Callable[[Any], bool] | None = None,
-    stands_down_when_bound: Callable[[], bool] | None = None,
+    traced_when_bound: Callable[[], bool] | None = None,
 ) -> Patch:
     """Wrap `module:attribute_path` with `wrapper` (a plain function of ours, an `async def` of ours or a wrapt
     FunctionWrapper, see the module docstring) and return the undo record. `method`, when given, makes the
     plain function for a plain function in a class: it must behave as `wrapper` would (calling it or calling
     straight through). `hook_applies`, a hook's guarded predicate, when given lets an `async def` target
     have an `async def` of ours (`awaited_hook_coroutine`), and decides for wrapt whether to call the wrapper
-    of a module function (`_module_hook_enabled`). `stands_down_when_bound`, when given, is asked where a method
-    that stays with wrapt is bound (`_DecidedAtBinding`); a plain function whose generated method would pass its
-    arguments through a dict (`forwards_through_a_dict`) then stays with wrapt too."""
+    of a module function (`_module_hook_enabled`). `traced_when_bound`, when given, is asked where a method in a
+    class that stays with wrapt is bound (`_DecidedAtBinding`); a plain function whose generated method would pass
+    its arguments through a dict (`forwards_through_a_dict`) then stays with wrapt too."""
     owner, name, original, own = resolve(module_name, attribute_path)
     switch = [True]
     patched: Any = None
-    decided_at_binding = (
-        stands_down_when_bound is not None and isinstance(owner, type) and type(original) is FunctionType
-    )
-    if is_plain_function(original) and not (decided_at_binding and forwards_through_a_dict(original)):
+    if not (isinstance(owner, type) and type(original) is FunctionType):
+        traced_when_bound = None  # nothing to bind: a module function, a classmethod, another callable
+    if is_plain_function(original) and not (traced_when_bound is not None and forwards_through_a_dict(original)):
         patched = _plain_patch(owner, original, wrapper, switch, method)
     elif hook_applies is not None and is_coroutine_function(original):
         patched = awaited_hook_coroutine(original, switch, hook_applies, wrapper, not isinstance(owner, ModuleType))
@@ -470,8 +474,8 @@ def apply(
         if hook_applies is not None and isinstance(owner, ModuleType):
             enabled = _module_hook_enabled(switch, hook_applies)
         patched = wrapt.FunctionWrapper(original, wrapper, enabled=enabled)
-        if decided_at_binding and stands_down_when_bound is not None:
-            patched = _deciding_at_binding(patched, original, switch, stands_down_when_bound)
+        if traced_when_bound is not None:
+            patched = _deciding_at_binding(patched, original, switch, traced_when_bound)
     setattr(owner, name, patched)
     return Patch(owner, name, original, own, patched, switch)
 

@@ -16,7 +16,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from . import _patching
-from ._context import instrumentation_suppressed
+from ._context import instrumentation_enabled
 from .adapters._base import Adapter, HookTarget, RunTarget, Target
 from .adapters.generic import GenericAdapter
 from .config import Config, resolve
@@ -156,10 +156,10 @@ def apply_target(
     module, attribute = where or (target.module, target.attribute)
     method: _patching.MethodFactory | None = None
     hook_applies = None
-    stands_down_when_bound = None
+    traced_when_bound = None
     if isinstance(target, RunTarget):
         # A suppressed run then binds the original where it meets a method of ours that stays with wrapt.
-        stands_down_when_bound = instrumentation_suppressed
+        traced_when_bound = instrumentation_enabled
         try:
             body_deferred = _patching.defers_body(module, attribute)
         except (ImportError, AttributeError):
@@ -172,7 +172,7 @@ def apply_target(
             method = _patching.deciding_method_factory(wrapper, hook_applies)
     else:
         raise TypeError(f"unknown target {target!r}")
-    return _patching.apply(module, attribute, wrapper, method, hook_applies, stands_down_when_bound)
+    return _patching.apply(module, attribute, wrapper, method, hook_applies, traced_when_bound)
 
 
 class AgentInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # BaseInstrumentor is untyped
