@@ -362,14 +362,16 @@ def test_a_hook_that_applies_to_the_instance_gets_the_call_and_its_arguments() -
     )
 
 
+def _broken_predicate(instance: Any) -> bool:
+    """An adapter's `applies_to` that raises."""
+    raise RuntimeError("broken predicate")
+
+
 def test_a_hook_whose_applies_to_raises_leaves_the_call_to_the_original_and_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(instance: Any) -> bool:
-        raise RuntimeError("broken predicate")
-
     calls: list[Any] = []
-    result = _hooked_run(broken, calls)("p")
+    result = _hooked_run(_broken_predicate, calls)("p")
     assert (result, calls, "deciding whether a hook applies" in caplog.text) == (
         ("p", "why", agents.DEFAULT_OPTIONS, False),
         [],
@@ -490,11 +492,8 @@ def test_a_hooked_async_def_called_wrongly_raises_the_type_error_the_original_ra
 def test_a_hooked_async_def_whose_applies_to_raises_awaits_the_original_and_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(instance: Any) -> bool:
-        raise RuntimeError("broken predicate")
-
     calls: list[Any] = []
-    with _hooked_prepare("method", broken, calls):
+    with _hooked_prepare("method", _broken_predicate, calls):
         received = asyncio.run(agents.OptionsAgent().prepare("p"))
     assert (received, calls, "deciding whether a hook applies" in caplog.text) == (
         ("p", "why", agents.DEFAULT_OPTIONS, False),
@@ -574,14 +573,16 @@ def test_a_hooked_module_function_that_stays_with_wrapt_switched_off_calls_the_o
 # -- a run target's method that stays with wrapt decides where it is bound whether to bind the original -----------
 # (_patching._DecidedAtBinding: a suppressed run binds the original and never meets wrapt)
 
-WRAPT_RUN_TARGETS = {
-    "async def": "tests.sample_app.agents:NamedAgent.arun",
-    "forwarding through a dict": "tests.sample_app.agents:ManyOptionsAgent.run",
+# kind -> (owner, method name) in tests.sample_app.agents
+WRAPT_RUN_METHODS: dict[str, tuple[Any, str]] = {
+    "async def": (NamedAgent, "arun"),
+    "forwarding through a dict": (agents.ManyOptionsAgent, "run"),
 }
 
 
-def _wrapt_run_owner(where: str) -> Any:
-    return {"async def": NamedAgent, "forwarding through a dict": agents.ManyOptionsAgent}[where]
+def _wrapt_run_target(where: str) -> str:
+    owner, name = WRAPT_RUN_METHODS[where]
+    return f"tests.sample_app.agents:{owner.__name__}.{name}"
 
 
 def _call(bound: Any) -> Any:
@@ -589,28 +590,27 @@ def _call(bound: Any) -> Any:
     return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
-@pytest.mark.parametrize("where", WRAPT_RUN_TARGETS)
+@pytest.mark.parametrize("where", WRAPT_RUN_METHODS)
 def test_a_wrapt_run_method_bound_while_suppressed_is_the_originals_bound_method(
     instrumentation: Instrumentation, where: str
 ) -> None:
-    owner = _wrapt_run_owner(where)
-    name = WRAPT_RUN_TARGETS[where].rsplit(".", 1)[1]
+    owner, name = WRAPT_RUN_METHODS[where]
     original = vars(owner)[name]
-    instrumentation.on(targets=[WRAPT_RUN_TARGETS[where]])
+    instrumentation.on(targets=[_wrapt_run_target(where)])
     agent = owner()
     with suppress_instrumentation():
         bound = getattr(agent, name)
     assert (type(bound), bound.__func__, bound.__self__) == (MethodType, original, agent)
 
 
-@pytest.mark.parametrize("where", WRAPT_RUN_TARGETS)
+@pytest.mark.parametrize("where", WRAPT_RUN_METHODS)
 def test_a_wrapt_run_method_bound_and_called_outside_suppression_is_traced(
     instrumentation: Instrumentation, telemetry: Telemetry, where: str
 ) -> None:
-    owner = _wrapt_run_owner(where)
-    bare = _call(getattr(owner(), WRAPT_RUN_TARGETS[where].rsplit(".", 1)[1]))
-    instrumentation.on(targets=[WRAPT_RUN_TARGETS[where]])
-    result = _call(getattr(owner(), WRAPT_RUN_TARGETS[where].rsplit(".", 1)[1]))
+    owner, name = WRAPT_RUN_METHODS[where]
+    bare = _call(getattr(owner(), name))
+    instrumentation.on(targets=[_wrapt_run_target(where)])
+    result = _call(getattr(owner(), name))
     assert (result, [span.name for span in telemetry.agent_spans()]) == (bare, [f"invoke_agent {owner.name}"])
 
 
@@ -618,7 +618,7 @@ def test_a_wrapt_run_method_bound_before_suppression_and_called_inside_it_is_not
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     # The FunctionWrapper it binds outside suppression still decides at the call.
-    instrumentation.on(targets=[WRAPT_RUN_TARGETS["async def"]])
+    instrumentation.on(targets=[_wrapt_run_target("async def")])
     bound = NamedAgent().arun
     with suppress_instrumentation():
         result = asyncio.run(bound())
@@ -629,7 +629,7 @@ def test_a_wrapt_run_method_bound_while_suppressed_and_called_after_it_is_not_tr
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     # What moving the decision to the binding changes (_patching._DecidedAtBinding): the method bound is the original.
-    instrumentation.on(targets=[WRAPT_RUN_TARGETS["async def"]])
+    instrumentation.on(targets=[_wrapt_run_target("async def")])
     with suppress_instrumentation():
         bound = NamedAgent().arun
     assert (asyncio.run(bound()), telemetry.agent_spans()) == ("plan", [])
@@ -638,7 +638,7 @@ def test_a_wrapt_run_method_bound_while_suppressed_and_called_after_it_is_not_tr
 def test_a_switched_off_wrapt_run_method_binds_the_original(instrumentation: Instrumentation) -> None:
     # What uninstrument leaves when another wrapper sits on top of ours (Patch.revert).
     original = vars(NamedAgent)["arun"]
-    instrumentation.on(targets=[WRAPT_RUN_TARGETS["async def"]])
+    instrumentation.on(targets=[_wrapt_run_target("async def")])
     (patch,) = [patch for patch in AgentInstrumentor()._patches if patch.owner is NamedAgent]
     patch.switch.clear()
     bound: Any = NamedAgent().arun
