@@ -503,6 +503,25 @@ async def test_streamed_run_leaves_event_queue_unshadowed(instrumentation: Instr
     assert "put_nowait" not in vars(result._event_queue)
 
 
+def _instance_dict_made(obj: object) -> bool:
+    # CPython keeps a plain instance's attributes as inline values until something asks for its __dict__;
+    # from then on the collector sees that dict among the object's referents.
+    return any(type(referent) is dict for referent in gc.get_referents(obj))
+
+
+async def test_streamed_run_keeps_event_queue_attributes_inline(instrumentation: Instrumentation) -> None:
+    # Its attribute reads stay on the interpreter's fast path: a made __dict__ cost ~4k instructions per event.
+    asked = asyncio.Queue[Any]()
+    vars(asked)
+    if _instance_dict_made(asyncio.Queue()) or not _instance_dict_made(asked):
+        pytest.skip("this interpreter does not show when an instance's __dict__ is made")
+    instrumentation.on()
+    result = Runner.run_streamed(make_agent(answer()), "hello")
+    async for _ in result.stream_events():
+        pass
+    assert not _instance_dict_made(result._event_queue)
+
+
 # -- the SDK's own tracing ----------------------------------------------------------------------
 
 
