@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import ast
+import collections
+import types
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import otel_agent_instrumentation.adapters as adapter_api
 
@@ -55,3 +61,23 @@ def test_the_adapter_api_covers_every_core_name_the_built_in_framework_adapters_
     assert len(modules) >= 6
     outside = {f"{p.name}: {name}" for p in modules for name in _core_names_imported(p) - set(adapter_api.__all__)}
     assert outside == set()
+
+
+class _OwnMapping(Mapping[str, int]):
+    def __getitem__(self, key: str) -> int:
+        raise KeyError(key)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{}, collections.OrderedDict(), types.MappingProxyType({}), _OwnMapping(), None, [], (), "text", object()],
+    ids=["dict", "OrderedDict", "mappingproxy", "own Mapping", "None", "list", "tuple", "str", "object"],
+)
+def test_is_mapping_answers_as_the_mapping_abc(value: object) -> None:
+    assert adapter_api.is_mapping(value) is isinstance(value, Mapping)

@@ -28,6 +28,8 @@ move. By use:
   framework parents on it is under our span (writes forwarded to ours while `forwarding` is set);
 - `instrumentation_enabled()`: OpenTelemetry's `is_instrumentation_enabled()` at the cost of one context read,
   for hook wrappers that every call of a suppressed run passes;
+- `is_mapping(value)`: `isinstance(value, Mapping)` without the ABC's Python-level check for a dict or None,
+  for readers on every run's path;
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
   wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
 
@@ -51,7 +53,16 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import finish_with_error, read_facts, trace_coroutine, trace_future, trace_result, trace_stream
-from ._base import Adapter, FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
+from ._base import (
+    Adapter,
+    FrameworkAdapter,
+    HookTarget,
+    RequestReader,
+    ResultReader,
+    RunTarget,
+    Target,
+    is_mapping,
+)
 from ._stand_in import StandInSpan
 
 __all__ = [
@@ -76,6 +87,7 @@ __all__ = [
     "awaited_step",
     "finish_with_error",
     "instrumentation_enabled",
+    "is_mapping",
     "read_facts",
     "report_failure",
     "semconv",

@@ -108,7 +108,7 @@ from typing import Any
 from .. import semconv
 from ..config import Config
 from ..invocation import Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
-from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target, is_mapping
 
 name = "agent_framework"
 distribution = "agent-framework-core"
@@ -132,9 +132,9 @@ def _merged_options(agent: Any, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     call gives none)."""
     defaults = getattr(agent, "default_options", None)
     options = kwargs.get("options")
-    if options is None or not isinstance(options, Mapping):
-        return defaults if isinstance(defaults, Mapping) else _NO_OPTIONS
-    if not isinstance(defaults, Mapping):
+    if not is_mapping(options):
+        return defaults if is_mapping(defaults) else _NO_OPTIONS
+    if not is_mapping(defaults):
         return options
     return {**defaults, **options}
 
@@ -250,7 +250,7 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
 
 
 def _fold_usage(facts: ResultFacts, usage: Any) -> None:
-    if not isinstance(usage, Mapping):
+    if not is_mapping(usage):
         return
     for key, field in (
         ("input_token_count", "input_tokens"),

@@ -98,7 +98,7 @@ from ..awaited import traced_await
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import finish_with_error, trace_result
-from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target, is_mapping
 
 if TYPE_CHECKING:
     from .._patching import WrapperFunction
@@ -199,8 +199,8 @@ def _model_facts(model: Any) -> tuple[str | None, str | None]:
 
 
 def _thread_id(config: Any) -> str | None:
-    configurable = config.get("configurable") if isinstance(config, Mapping) else None
-    thread = configurable.get("thread_id") if isinstance(configurable, Mapping) else None
+    configurable = config.get("configurable") if is_mapping(config) else None
+    thread = configurable.get("thread_id") if is_mapping(configurable) else None
     if isinstance(thread, str):
         return thread or None
     return str(thread) if isinstance(thread, int) and not isinstance(thread, bool) else None
@@ -327,7 +327,7 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
     """Ids of the AIMessages in the loop's channels: the state as it was before the run's first write
     (its input, and a thread's earlier turns restored from the checkpointer)."""
     channels = getattr(loop, "channels", None)
-    if not isinstance(channels, Mapping):
+    if not is_mapping(channels):
         return frozenset()
     ids: set[str] = set()
     for channel in list(channels.values()):
@@ -384,7 +384,7 @@ def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
     # Only the writes of the nodes this step runs: the input enters the graph as the writes of its
     # `__start__` task, and other writes (a resume's, an input for a delta channel) are no node's.
     tasks = getattr(loop, "tasks", None)
-    task = tasks.get(args[0] if args else kwargs.get("task_id")) if isinstance(tasks, Mapping) else None
+    task = tasks.get(args[0] if args else kwargs.get("task_id")) if is_mapping(tasks) else None
     if task is None or getattr(task, "name", None) == _START_NODE:
         return
     if messages.baseline is None:
@@ -418,7 +418,7 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
     totals: dict[str, int] = {}
     for message in produced:
         usage = message.usage_metadata
-        if not isinstance(usage, Mapping):
+        if not is_mapping(usage):
             continue
         details = usage.get("input_token_details")
         details = details if isinstance(details, Mapping) else {}

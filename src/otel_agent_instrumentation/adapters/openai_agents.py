@@ -127,7 +127,7 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import finish_with_error, read_facts, trace_result
-from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target, is_mapping
 
 name = "openai_agents"
 distribution = "openai-agents"
@@ -150,7 +150,7 @@ _stop_requested: weakref.WeakKeyDictionary[asyncio.Future[Any], str] = weakref.W
 
 def _get(obj: Any, key: str) -> Any:
     # run_config may be a RunConfig or a plain dict (normalised later by the runner).
-    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+    return obj.get(key) if is_mapping(obj) else getattr(obj, key, None)
 
 
 def _model_name(model: Any) -> str | None:
