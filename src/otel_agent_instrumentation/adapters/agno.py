@@ -80,11 +80,10 @@ through `_spawn_background`: the span ends from that task's done callback with t
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from types import CodeType, CoroutineType
+from types import AsyncGeneratorType, CodeType, CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from .. import semconv
@@ -180,7 +179,8 @@ def facts_from_output(output: Any, capture: bool) -> ResultFacts | None:
         facts.cache_creation_input_tokens = _positive_int(getattr(metrics, "cache_write_tokens", None))
     status = getattr(output, "status", None)
     content = getattr(output, "content", None)
-    if getattr(status, "value", status) == _ERROR_STATUS:
+    # The member's _value_, not the enum's `value` property (two Python calls on every run's path).
+    if getattr(status, "_value_", status) == _ERROR_STATUS:
         event = _error_event(output)
         facts.error_type = _text(getattr(event, "error_type", None)) or semconv.ERROR_TYPE_OTHER
         facts.error_message = _text(getattr(event, "content", None)) or _text(content)
@@ -313,9 +313,10 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
     background_codes = _background_codes()
 
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
-        if inspect.iscoroutine(result) and result.cr_code in background_codes:
+        # inspect.iscoroutine, isgenerator and isasyncgen inlined: each is a Python call on every run.
+        if isinstance(result, CoroutineType) and result.cr_code in background_codes:
             return trace_background(result, invocation, capture)
-        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        if isinstance(result, (GeneratorType, AsyncGeneratorType)):
             held = _held_run_output(result)
             if held is not None:
 
@@ -432,13 +433,13 @@ def make_workflow_result_handler(config: Config) -> Callable[[Any, AgentInvocati
         return facts_from_output(value, capture)
 
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
-        if inspect.iscoroutine(result):
+        if isinstance(result, CoroutineType):  # inspect's checks inlined, as the agent's handler does
             if result.cr_code is background_code:
                 return trace_background(result, invocation, capture, _workflow_background_task)
             return trace_coroutine(
                 result, invocation, None, lambda output: _finish_with_output(invocation, output, capture)
             )
-        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        if isinstance(result, (GeneratorType, AsyncGeneratorType)):
             held = _held_run_output(result, "workflow_run_response")
 
             def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:

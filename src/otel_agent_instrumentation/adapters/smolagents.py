@@ -106,7 +106,7 @@ def _text(value: Any) -> str | None:
 
 def _provider(model: Any) -> str | None:
     """gen_ai.provider.name for a smolagents model, from its class and settings (see module docstring)."""
-    from smolagents import models
+    import smolagents.models as models  # not `from smolagents import models`: that is a Python call a run
 
     raw: Any = None
     if isinstance(model, models.AzureOpenAIModel):  # before OpenAIModel, its base class
