@@ -103,6 +103,27 @@ def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
     assert labels == expected
 
 
+def test_update_floor_counts_each_consumer_on_a_short_and_a_long_stream() -> None:
+    """benchmarks/update_floor.py's child (run here without valgrind): bare, the do-nothing proxy, the proxy
+    attaching a context per pull and ours, each on a 4-update and a 1004-update run of AutoGen's stream (the
+    child checks each run yielded that many updates)."""
+    pytest.importorskip("autogen_agentchat")
+    labels = _child_labels("update_floor.py", "--runs", "1")
+    measured = [f"{mode}@{updates}:1" for mode in ("bare", "proxy", "proxy_context", "ours") for updates in (4, 1004)]
+    assert labels == [None, *(item for label in measured for item in (label, None))]
+
+
+def test_update_floor_takes_the_long_runs_excess_over_the_short_per_update() -> None:
+    from benchmarks.update_floor import MODES, per_update
+
+    per_run = {
+        f"{mode}@{updates}": 1000.0 * index + updates * (index + 1)
+        for index, mode in enumerate(MODES)
+        for updates in (4, 1004)
+    }
+    assert per_update(per_run) == {mode: float(index + 1) for index, mode in enumerate(MODES)}
+
+
 def test_instruction_counts_read_each_segment_in_the_order_callgrind_wrote_them(tmp_path: Any) -> None:
     from benchmarks.instructions import _totals
 
