@@ -149,7 +149,10 @@ _stop_requested: weakref.WeakKeyDictionary[asyncio.Future[Any], str] = weakref.W
 
 
 def _get(obj: Any, key: str) -> Any:
-    # run_config may be a RunConfig or a plain dict (normalised later by the runner).
+    # run_config may be a RunConfig or a plain dict (normalised later by the runner); most runs pass none,
+    # asked about three times a run.
+    if obj is None:
+        return None
     return obj.get(key) if is_mapping(obj) else getattr(obj, key, None)
 
 
