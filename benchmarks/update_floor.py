@@ -35,6 +35,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from opentelemetry import context
+
+# The contextvar set and reset ours uses (the OpenTelemetry API's attach/detach add three Python frames each).
+from otel_agent_instrumentation._context import attach_context, detach_context
+
+PULL_CONTEXT = context.set_value("update_floor", True)
+
 MODES = ("bare", "proxy", "proxy_context", "ours")
 SHORT, LONG = 4, 1004  # updates a run yields: the task message, the model's chunks, its answer, the task result
 
@@ -56,22 +63,11 @@ class ContextProxy(Proxy):
     """Proxy, with a context attached for each pull (what makes a span current while the pull runs)."""
 
     async def __anext__(self) -> Any:
-        from otel_agent_instrumentation._context import attach_context, detach_context
-
-        token = attach_context(_PULL_CONTEXT)
+        token = attach_context(PULL_CONTEXT)
         try:
             return await self.stream.__anext__()
         finally:
             detach_context(token)
-
-
-def _pull_context() -> Any:
-    from opentelemetry import context
-
-    return context.set_value("update_floor", True)
-
-
-_PULL_CONTEXT = _pull_context()
 
 
 async def child(runs: int) -> None:
