@@ -421,7 +421,7 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
         if not is_mapping(usage):
             continue
         details = usage.get("input_token_details")
-        details = details if isinstance(details, Mapping) else {}
+        details = details if is_mapping(details) else {}
         for key, count in (
             ("input", _usage_count(usage, "input_tokens")),
             ("output", _usage_count(usage, "output_tokens")),
