@@ -100,6 +100,7 @@ its executors' spans are under it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -414,17 +415,18 @@ class _FinalizeWhenExhausted:
     sees as StopAsyncIteration; a stream closed early or failed is not asked (the framework asks on
     close too, the `after_run`-on-close behaviour the stand-down exists to avoid; it skips failures)."""
 
-    __slots__ = ("exhausted", "stream")
+    __slots__ = ("exhausted", "pull_context", "stream")
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.exhausted = False
+        # The pull context factory, called before every pull: this object each time, from C.
+        self.pull_context: Callable[[], _FinalizeWhenExhausted] = itertools.repeat(self).__next__
 
-    def pull_context(self) -> _FinalizeWhenExhausted:
-        return self
-
-    def __enter__(self) -> None:
-        return None
+    # Entered before every pull; the framework's `with` takes no value from it (no `as`). Object's C
+    # __sizeof__ (any C method of one argument would do) instead of a Python method: with the factory
+    # above, a pull passes one Python frame of ours (the exit) instead of three.
+    __enter__ = object.__sizeof__
 
     def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
         if exc_type is StopAsyncIteration:
