@@ -16,6 +16,7 @@ from agno.exceptions import InputCheckError, StopAgentRun
 from agno.models.openai import OpenAIChat
 from agno.models.response import ModelResponse
 from agno.run import background
+from agno.run.agent import RunOutput
 from agno.run.background import await_background_runs
 from agno.team import Team
 from opentelemetry import trace
@@ -118,6 +119,20 @@ async def test_arun_stream_usage_comes_from_the_run_output_agno_holds(
     [item async for item in make_agent([]).arun("hi", stream=True)]
     attrs = attributes(only_span(telemetry))
     assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (10, 5)
+
+
+async def test_arun_stream_asked_for_its_output_ends_the_span_when_the_output_arrives(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # As agno's workflow steps consume it: take the run output the stream yields last, stop pulling, keep it.
+    instrumentation.on()
+    stream = make_agent([]).arun("hi", stream=True, yield_run_output=True)
+    async for item in stream:
+        if isinstance(item, RunOutput):
+            break
+    attrs = attributes(only_span(telemetry))
+    assert (attrs[semconv.OUTCOME], attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS]) == ("completed", 10)
+    await stream.aclose()
 
 
 def test_session_id_argument_is_the_conversation_id(instrumentation: Instrumentation, telemetry: Telemetry) -> None:

@@ -189,19 +189,22 @@ def facts_from_output(output: Any, capture: bool) -> ResultFacts | None:
     return facts
 
 
-def _held_run_output(stream: Any, argument: str = "run_response") -> Any:
+def _stream_arguments(stream: Any) -> dict[str, Any]:
+    """The arguments agno passed to its stream generator (not started yet: its locals are its arguments)."""
+    frame = getattr(stream, "gi_frame", None) or getattr(stream, "ag_frame", None)
+    return frame.f_locals if frame is not None else {}
+
+
+def _held_run_output(arguments: dict[str, Any], argument: str = "run_response") -> Any:
     """The output agno passed to its stream generator as `argument` (`_run_stream(agent, run_response, ...)`,
     a workflow's `_execute_stream(..., workflow_run_response, ...)`)."""
-    frame = getattr(stream, "gi_frame", None) or getattr(stream, "ag_frame", None)
-    if frame is None:
-        return None
-    output = frame.f_locals.get(argument)
+    output = arguments.get(argument)
     return output if hasattr(output, "run_id") and hasattr(output, "status") else None
 
 
 def _status(output: Any) -> Any:
     status = getattr(output, "status", None)
-    return getattr(status, "value", status)
+    return getattr(status, "_value_", status)  # the member's value, not the enum's `value` property
 
 
 def _finish_with_output(invocation: AgentInvocation, output: Any, capture: bool) -> None:
@@ -317,13 +320,17 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
         if isinstance(result, CoroutineType) and result.cr_code in background_codes:
             return trace_background(result, invocation, capture)
         if isinstance(result, (GeneratorType, AsyncGeneratorType)):
-            held = _held_run_output(result)
+            arguments = _stream_arguments(result)
+            held = _held_run_output(arguments)
             if held is not None:
 
                 def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:
                     return facts_from_output(held, capture)
 
-                invocation.observe_update = _end_at_run_output(invocation, held, capture)
+                # Only a stream asked to yield its output can end there: the others are not watched update by
+                # update (a Python call each). A generator without the parameter (another agno) is watched.
+                if arguments.get("yield_run_output", True):
+                    invocation.observe_update = _end_at_run_output(invocation, held, capture)
                 return trace_result(result, invocation, read_held)
         return trace_result(result, invocation, read_result)
 
@@ -440,7 +447,7 @@ def make_workflow_result_handler(config: Config) -> Callable[[Any, AgentInvocati
                 result, invocation, None, lambda output: _finish_with_output(invocation, output, capture)
             )
         if isinstance(result, (GeneratorType, AsyncGeneratorType)):
-            held = _held_run_output(result, "workflow_run_response")
+            held = _held_run_output(_stream_arguments(result), "workflow_run_response")
 
             def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:
                 return facts_from_output(held, capture)
