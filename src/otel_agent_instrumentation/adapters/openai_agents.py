@@ -463,7 +463,7 @@ def _handoffs_of_turn(
     telemetry: Telemetry, args: tuple[Any, ...], kwargs: dict[str, Any], positions: Mapping[str, int]
 ) -> _Handoffs | None:
     """The handoffs of the run this turn belongs to, with the span of the agent that took it over started when
-    this is that agent's first turn; None when the turn is not in a run of ours."""
+    this is that agent's first turn; None when the turn is not in a run of ours, or has nothing to follow."""
     root = _run_of_turn()
     if root is None:
         return None
@@ -486,6 +486,10 @@ def _handoffs_of_turn(
         handoffs.usage, handoffs.usage_at_start = usage, _usage_counts(usage)
         # Started in the run loop's context: a child of the run's span.
         handoffs.child = AgentInvocation(telemetry, facts, _RunOwner(), _HANDOFF_REENTRY_KEY)
+    if handoffs.child is None and not getattr(agent, "handoffs", True):
+        # The run's own agent, which has no handoffs: this turn runs under the run's span and cannot hand
+        # off, so there is nothing to follow (no coroutine of ours in the turn's await chain).
+        return None
     return handoffs
 
 
