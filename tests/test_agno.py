@@ -126,7 +126,7 @@ async def test_arun_stream_asked_for_its_output_ends_the_span_when_the_output_ar
 ) -> None:
     # As agno's workflow steps consume it: take the run output the stream yields last, stop pulling, keep it.
     instrumentation.on()
-    stream = make_agent([]).arun("hi", stream=True, yield_run_output=True)
+    stream: Any = make_agent([]).arun("hi", stream=True, yield_run_output=True)
     async for item in stream:
         if isinstance(item, RunOutput):
             break

@@ -248,12 +248,6 @@ def active_invocation() -> Invocation | None:
     return value if isinstance(value, Invocation) else None
 
 
-def _token_count(value: object) -> int | None:
-    """An adapter's token count if it is one: a str or None from an odd usage object must not cost
-    the duration metric (the SDK histogram raises TypeError on a str) or put a str on the span."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _message(error: BaseException) -> str | None:
     """The error's message for the span status; an exception whose __str__ raises costs the message only."""
     try:
@@ -475,12 +469,16 @@ class Invocation:
     @staticmethod
     def _result_attributes(result: ResultFacts, attributes: dict[str, AttributeValue]) -> None:
         counts = (
-            (semconv.GEN_AI_USAGE_INPUT_TOKENS, _token_count(result.input_tokens)),
-            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, _token_count(result.output_tokens)),
-            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, _token_count(result.cache_read_input_tokens)),
-            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, _token_count(result.cache_creation_input_tokens)),
+            (semconv.GEN_AI_USAGE_INPUT_TOKENS, result.input_tokens),
+            (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, result.output_tokens),
+            (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, result.cache_read_input_tokens),
+            (semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, result.cache_creation_input_tokens),
         )
-        attributes.update({key: count for key, count in counts if count is not None})
+        # Checked in place, no call a count: a str or None from an odd usage object must not be put on the
+        # span; bool is not a count.
+        attributes.update(
+            {key: count for key, count in counts if isinstance(count, int) and not isinstance(count, bool)}
+        )
         if result.response_id is not None:
             attributes[semconv.GEN_AI_RESPONSE_ID] = result.response_id
         if result.finish_reasons:
@@ -533,10 +531,11 @@ class Invocation:
             telemetry.time_to_first_chunk.record(self.first_chunk_at - self._start, attributes, context)
         if result is not None and not result.tokens_in_enclosing_run:
             for token_type, count in (
-                (semconv.TOKEN_TYPE_INPUT, _token_count(result.input_tokens)),
-                (semconv.TOKEN_TYPE_OUTPUT, _token_count(result.output_tokens)),
+                (semconv.TOKEN_TYPE_INPUT, result.input_tokens),
+                (semconv.TOKEN_TYPE_OUTPUT, result.output_tokens),
             ):
-                if count is not None:
+                # As on the span; a str would also cost the duration metric (the SDK histogram raises on it).
+                if isinstance(count, int) and not isinstance(count, bool):
                     telemetry.token_usage.record(count, {**attributes, semconv.GEN_AI_TOKEN_TYPE: token_type}, context)
         if error_type:
             attributes = {**attributes, semconv.ERROR_TYPE: error_type}
