@@ -4,6 +4,7 @@ result, what the span reads, how a streamed run ends, and the SDK's own tracing 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import gc
 import logging
@@ -500,7 +501,8 @@ async def test_streamed_run_leaves_event_queue_unshadowed(instrumentation: Instr
     result = Runner.run_streamed(make_agent(answer()), "hello")
     async for _ in result.stream_events():
         pass
-    assert "put_nowait" not in vars(result._event_queue)
+    queue = result._event_queue
+    assert ("put_nowait" in vars(queue), type(queue._queue)) == (False, collections.deque)  # type: ignore[attr-defined]
 
 
 def _instance_dict_made(obj: object) -> bool:
@@ -511,16 +513,13 @@ def _instance_dict_made(obj: object) -> bool:
 
 async def test_streamed_run_keeps_event_queue_attributes_inline(instrumentation: Instrumentation) -> None:
     # Its attribute reads stay on the interpreter's fast path: a made __dict__ cost ~4k instructions per event.
-    asked, shadowed = asyncio.Queue[Any](), asyncio.Queue[Any]()
+    # Queues that make their __dict__ for any new attribute (the class's shared keys full) are made here too.
+    asked = asyncio.Queue[Any]()
     vars(asked)
-    shadowed.put_nowait = shadowed.put_nowait  # type: ignore[method-assign]
-    del shadowed.put_nowait
     if _instance_dict_made(asyncio.Queue()) or not _instance_dict_made(asked):
         pytest.skip("this interpreter does not show when an instance's __dict__ is made")
-    if _instance_dict_made(shadowed):
-        # The class's shared attribute keys are full (something in this process set other attributes on
-        # queues): any instance attribute makes the dict, ours included.
-        pytest.skip("this process's queues make their __dict__ for any instance attribute")
+    for index in range(40):
+        setattr(asyncio.Queue(), f"filler_{index}", index)
     instrumentation.on()
     result = Runner.run_streamed(make_agent(answer()), "hello")
     async for _ in result.stream_events():

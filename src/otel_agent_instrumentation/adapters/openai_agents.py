@@ -32,9 +32,11 @@ collected like an uninstrumented one; a `weakref.finalize` on the task then ends
 
 Time to first chunk: every event the consumer can get passes through the result's `_event_queue`,
 written by the run task with `put_nowait` (run_internal/run_loop.py, run_internal/streaming.py:65;
-`Queue.put` ends in `self.put_nowait`). Until the run's first event we shadow that one method on the
-queue instance (not the class, not the result): the event is put first, then the chunk is marked and
-the shadow removed, so the queue is its plain self from then on. The SDK's end-of-stream sentinel is
+`Queue.put` ends in `self.put_nowait`, which appends to the queue's own deque, `self._queue`). Until the run's
+first event that deque is one of ours holding the same items (this queue only, not the class, not the result):
+the event is appended first, then the chunk is marked and the queue gets a plain deque with what it holds, so
+it is its plain self from then on. No attribute is added to the queue (see `_FirstEventDeque`). The SDK's
+end-of-stream sentinel is
 not an event and does not count. Nothing is put before `run_streamed` returns (the run task is only
 created, run.py:2922), so the first event cannot be missed. The mark is when the event becomes
 available, not when the consumer pulls it; a run that ends with no event records no point.
@@ -102,6 +104,7 @@ nor replace its processors, so `keep_framework_spans` has nothing to stand down 
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import os
@@ -549,26 +552,43 @@ def _end_abandoned(invocation: AgentInvocation) -> None:
         invocation.finish(Outcome.ABANDONED)
 
 
+class _FirstEventDeque(collections.deque):  # type: ignore[type-arg]  # holds whatever the SDK puts
+    """An event queue's deque until the run's first event (module docstring, "Time to first chunk").
+
+    The queue is watched through the value of an attribute it already has (`Queue._put` appends to
+    `self._queue`), not an attribute of ours: a new instance attribute makes the queue's `__dict__` once the
+    class's shared keys are full (CPython 3.11 stops growing them after ~30 instances of a class), and a
+    queue with a made `__dict__` has every attribute read off the interpreter's fast path for the rest of the
+    run (+4.8k instructions per event). At the first event the queue gets a plain deque with what it holds.
+    """
+
+    __slots__ = ("end_marker", "invocation", "queue")
+
+    queue: asyncio.Queue[Any]
+    invocation: AgentInvocation
+    end_marker: type
+
+    def append(self, item: Any) -> None:
+        super().append(item)  # the SDK's put, unchanged
+        if not isinstance(item, self.end_marker):
+            self.invocation.mark_first_chunk()
+            self.restore()
+
+    def restore(self) -> None:
+        """Hand the queue a plain deque with what this one holds, if it is still the queue's."""
+        if self.queue._queue is self:  # type: ignore[attr-defined]  # asyncio.Queue's own deque
+            self.queue._queue = collections.deque(self)
+
+
 def _mark_first_event(queue: asyncio.Queue[Any], invocation: AgentInvocation, end_marker: type) -> Callable[[], None]:
-    """Mark the first chunk at the first event put on `queue`; returns the function that unshadows it."""
-    put_nowait = queue.put_nowait
-
-    def restore() -> None:
-        # Read through the attribute, not vars(queue): materializing the instance's __dict__ takes the
-        # queue's attribute reads off CPython's inline-values fast path for the rest of the run (about 4k
-        # instructions per event, both ends of the queue). An instance attribute is never bound, so only
-        # ours is `first_put`.
-        if getattr(queue, "put_nowait", None) is first_put:
-            del queue.put_nowait
-
-    def first_put(item: Any) -> None:
-        put_nowait(item)  # the SDK's own call, unchanged; an error from it is the SDK's
-        if not isinstance(item, end_marker):
-            invocation.mark_first_chunk()
-            restore()
-
-    queue.put_nowait = first_put  # type: ignore[method-assign]  # this instance only, until its first event
-    return restore
+    """Mark the first chunk at the first event put on `queue`; returns the function that stops watching."""
+    held = getattr(queue, "_queue", None)
+    if type(held) is not collections.deque:
+        return _noop  # another asyncio: not watched
+    watch = _FirstEventDeque(held)
+    watch.queue, watch.invocation, watch.end_marker = queue, invocation, end_marker
+    queue._queue = watch  # type: ignore[attr-defined]  # this instance only, until its first event
+    return watch.restore
 
 
 def _noop() -> None:
