@@ -36,9 +36,8 @@ written by the run task with `put_nowait` (run_internal/run_loop.py, run_interna
 first event that deque is one of ours holding the same items (this queue only, not the class, not the result):
 the event is appended first, then the chunk is marked and the queue gets a plain deque with what it holds, so
 it is its plain self from then on. No attribute is added to the queue (see `_FirstEventDeque`). The SDK's
-end-of-stream sentinel is
-not an event and does not count. Nothing is put before `run_streamed` returns (the run task is only
-created, run.py:2922), so the first event cannot be missed. The mark is when the event becomes
+end-of-stream sentinel is not an event and does not count. Nothing is put before `run_streamed` returns (the
+run task is only created, run.py:2922), so the first event cannot be missed. The mark is when the event becomes
 available, not when the consumer pulls it; a run that ends with no event records no point.
 
 `gen_ai.provider.name` is read from the model the run resolves first (`get_model` in
