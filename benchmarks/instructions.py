@@ -41,6 +41,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 MODES = ("bare", "ours", "sdk_floor", "ours_code", "builtin", "suppressed")
 
 
+class SegmentMarks:
+    """The child's side of `counted_segments`: `mark(label)` ends the segment before it and starts one that
+    `label` names (None: not measured); the child prints `labels` last."""
+
+    def __init__(self) -> None:
+        self.labels: list[str | None] = [None]  # None: the set-up before the first mark
+
+    def mark(self, label: str | None) -> None:
+        os.getppid()  # callgrind dumps its count here (--dump-before=os_getppid)
+        self.labels.append(label)
+
+
 async def child(framework: str, calls_per_mode: int) -> None:
     """Runs under callgrind: makes the marked calls and prints the labels of the segments, in order."""
     from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -64,11 +76,8 @@ async def child(framework: str, calls_per_mode: int) -> None:
     calls = bench.calls
     modes = [mode for mode in build_modes(subject, env, instrumentor) if mode.name in MODES]
     await check_modes(bench, modes, env, warmup=5)
-    labels: list[str | None] = [None]  # what each segment between marks counted; None: set-up
-
-    def mark(label: str | None) -> None:
-        os.getppid()  # callgrind dumps its count here
-        labels.append(label)
+    marks = SegmentMarks()
+    mark = marks.mark
 
     tracer = env.provider.get_tracer("bench")
     for _ in range(20):
@@ -101,7 +110,7 @@ async def child(framework: str, calls_per_mode: int) -> None:
                 gc.enable()
         finally:
             mode.off()
-    print(json.dumps({"labels": labels, "updates": {"stream": SHORT_CHUNKS, "long": LONG_CHUNKS}}))
+    print(json.dumps({"labels": marks.labels, "updates": {"stream": SHORT_CHUNKS, "long": LONG_CHUNKS}}))
 
 
 def _totals(directory: Path) -> list[int]:

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -56,11 +55,10 @@ async def child(framework: str, rounds: int, calls_per_segment: int) -> None:
     calls.pop("long", None)
     instrumentor = AgentInstrumentor()
     no_op = {"tracer_provider": NoOpTracerProvider(), "meter_provider": NoOpMeterProvider()}
-    labels: list[str | None] = [None]
+    from benchmarks.instructions import SegmentMarks
 
-    def mark(label: str | None) -> None:
-        os.getppid()  # callgrind dumps its count here
-        labels.append(label)
+    marks = SegmentMarks()
+    mark = marks.mark
 
     tracer = TracerProvider().get_tracer("unit")
     for _ in range(20):
@@ -91,7 +89,7 @@ async def child(framework: str, rounds: int, calls_per_segment: int) -> None:
                     finally:
                         if mode == "suppressed":
                             instrumentor.uninstrument()
-    print(json.dumps({"labels": labels}))
+    print(json.dumps({"labels": marks.labels}))
 
 
 def raw_span_us() -> float:

@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import shutil
 import sys
 import types
@@ -297,7 +296,9 @@ def child(framework: str, calls: int) -> None:
     from otel_agent_instrumentation import AgentInstrumentor
 
     cases = _cases(framework)
-    labels: list[str | None] = [None]
+    from benchmarks.instructions import SegmentMarks
+
+    marks = SegmentMarks()
 
     def count_each(mode: str) -> None:
         for layer, make in cases.items():
@@ -305,12 +306,10 @@ def child(framework: str, calls: int) -> None:
                 _close(make())
             gc.collect()
             gc.disable()
-            os.getppid()  # callgrind dumps its count here
-            labels.append(f"{mode}:{layer}")
+            marks.mark(f"{mode}:{layer}")
             for _ in range(calls):
                 _close(make())
-            os.getppid()
-            labels.append(None)
+            marks.mark(None)
             gc.enable()
 
     with suppress_instrumentation():
@@ -319,7 +318,7 @@ def child(framework: str, calls: int) -> None:
         instrumentor.instrument(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
         _patch_stand_ins(framework, instrumentor)
         count_each("ours")
-    print(json.dumps({"labels": labels}))
+    print(json.dumps({"labels": marks.labels}))
 
 
 def count(framework: str, calls: int) -> dict[str, float]:

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -91,11 +90,10 @@ async def child(runs: int) -> None:
             pulled += 1
         return pulled
 
-    labels: list[str | None] = [None]
+    from benchmarks.instructions import SegmentMarks
 
-    def mark(label: str | None) -> None:
-        os.getppid()  # callgrind dumps its count here
-        labels.append(label)
+    marks = SegmentMarks()
+    mark = marks.mark
 
     env = BenchEnv()
     instrumentor = AgentInstrumentor()
@@ -117,7 +115,7 @@ async def child(runs: int) -> None:
             mark(None)
             gc.enable()
     instrumentor.uninstrument()
-    print(json.dumps({"labels": labels}))
+    print(json.dumps({"labels": marks.labels}))
 
 
 def per_update(per_run: dict[str, float]) -> dict[str, float]:
