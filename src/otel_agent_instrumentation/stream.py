@@ -73,19 +73,24 @@ class AbandonWatch:
     What `weakref.finalize` does for us, at about a third of its cost (one weakref and a set entry, no
     registry info or atexit bookkeeping): one is made per traced run, so it is on the per-run path.
     Interpreter exit is not its business (invocation.end_open_invocations ends open runs, SHUTDOWN).
+    `end`, when given, ends the invocation instead (an adapter with more than the run's span to end); it runs
+    from the garbage collector, so it makes no context or framework calls.
     """
 
-    __slots__ = ("_reference", "invocation")
+    __slots__ = ("_end", "_reference", "invocation")
 
-    def __init__(self, referent: object, invocation: AgentInvocation) -> None:
+    def __init__(
+        self, referent: object, invocation: AgentInvocation, end: Callable[[AgentInvocation], None] | None = None
+    ) -> None:
         self.invocation = invocation
+        self._end = end or _end_abandoned
         self._reference: weakref.ref[Any] | None = weakref.ref(referent, self._collected)
         _armed_watches.add(self)
 
     def _collected(self, _reference: weakref.ref[Any]) -> None:
         if self._reference is not None:
             self.detach()
-            _end_abandoned(self.invocation)
+            self._end(self.invocation)
 
     def detach(self) -> None:
         self._reference = None  # a weakref that is dropped never calls back

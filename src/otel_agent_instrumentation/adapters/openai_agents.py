@@ -11,7 +11,7 @@ module-level `DEFAULT_AGENT_RUNNER`, so each invocation is re-owned, before any 
 by a fresh `_RunOwner` that stands for this run only: a `Runner.run` inside a tool (agent as tool) is
 on another owner than the runner it calls, so it gets a child span. The owner is a sentinel that
 refers to nothing, not the returned coroutine or `RunResultStreaming`: the invocation is held
-strongly until it ends (the core's set of open invocations, the abandoned-run `weakref.finalize`), so
+strongly until it ends (the core's set of open invocations, the abandoned-run watch), so
 an owner that is the run's own object kept the run, its task and its events alive, and a run the
 application dropped while it waited forever was never collected, never ended `abandoned`. A weak
 reference as the owner would do as well for the guard (it is not the runner either); a sentinel needs
@@ -28,7 +28,8 @@ so everything the run does is parented under it. The span ends from that task's 
   inside its `except CancelledError`, result.py:1082): cancelled, ERROR.
 Events nobody reads do not stop the run (unbounded queue): it completes and so does the span. A run
 that never ends (its model waits forever) and that the application drops, result and task, is
-collected like an uninstrumented one; a `weakref.finalize` on the task then ends the span abandoned.
+collected like an uninstrumented one; a weak watch on the task (the core's `AbandonWatch`) then ends the
+span abandoned.
 
 Time to first chunk: every event the consumer can get passes through the result's `_event_queue`,
 written by the run task with `put_nowait` (run_internal/run_loop.py, run_internal/streaming.py:65;
@@ -128,7 +129,7 @@ from ..invocation import (
     Telemetry,
     active_invocation,
 )
-from ..stream import finish_with_error, read_facts, trace_result
+from ..stream import AbandonWatch, finish_with_error, read_facts, trace_result
 from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target, is_mapping
 
 name = "openai_agents"
@@ -322,9 +323,13 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
 _shared_usage_at_start: weakref.WeakKeyDictionary[Any, tuple[int, int, int]] = weakref.WeakKeyDictionary()
 
 
+def _is_tool_context(context: Any) -> bool:
+    return type(context).__name__ == "ToolContext"
+
+
 def _note_shared_usage(context: Any) -> None:
     """A run started with the SDK's ToolContext (agent.py `as_tool`) adds its tokens to its caller's Usage."""
-    if type(context).__name__ != "ToolContext":
+    if not _is_tool_context(context):
         return
     counts = _usage_counts(getattr(context, "usage", None))
     if counts is not None:
@@ -341,7 +346,8 @@ def make_result_reader(config: Config) -> ResultReader:
         wrapper = getattr(result, "context_wrapper", None)
         usage = getattr(wrapper, "usage", None)
         requests = getattr(usage, "requests", None)
-        start = _shared_usage_at_start.pop(wrapper, None) if wrapper is not None else None
+        # Only a ToolContext is ever noted: the others skip the weak-keyed pop (about 1 us).
+        start = _shared_usage_at_start.pop(wrapper, None) if _is_tool_context(wrapper) else None
         now = _usage_counts(usage) if start is not None else None
         if start is not None and now is not None:  # a nested run: what it added to the shared usage
             if now[0] > start[0]:
@@ -429,7 +435,8 @@ def _end_handoffs(root: AgentInvocation, outcome: Outcome, error: BaseException 
     """The run ended: the agent that has it ends with the run's outcome. Makes no context or framework calls
     (it also runs from the garbage collector)."""
     try:
-        handoffs = _handoffs.pop(root, None)
+        # Most runs never hand off: the emptiness check spares them the weak-keyed pop (about 1 us).
+        handoffs = _handoffs.pop(root, None) if _handoffs else None
         if handoffs is not None:
             _end_child(handoffs, outcome, error)
     except Exception:
@@ -472,9 +479,11 @@ def _handoffs_of_turn(
     agent = getattr(_turn_argument(args, kwargs, "bindings", positions), "public_agent", None)
     handoffs = _handoffs.get(root)
     if handoffs is None:
-        handoffs = _handoffs[root] = _Handoffs()
         # A run resumed from a RunState whose current agent is not the one it was started with.
         takes_over = getattr(agent, "name", None) != root.request.agent_name
+        if not takes_over and not getattr(agent, "handoffs", True):
+            return None  # as below, and nothing noted: the run's end then skips the weak-keyed pop
+        handoffs = _handoffs[root] = _Handoffs()
     else:
         takes_over = handoffs.handed_off
     handoffs.handed_off = False
@@ -594,18 +603,25 @@ def _noop() -> None:
     pass
 
 
-def _streamed_ending(
-    result: Any, requested: str | None, task: asyncio.Future[Any]
-) -> tuple[Outcome, BaseException | None]:
-    """How a streamed run ended, from its run task (module docstring): (outcome, the error to record)."""
+def _stop_request(task: asyncio.Future[Any]) -> str | None:
+    try:
+        return _stop_requested.pop(task, None)
+    except Exception:  # a done callback must not raise into the loop's handler
+        return None
+
+
+def _streamed_ending(result: Any, task: asyncio.Future[Any]) -> tuple[Outcome, BaseException | None]:
+    """How a streamed run ended, from its run task (module docstring): (outcome, the error to record). The
+    application's stop request is looked up only where it decides (a weak-keyed pop costs about 1 us; an entry
+    not popped goes with its task): a run that completed with a final output ended completed whatever was asked."""
     if task.cancelled():
-        if requested == "immediate":
+        if _stop_request(task) == "immediate":
             return Outcome.CLOSED_EARLY, None
         return Outcome.CANCELLED, asyncio.CancelledError()
     error = task.exception()
     if error is not None:
         return Outcome.FAILED, error
-    if requested == "after_turn" and getattr(result, "final_output", None) is None:
+    if getattr(result, "final_output", None) is None and _stop_request(task) == "after_turn":
         return Outcome.CLOSED_EARLY, None
     return Outcome.COMPLETED, None
 
@@ -614,7 +630,7 @@ def _run_loop_done(
     result: Any,
     invocation: AgentInvocation,
     reader: ResultReader,
-    finalizer: weakref.finalize[Any, Any],
+    finalizer: AbandonWatch,
     unmark: Callable[[], None],
     task: asyncio.Future[Any],
 ) -> None:
@@ -623,12 +639,8 @@ def _run_loop_done(
         unmark()  # a run that ended before its first event
     except Exception:
         report_failure("restoring the openai-agents event queue")
-    try:
-        requested = _stop_requested.pop(task, None)
-    except Exception:  # a done callback must not raise into the loop's handler
-        requested = None
     facts = read_facts(reader, result, Outcome.COMPLETED)
-    outcome, error = _streamed_ending(result, requested, task)
+    outcome, error = _streamed_ending(result, task)
     _end_handoffs(invocation, outcome, error)
     if error is not None:
         finish_with_error(invocation, error, facts)
@@ -653,8 +665,7 @@ def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any,
         task = getattr(result, "run_loop_task", None)
         if not isinstance(task, asyncio.Future):  # `run`: a coroutine, traced by the core
             return trace_result(result, invocation, _ending_handoffs(reader, invocation))
-        finalizer = weakref.finalize(task, _end_abandoned, invocation)
-        finalizer.atexit = False
+        finalizer = AbandonWatch(task, invocation, _end_abandoned)
         unmark = _watch_first_event(result, invocation, end_marker)
         task.add_done_callback(lambda done: _run_loop_done(result, invocation, reader, finalizer, unmark, done))
         return result
