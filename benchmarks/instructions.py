@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # "builtin": the framework's own telemetry where the subject has one (overhead.py's anchor), exporting to the same
 # SDK providers: the fourth target compares ours with it.
-MODES = ("bare", "ours", "sdk_floor", "ours_code", "builtin", "suppressed")
+MODES = ("bare", "ours", "sdk_floor", "sdk_floor_current", "ours_code", "builtin", "suppressed")
 
 
 class SegmentMarks:
@@ -170,21 +170,23 @@ def report(framework: str, per_call: dict[str, float]) -> None:
     raw = per_call["raw_span"]
     print(f"\n{framework}  (a raw SDK span: {raw / 1000:.1f}k instructions)")
     print(
-        "| shape | bare | ours | SDK floor | ours above floor | our code alone | suppressed over bare "
-        "| own telemetry over bare (ours over bare / its) |"
+        "| shape | bare | ours | SDK floor | ours above floor | floor, span current: above floor / ours above it "
+        "| our code alone | suppressed over bare | own telemetry over bare (ours over bare / its) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for shape in ("run", "stream"):
         if f"bare:{shape}" not in per_call:
             continue
         bare, ours = per_call[f"bare:{shape}"], per_call[f"ours:{shape}"]
         floor, code = per_call[f"sdk_floor:{shape}"], per_call[f"ours_code:{shape}"]
+        current = per_call[f"sdk_floor_current:{shape}"]
         suppressed = per_call[f"suppressed:{shape}"]
         own = per_call.get(f"builtin:{shape}")
         own_cell = "none" if own is None else f"{(own - bare) / 1000:+.1f}k ({(ours - bare) / (own - bare):.2f}x)"
         print(
             f"| {shape} | {bare / 1000:.1f}k | {ours / 1000:.1f}k | {floor / 1000:.1f}k "
             f"| {(ours - floor) / 1000:+.1f}k ({(ours - floor) / raw:.2f} raw spans) "
+            f"| {(current - floor) / raw:.2f} / {(ours - current) / raw:.2f} "
             f"| {(code - bare) / 1000:+.1f}k ({(code - bare) / raw:.2f}) "
             f"| {(suppressed - bare) / 1000:+.1f}k ({(suppressed - bare) / raw:.3f}) | {own_cell} |"
         )

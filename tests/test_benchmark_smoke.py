@@ -96,7 +96,7 @@ def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
     unmeasured one."""
     pytest.importorskip("agent_framework")
     labels = _child_labels("instructions.py", "agent_framework", "--calls", "2")
-    modes = ("bare", "ours", "sdk_floor", "ours_code", "builtin", "suppressed")
+    modes = ("bare", "ours", "sdk_floor", "sdk_floor_current", "ours_code", "builtin", "suppressed")
     # Two calls each; the 1000-update stream's count is --calls / 100, at least two.
     measured = [f"{mode}:{shape}:2" for mode in modes for shape in ("run", "stream", "long")]
     expected = [None, "raw_span:2", None, *(item for label in measured for item in (label, None))]
@@ -164,3 +164,35 @@ def test_suppressed_layers_counts_each_layer_bare_then_with_our_patches(framewor
     measured = [f"{mode}:{layer}" for mode in ("bare", "ours") for layer in PER_RUN[framework]]
     assert len(PER_RUN[framework]) > 0
     assert labels == [None, *(item for label in measured for item in (label, None))]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("current", [False, True], ids=["floor", "floor_span_current"])
+def test_sdk_floor_makes_its_span_current_around_the_call_only_when_asked(current: bool, asynchronous: bool) -> None:
+    """The floor with its span current (overhead.py's `sdk_floor_current`) runs the bare call under its first
+    span, and leaves the caller's context as it was; the plain floor runs it under whatever was current."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from benchmarks.overhead import Floor, SpanRecipe
+
+    tracer = TracerProvider().get_tracer("floor")
+    recipe = SpanRecipe("invoke_agent floor", trace.SpanKind.INTERNAL, {}, {}, [], None)
+    seen: list[trace.Span] = []
+
+    def bare_sync() -> str:
+        seen.append(trace.get_current_span())
+        return "output"
+
+    async def bare_async() -> str:
+        return bare_sync()
+
+    floor = Floor([recipe], []).wrap(
+        tracer, metrics.NoOpMeter("floor"), bare_async if asynchronous else bare_sync, asynchronous, current
+    )
+    output = asyncio.run(floor()) if asynchronous else floor()
+
+    assert output == "output"
+    (span,) = seen
+    assert (getattr(span, "name", None) == "invoke_agent floor") is current
+    assert trace.get_current_span() is trace.INVALID_SPAN
