@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import otel_agent_instrumentation.adapters as adapter_api
+from tests.conftest import Telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILT_IN_ADAPTERS = Path(adapter_api.__file__).parent
@@ -81,3 +82,66 @@ class _OwnMapping(Mapping[str, int]):
 )
 def test_is_mapping_answers_as_the_mapping_abc(value: object) -> None:
     assert adapter_api.is_mapping(value) is isinstance(value, Mapping)
+
+
+def _tool_call(telemetry: Telemetry, reentry_key: str) -> adapter_api.Invocation:
+    bound = adapter_api.Telemetry(adapter_api.Config(), telemetry.tracer_provider, telemetry.meter_provider)
+    request = adapter_api.RequestFacts(operation=adapter_api.Operation.TOOL, tool_name="lookup")
+    return adapter_api.Invocation(bound, request, object(), reentry_key)
+
+
+def _call_handler_inside(
+    invocation: adapter_api.Invocation | None, failures: adapter_api.HandledFailures, error: object
+) -> Any:
+    """The hooked handler called as the framework calls it, inside `invocation`'s step (if any)."""
+    from opentelemetry import context as otel_context
+
+    wrapper = failures.hook(lambda args, _: args[0], "noting a test tool's failure")(None)  # type: ignore[arg-type]
+    token = otel_context.attach(invocation.step_context()) if invocation is not None else None
+    try:
+        return wrapper(lambda raised: f"error message for {raised!r}", None, (error,), {})
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+def test_handled_failures_hand_the_exception_over_once_to_the_tool_call_it_ended(telemetry: Telemetry) -> None:
+    failures = adapter_api.HandledFailures("toy:tool")
+    call = _tool_call(telemetry, "toy:tool")
+    error = ValueError("no such city")
+
+    result = _call_handler_inside(call, failures, error)
+
+    assert result == "error message for ValueError('no such city')"  # the handler's own result, unchanged
+    assert failures.take(call) is error
+    assert failures.take(call) is None
+    call.finish(adapter_api.Outcome.FAILED, error)
+
+
+@pytest.mark.parametrize("case", ["other reentry key", "finished call", "not an exception", "no run"])
+def test_handled_failures_note_only_an_exception_inside_an_open_tool_call_of_their_key(
+    telemetry: Telemetry, case: str
+) -> None:
+    failures = adapter_api.HandledFailures("toy:tool")
+    call = _tool_call(telemetry, "other:tool" if case == "other reentry key" else "toy:tool")
+    if case == "finished call":
+        call.finish(adapter_api.Outcome.COMPLETED)
+
+    _call_handler_inside(
+        None if case == "no run" else call, failures, "a message" if case == "not an exception" else ValueError()
+    )
+
+    assert failures.take(call) is None
+    call.finish(adapter_api.Outcome.COMPLETED)
+
+
+def test_handled_failures_hook_that_fails_still_calls_the_handler(caplog: pytest.LogCaptureFixture) -> None:
+    failures = adapter_api.HandledFailures("toy:tool")
+
+    def broken_reader(args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+        raise RuntimeError("reader bug")
+
+    wrapper = failures.hook(broken_reader, "noting a broken tool failure")(None)  # type: ignore[arg-type]
+
+    assert wrapper(lambda raised: "handled", None, (ValueError(),), {}) == "handled"
+    assert "noting a broken tool failure" in caplog.text

@@ -17,13 +17,17 @@ move. By use:
 - `RunTarget.handle_result` (result, `Invocation`) -> what the caller gets, for a run whose end its
   own protocol does not show (e.g. it goes on in a background task): `trace_result`, `trace_stream`,
   `trace_coroutine`, `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old
-  name of `Invocation`);
+  name of `Invocation`); `AbandonWatch(referent, invocation, end=None)` ends the run ABANDONED (or calls
+  `end`) if `referent`, the object the run lives in (its background task), is garbage-collected first;
 - `traced_await(call, invocation, on_return=None, on_error=None)`: from `handle_result`, for a call the framework
   awaits where it makes it (a tool call): the span current for the await and ended with it, without the
   coroutine proxy `trace_coroutine` needs for an application's own awaits; `awaited_step(call, invocation)`:
   one awaited step of a run that goes on (an agent's turn under its span);
 - `HookTarget.make_wrapper` (`Telemetry`) -> `WrapperFunction`, e.g. to stand a framework's own agent span
   down while `active_invocation()` is ours;
+- `HandledFailures(tool_reentry_key)`: a tool call's exception the framework turned into the call's result
+  (an error message for the model), noted by a hook on the framework's handler (`.hook(error_of, site)`) and
+  taken where the call's result is read (`.take(invocation)`), so that the call's span ends FAILED with it;
 - `StandInSpan(ours, forwarding)`: what a stood-down framework span is replaced with, so what the
   framework parents on it is under our span (writes forwarded to ours while `forwarding` is set);
 - `instrumentation_enabled()`: OpenTelemetry's `is_instrumentation_enabled()` at the cost of one context read,
@@ -52,10 +56,19 @@ from ..invocation import (
     Telemetry,
     active_invocation,
 )
-from ..stream import finish_with_error, read_facts, trace_coroutine, trace_future, trace_result, trace_stream
+from ..stream import (
+    AbandonWatch,
+    finish_with_error,
+    read_facts,
+    trace_coroutine,
+    trace_future,
+    trace_result,
+    trace_stream,
+)
 from ._base import (
     Adapter,
     FrameworkAdapter,
+    HandledFailures,
     HookTarget,
     RequestReader,
     ResultReader,
@@ -66,10 +79,12 @@ from ._base import (
 from ._stand_in import StandInSpan
 
 __all__ = [
+    "AbandonWatch",
     "Adapter",
     "AgentInvocation",
     "Config",
     "FrameworkAdapter",
+    "HandledFailures",
     "HookTarget",
     "Invocation",
     "Operation",

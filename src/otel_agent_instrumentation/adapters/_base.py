@@ -7,12 +7,14 @@ group `otel_agent_instrumentation.adapters`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
+from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, RequestFacts, ResultFacts
+from ..invocation import AgentInvocation, Invocation, RequestFacts, ResultFacts, active_invocation
 
 if TYPE_CHECKING:
     from .._patching import WrapperFunction
@@ -29,6 +31,53 @@ def is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
     Python-level `__instancecheck__` (about 0.2 us), and readers on every run's path ask it of options,
     configs and usage that are nearly always one or the other."""
     return isinstance(value, dict) or (value is not None and isinstance(value, Mapping))
+
+
+class HandledFailures:
+    """Exceptions a framework turned into a tool call's result (an error message handed back to the model, the
+    run going on), by the tool call of ours they ended, so that its span ends FAILED with the exception rather
+    than completed. `hook(error_of, site)` makes the `HookTarget.make_wrapper` for the framework's handler of
+    the exception: it notes `error_of(args, kwargs)` for the innermost running invocation, when that is an open
+    tool call through targets of `reentry_key` (the handler runs inside the call's own step); `take(invocation)`
+    hands the noted exception over once, where the call's result is read. Held weakly: a call that never ends
+    leaves nothing behind."""
+
+    __slots__ = ("_failures", "_reentry_key")
+
+    def __init__(self, reentry_key: str) -> None:
+        self._reentry_key = reentry_key
+        self._failures: weakref.WeakKeyDictionary[Invocation, BaseException] = weakref.WeakKeyDictionary()
+
+    def take(self, invocation: Invocation) -> BaseException | None:
+        # Most calls raise nothing: the emptiness check spares them the weak-keyed pop (about 1 us).
+        return self._failures.pop(invocation, None) if self._failures else None
+
+    def hook(
+        self, error_of: Callable[[tuple[Any, ...], dict[str, Any]], object], site: str
+    ) -> Callable[[Telemetry], WrapperFunction]:
+        failures, reentry_key = self._failures, self._reentry_key
+
+        def make_wrapper(_: Telemetry) -> WrapperFunction:
+            def wrapper(
+                wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+            ) -> Any:
+                try:
+                    running = active_invocation()
+                    error = error_of(args, kwargs)
+                    if (
+                        running is not None
+                        and running.reentry_key == reentry_key
+                        and not running.finished
+                        and isinstance(error, BaseException)
+                    ):
+                        failures[running] = error
+                except Exception:
+                    report_failure(site)
+                return wrapped(*args, **kwargs)
+
+            return wrapper
+
+        return make_wrapper
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,9 @@ from .. import semconv
 from .._guard import report_failure
 from ..awaited import traced_await
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
-from ..stream import finish_with_error, trace_coroutine, trace_stream
-from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts
+from ..stream import AbandonWatch, finish_with_error, trace_coroutine, trace_stream
+from ._base import FrameworkAdapter, HandledFailures, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:
     from .._patching import WrapperFunction
@@ -96,7 +96,11 @@ _usage_at_start: weakref.WeakKeyDictionary[AgentInvocation, Any] = weakref.WeakK
 # to run one agent's executor twice at once, agent_executor.py:3044).
 _usage_by_agent: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 # A tool call's invocation -> the exception crewai caught from the tool (failure_from_exception).
-_tool_errors: weakref.WeakKeyDictionary[AgentInvocation, BaseException] = weakref.WeakKeyDictionary()
+_tool_errors = HandledFailures(_TOOL_REENTRY_KEY)
+# `failure_from_exception(error)`: crewai turning what a tool raised into a ToolFailure.
+_note_tool_error = _tool_errors.hook(
+    lambda args, kwargs: args[0] if args else kwargs.get("error"), "noting a crewai tool's exception"
+)
 
 
 def _text(value: Any) -> str | None:
@@ -138,8 +142,7 @@ def _follow_crew_result(value: Any, invocation: AgentInvocation) -> None:
     """End the run with a crew's result, or hand it over to the streaming output it returned."""
     if _is_streaming_output(value):
         _streams[value] = invocation
-        finalizer = weakref.finalize(value, _abandon, invocation)
-        finalizer.atexit = False  # interpreter exit: the core's SHUTDOWN
+        AbandonWatch(value, invocation, _abandon)  # interpreter exit: the core's SHUTDOWN
         return
     invocation.finish(Outcome.COMPLETED)
 
@@ -389,7 +392,7 @@ def read_text_tool_request(usage: Any, args: tuple[Any, ...], kwargs: dict[str, 
 
 
 def _end_tool_call(invocation: AgentInvocation, failure: Any, result: Any, capture: bool) -> None:
-    error = _tool_errors.pop(invocation, None)
+    error = _tool_errors.take(invocation)
     if failure is None:
         facts = ResultFacts(tool_result=_json_text(result)) if capture else None
         invocation.finish(Outcome.COMPLETED, None, facts)
@@ -427,27 +430,6 @@ def make_text_tool_handler(config: Config) -> Callable[[Any, AgentInvocation], A
         return result
 
     return handle_result
-
-
-def _note_tool_error(telemetry: Telemetry) -> WrapperFunction:
-    """`failure_from_exception(error)`: crewai turning what a tool raised into a ToolFailure."""
-
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            invocation = active_invocation()
-            error = args[0] if args else kwargs.get("error")
-            if (
-                invocation is not None
-                and invocation.request.operation is Operation.TOOL
-                and invocation.reentry_key == _TOOL_REENTRY_KEY
-                and isinstance(error, BaseException)
-            ):
-                _tool_errors[invocation] = error
-        except Exception:
-            report_failure("noting a crewai tool's exception")
-        return wrapped(*args, **kwargs)
-
-    return wrapper
 
 
 # -- targets -------------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ from ..awaited import traced_await
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
 from ..stream import finish_with_error, trace_result
-from ._base import FrameworkAdapter, HookTarget, RunTarget, Target, is_mapping
+from ._base import FrameworkAdapter, HandledFailures, HookTarget, RunTarget, Target, is_mapping
 
 if TYPE_CHECKING:
     from .._patching import WrapperFunction
@@ -471,7 +471,13 @@ def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any
 # -- tool calls (see the module docstring) ----------------------------------------------------------------
 
 # A running tool call -> the exception ToolNode (or the tool) turned into an error ToolMessage.
-_handled_failures: weakref.WeakKeyDictionary[Invocation, BaseException] = weakref.WeakKeyDictionary()
+_handled_failures = HandledFailures(_TOOL_REENTRY_KEY)
+# _handle_tool_error(e, *, flag) / _handle_validation_error(e, *, flag): the tool raised `e` and it is about to
+# become the call's error ToolMessage, inside the call's own step; the call's result says whether it was
+# (status="error").
+_note_handled_failure = _handled_failures.hook(
+    lambda args, kwargs: args[0] if args else kwargs.get("e"), "noting a langgraph tool failure"
+)
 
 
 def _json_text(value: Any) -> str | None:
@@ -512,7 +518,7 @@ def read_tool_request(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
 
 def _end_tool_call(value: Any, invocation: Invocation, capture: bool) -> None:
     """End a tool call that returned: a ToolMessage(status="error") is a failure."""
-    failure = _handled_failures.pop(invocation, None) if _handled_failures else None
+    failure = _handled_failures.take(invocation)
     content = getattr(value, "content", None)
     facts = ResultFacts(tool_result=_json_text(content)) if capture and content is not None else None
     if getattr(value, "status", None) != _ERROR_STATUS:
@@ -528,7 +534,7 @@ def _end_tool_call(value: Any, invocation: Invocation, capture: bool) -> None:
 
 def _end_tool_error(invocation: Invocation, error: BaseException) -> bool:
     """End a tool call that raised; returns True (it is ended)."""
-    _handled_failures.pop(invocation, None)
+    _handled_failures.take(invocation)
     if _control_flow and isinstance(error, _control_flow):
         invocation.finish(Outcome.COMPLETED)
     else:
@@ -595,28 +601,6 @@ def make_async_tool_result_handler(config: Config) -> Callable[[Any, Invocation]
         )
 
     return handle_tool_result
-
-
-def _note_handled_failure(telemetry: Telemetry) -> WrapperFunction:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # _handle_tool_error(e, *, flag) / _handle_validation_error(e, *, flag): the tool raised `e` and it is
-        # about to become the call's error ToolMessage. Called inside the call's own step, where our tool
-        # span is the innermost run; the call's result says whether it was (status="error").
-        try:
-            running = active_invocation()
-            error = args[0] if args else kwargs.get("e")
-            if (
-                running is not None
-                and running.reentry_key == _TOOL_REENTRY_KEY
-                and not running.finished
-                and isinstance(error, BaseException)
-            ):
-                _handled_failures[running] = error
-        except Exception:
-            report_failure("noting a langgraph tool failure")
-        return wrapped(*args, **kwargs)
-
-    return wrapper
 
 
 def targets(config: Config) -> Sequence[Target]:

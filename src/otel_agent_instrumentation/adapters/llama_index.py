@@ -65,7 +65,7 @@ from .._guard import report_failure
 from ..awaited import awaited_step, traced_await
 from ..config import Config
 from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
-from ..stream import finish_with_error
+from ..stream import AbandonWatch, finish_with_error
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:
@@ -351,7 +351,7 @@ def _run_facts(run: Invocation, stop_event: Any, capture: bool) -> ResultFacts |
     return facts
 
 
-def _run_done(run: Invocation, capture: bool, finalizer: weakref.finalize[Any, Any], task: asyncio.Future[Any]) -> None:
+def _run_done(run: Invocation, capture: bool, finalizer: AbandonWatch, task: asyncio.Future[Any]) -> None:
     try:
         finalizer.detach()
         if task.cancelled():
@@ -381,8 +381,7 @@ def make_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
         if not isinstance(task, asyncio.Future):
             run.finish(Outcome.ABANDONED)  # not a WorkflowHandler we know: its end cannot be observed
             return handler
-        finalizer = weakref.finalize(task, _end_abandoned, run)
-        finalizer.atexit = False  # interpreter exit: the core ends open runs (shutdown)
+        finalizer = AbandonWatch(task, run, _end_abandoned)  # interpreter exit: the core ends open runs (shutdown)
         task.add_done_callback(functools.partial(_run_done, run, capture, finalizer))
         return handler
 

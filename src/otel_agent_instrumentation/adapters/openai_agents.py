@@ -130,7 +130,7 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import AbandonWatch, finish_with_error, read_facts, trace_result
-from ._base import FrameworkAdapter, HookTarget, ResultReader, RunTarget, Target, is_mapping
+from ._base import FrameworkAdapter, HandledFailures, HookTarget, ResultReader, RunTarget, Target, is_mapping
 
 name = "openai_agents"
 distribution = "openai-agents"
@@ -695,7 +695,7 @@ _TOOL_REENTRY_KEY = f"{name}:tool"
 # What the SDK's default timeout message stands for (tool.py: `timeout_behavior="error_as_result"`).
 _TOOL_TIMEOUT = "agents.exceptions.ToolTimeoutError"
 # A running tool call -> the exception the SDK turned into the call's result (its failure_error_function).
-_handled_failures: weakref.WeakKeyDictionary[AgentInvocation, BaseException] = weakref.WeakKeyDictionary()
+_handled_failures = HandledFailures(_TOOL_REENTRY_KEY)
 
 
 def _result_text(value: Any) -> str | None:
@@ -734,7 +734,7 @@ def _end_tool_call(invocation: AgentInvocation, capture: bool, value: Any) -> No
     """End a tool call that returned: a failure the SDK turned into its result is a failure."""
     output = getattr(value, "output", value)  # a _FunctionToolInvocationResult
     facts = ResultFacts(tool_result=_result_text(output)) if capture else None
-    failure = _handled_failures.pop(invocation, None) if _handled_failures else None
+    failure = _handled_failures.take(invocation)
     if failure is not None:
         invocation.finish(Outcome.FAILED, failure, facts)
         return
@@ -759,29 +759,6 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
         return traced_await(result, invocation, functools.partial(_end_tool_call, invocation, capture))
 
     return handle_tool_result
-
-
-def _note_handled_failure(telemetry: Telemetry) -> Any:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # maybe_invoke_function_tool_failure_error_function(*, function_tool, context, error): the tool raised
-        # `error` and the SDK asks the tool's failure_error_function for the result. It is called inside the
-        # tool call's own await, so the innermost running invocation is that call's. If the tool has none,
-        # the SDK raises `error` again and the span ends with it.
-        try:
-            running = active_invocation()
-            error = kwargs.get("error")
-            if (
-                running is not None
-                and running.reentry_key == _TOOL_REENTRY_KEY
-                and not running.finished
-                and isinstance(error, BaseException)
-            ):
-                _handled_failures[running] = error
-        except Exception:
-            report_failure("noting an openai-agents tool failure")
-        return wrapped(*args, **kwargs)
-
-    return wrapper
 
 
 def targets(config: Config) -> Sequence[Target]:
@@ -819,7 +796,14 @@ def targets(config: Config) -> Sequence[Target]:
             handle_result=make_tool_result_handler(config),
             reentry_key=_TOOL_REENTRY_KEY,
         ),
-        HookTarget("agents.tool", "maybe_invoke_function_tool_failure_error_function", _note_handled_failure),
+        HookTarget(
+            "agents.tool",
+            "maybe_invoke_function_tool_failure_error_function",
+            # (*, function_tool, context, error): the tool raised `error` and the SDK asks the tool's
+            # failure_error_function for the result, inside the call's own await. If the tool has none, the SDK
+            # raises `error` again and the span ends with it.
+            _handled_failures.hook(lambda _, kwargs: kwargs.get("error"), "noting an openai-agents tool failure"),
+        ),
     ]
 
 
