@@ -230,8 +230,11 @@ def read_reply_request_v1(reply: Any, args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def _driving_task(run: Any) -> Any:
-    """The task driving an AgentRun's turn (ag2/agent.py `AgentRun.__task`), None until result()/start()."""
-    return vars(run).get("_AgentRun__task") if hasattr(run, "__dict__") else None
+    """The task driving an AgentRun's turn (ag2/agent.py `AgentRun.__task`), None until result()/start().
+    Read as an attribute, not through `vars()`, which would make the instance's dictionary (CPython 3.11 keeps
+    an instance's attributes inline until something asks for it, and reads them slower once it is made)."""
+    task = getattr(run, "_AgentRun__task", None)
+    return task if isinstance(task, asyncio.Future) else None
 
 
 def _driven_reply(value: Any) -> Any:
@@ -626,9 +629,10 @@ def make_member_reader(manager_type: type) -> Callable[[Any, tuple[Any, ...], di
 
 def _not_wrapped_by_ag2(method_name: str) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]:
     def check(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        # instrument_agent sets its wrapper on the instance; its execute_tool span is the call's.
-        own = vars(agent).get(method_name) if hasattr(agent, "__dict__") else None
-        return own is None or not hasattr(own, "__otel_wrapped__")
+        # instrument_agent sets its wrapper on the instance; its execute_tool span is the call's. Read as an
+        # attribute, not through `vars()` (which makes the instance's dictionary): the class's own method,
+        # found when the instance has none, is never AG2's wrapper.
+        return not hasattr(getattr(agent, method_name, None), "__otel_wrapped__")
 
     return check
 

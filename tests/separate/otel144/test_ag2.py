@@ -5,6 +5,7 @@ and content. The ending table is tests/test_lifecycle.py with tests/frameworks/o
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 from collections.abc import Sequence
@@ -528,6 +529,29 @@ async def test_v1_middleware_observers_and_tools_fire_as_without_us(
     instrumentation.on()
     assert await perform() == bare
     assert "tool:v1_fails" in bare[0]
+
+
+def _instance_dict_made(obj: object) -> bool:
+    # CPython keeps a plain instance's attributes as inline values until something asks for its __dict__;
+    # from then on the collector sees that dict among the object's referents.
+    return any(type(referent) is dict for referent in gc.get_referents(obj))
+
+
+async def test_v1_run_and_agent_keep_their_attributes_inline_as_without_us(instrumentation: Instrumentation) -> None:
+    # Reading what a run holds must not make the run's or the agent's __dict__ (their attribute reads would
+    # leave the interpreter's fast path for the rest of their lives).
+    async def dicts_made() -> tuple[bool, bool]:
+        agent = make_v1_agent([], tool_config(*V1_TOOL_SCRIPT), tools=V1_TOOLS)
+        async with agent.run("hi") as run:
+            await run.result()
+        own_run = getattr(run, "__wrapped__", run)  # instrumented, the block holds our proxy of AG2's run
+        return _instance_dict_made(own_run), _instance_dict_made(agent)
+
+    bare = await dicts_made()
+    if all(bare):
+        pytest.skip("AG2 makes both dictionaries itself: nothing to tell")
+    instrumentation.on()
+    assert await dicts_made() == bare
 
 
 async def test_v1_conversation_continued_from_a_reply_is_a_run_of_the_agent(
