@@ -299,6 +299,25 @@ def test_str_token_count_from_a_reader_is_not_put_on_the_span(
     assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in (span.attributes or {})
 
 
+def bool_usage_reader(value: Any, outcome: Outcome) -> ResultFacts | None:
+    # A flag copied into a count (bool is an int to isinstance), beside a real count.
+    return ResultFacts(input_tokens=True, output_tokens=7)
+
+
+def test_bool_token_count_from_a_reader_is_not_a_count_on_the_span_or_the_metric(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(adapters=[ReaderAdapter(bool_usage_reader)])
+    list(fault_app.Streamer().stream())
+    (span,) = telemetry.agent_spans()
+    recorded = {
+        point.attributes[semconv.GEN_AI_TOKEN_TYPE]: point.sum
+        for point in telemetry.metric_points(semconv.METRIC_CLIENT_TOKEN_USAGE)
+    }
+    usage = {key: value for key, value in (span.attributes or {}).items() if key.startswith("gen_ai.usage.")}
+    assert (usage, recorded) == ({semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 7}, {semconv.TOKEN_TYPE_OUTPUT: 7})
+
+
 # -- odd objects: generic targets ------------------------------------------------------------------
 
 
