@@ -14,9 +14,12 @@ script complements overhead.py's times and does not replace them; the targets ar
 How: one process per framework runs under callgrind, which writes a count each time the process calls
 `os.getppid()` (`--dump-before=os_getppid`, a C function nothing else here calls). The process sets up
 overhead.py's environment and modes (the same SDK providers, the same warm-up and checks, the same SDK
-floor built from what our run recorded), then for each mode and shape marks, makes --calls calls with the
+floor built from what our run recorded), then for each mode and shape marks, makes its calls with the
 garbage collector off, and marks again: the count between two marks is those calls and nothing else
-(imports, set-up and warm-up fall outside). A raw SDK span (`tracer.start_span("raw").end()` on the same
+(imports, set-up and warm-up fall outside). The modes take turns (--rounds, each round a share of --calls), so
+that the framework's own drift over the process's life (its caches, the allocator's state: 0.15-0.4 raw span
+between modes counted one after the other, for the frameworks whose runs are millions of instructions) falls
+on every mode alike. A raw SDK span (`tracer.start_span("raw").end()` on the same
 provider) is counted the same way and is the unit of the "raw spans" columns.
 """
 
@@ -53,8 +56,11 @@ class SegmentMarks:
         self.labels.append(label)
 
 
-async def child(framework: str, calls_per_mode: int) -> None:
-    """Runs under callgrind: makes the marked calls and prints the labels of the segments, in order."""
+async def child(framework: str, calls_per_mode: int, rounds: int = 1) -> None:
+    """Runs under callgrind: makes the marked calls and prints the labels of the segments, in order. The modes take
+    turns, `rounds` times, each making its share of the calls in each round: a drift of the framework's own cost
+    over the process's life (its caches, the allocator's state) falls on every mode alike instead of on the
+    modes counted last."""
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
     from benchmarks.overhead import (
@@ -92,24 +98,26 @@ async def child(framework: str, calls_per_mode: int) -> None:
     for mode in modes:
         if mode.problems and mode.name != "bare":
             print(f"# {framework} {mode.name}: {'; '.join(mode.problems)}", file=sys.stderr)
-        mode.on()
-        try:
-            for shape, call in (mode.calls or calls).items():
-                count = max(2, calls_per_mode // 100) if shape == "long" else calls_per_mode
-                for _ in range(2):
-                    await call_once(call)
-                gc.collect()
-                for _ in range(5):
-                    await asyncio.sleep(0)
-                gc.disable()
-                with suppress_instrumentation() if mode.suppressed else contextlib.nullcontext():
-                    mark(f"{mode.name}:{shape}:{count}")
-                    for _ in range(count):
+    for _ in range(rounds):
+        for mode in modes:
+            mode.on()
+            try:
+                for shape, call in (mode.calls or calls).items():
+                    count = max(1, (max(2, calls_per_mode // 100) if shape == "long" else calls_per_mode) // rounds)
+                    for _ in range(2):
                         await call_once(call)
-                    mark(None)
-                gc.enable()
-        finally:
-            mode.off()
+                    gc.collect()
+                    for _ in range(5):
+                        await asyncio.sleep(0)
+                    gc.disable()
+                    with suppress_instrumentation() if mode.suppressed else contextlib.nullcontext():
+                        mark(f"{mode.name}:{shape}:{count}")
+                        for _ in range(count):
+                            await call_once(call)
+                        mark(None)
+                    gc.enable()
+            finally:
+                mode.off()
     print(json.dumps({"labels": marks.labels, "updates": {"stream": SHORT_CHUNKS, "long": LONG_CHUNKS}}))
 
 
@@ -153,17 +161,20 @@ def counted_segments(script: str, arguments: list[str]) -> list[tuple[str, int]]
 
 
 def per_call(segments: list[tuple[str, int]]) -> dict[str, float]:
-    """Segments labelled "name:calls" -> name -> instructions per call."""
-    counts: dict[str, float] = {}
+    """Segments labelled "name:calls" -> name -> instructions per call (the segments of one name, one per round,
+    summed)."""
+    totals: dict[str, list[int]] = {}
     for label, total in segments:
         name, calls = label.rsplit(":", 1)
-        counts[name] = total / int(calls)
-    return counts
+        sums = totals.setdefault(name, [0, 0])
+        sums[0] += total
+        sums[1] += int(calls)
+    return {name: total / calls for name, (total, calls) in totals.items()}
 
 
-def count(framework: str, calls_per_mode: int) -> dict[str, float]:
+def count(framework: str, calls_per_mode: int, rounds: int = 4) -> dict[str, float]:
     """mode:shape -> instructions per call."""
-    return per_call(counted_segments(__file__, [framework, "--calls", str(calls_per_mode)]))
+    return per_call(counted_segments(__file__, [framework, "--calls", str(calls_per_mode), "--rounds", str(rounds)]))
 
 
 def report(framework: str, per_call: dict[str, float]) -> None:
@@ -199,15 +210,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", default="agent_framework,autogen_agentchat,agno", help="comma-separated")
     parser.add_argument("--calls", type=int, default=300, help="calls per mode and shape (the long stream: 1/100)")
+    parser.add_argument("--rounds", type=int, default=4, help="turns the modes take, each making its share of calls")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(child(args.child, args.calls))
+        asyncio.run(child(args.child, args.calls, args.rounds))
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not on PATH")
     for framework in args.frameworks.split(","):
-        report(framework, count(framework, args.calls))
+        report(framework, count(framework, args.calls, args.rounds))
 
 
 if __name__ == "__main__":

@@ -90,17 +90,26 @@ def _child_labels(script_name: str, *arguments: str) -> list[str | None]:
     return labels
 
 
-def test_instruction_counts_mark_one_segment_per_mode_and_shape() -> None:
+def test_instruction_counts_mark_one_segment_per_mode_and_shape_in_each_round() -> None:
     """benchmarks/instructions.py's child (run here without valgrind): after the set-up, a segment for the raw
-    span and for every mode and shape (Agent Framework's own telemetry among them), each followed by an
-    unmeasured one."""
+    span, then in each round one for every mode and shape (Agent Framework's own telemetry among them), each
+    followed by an unmeasured one."""
     pytest.importorskip("agent_framework")
-    labels = _child_labels("instructions.py", "agent_framework", "--calls", "2")
+    labels = _child_labels("instructions.py", "agent_framework", "--calls", "4", "--rounds", "2")
     modes = ("bare", "ours", "sdk_floor", "sdk_floor_current", "ours_code", "builtin", "suppressed")
-    # Two calls each; the 1000-update stream's count is --calls / 100, at least two.
-    measured = [f"{mode}:{shape}:2" for mode in modes for shape in ("run", "stream", "long")]
-    expected = [None, "raw_span:2", None, *(item for label in measured for item in (label, None))]
+    # The modes take turns, two rounds of two calls each; the 1000-update stream's count is --calls / 100, at
+    # least two, shared by the rounds.
+    shapes = {"run": 2, "stream": 2, "long": 1}
+    one_round = [f"{mode}:{shape}:{calls}" for mode in modes for shape, calls in shapes.items()]
+    expected = [None, "raw_span:4", None, *(item for label in one_round * 2 for item in (label, None))]
     assert labels == expected
+
+
+def test_instruction_counts_sum_each_modes_segments_over_the_rounds() -> None:
+    from benchmarks.instructions import per_call
+
+    segments = [("bare:run:2", 200), ("ours:run:2", 260), ("bare:run:2", 220), ("ours:run:1", 150)]
+    assert per_call(segments) == {"bare:run": 105.0, "ours:run": 410 / 3}
 
 
 def test_update_floor_counts_each_consumer_on_a_short_and_a_long_stream() -> None:
