@@ -127,11 +127,6 @@ def read_crew_request(crew: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
     return RequestFacts(operation=Operation.WORKFLOW, workflow_name=_text(getattr(crew, "name", None)))
 
 
-def _abandon(invocation: AgentInvocation) -> None:
-    # From the garbage collector: no context or framework calls.
-    invocation.finish(Outcome.ABANDONED)
-
-
 def _is_streaming_output(value: Any) -> bool:
     from crewai.types.streaming import StreamingOutputBase
 
@@ -142,7 +137,7 @@ def _follow_crew_result(value: Any, invocation: AgentInvocation) -> None:
     """End the run with a crew's result, or hand it over to the streaming output it returned."""
     if _is_streaming_output(value):
         _streams[value] = invocation
-        AbandonWatch(value, invocation, _abandon)  # interpreter exit: the core's SHUTDOWN
+        AbandonWatch(value, invocation)  # ends the run abandoned; interpreter exit: the core's SHUTDOWN
         return
     invocation.finish(Outcome.COMPLETED)
 
