@@ -272,6 +272,7 @@ class Invocation:
         "context",
         "finished",
         "first_chunk_at",
+        "noted",
         "observe_update",
         "owner",
         "reentry_key",
@@ -296,6 +297,9 @@ class Invocation:
         # An adapter's fold of each update the consumer receives, for frameworks whose streams keep
         # nothing they yielded (called after the pull, with the span no longer current).
         self.observe_update: Callable[[Any], None] | None = None
+        # What an adapter's hook noted for this run while its call ran, for the adapter's result handler
+        # (agno: the arguments its dispatcher handed the stream it returns).
+        self.noted: Any = None
         operation = request.operation
         operation_name = operation._value_
         # What the span is named after (written out here, as the context below is, rather than helpers: a

@@ -28,7 +28,9 @@ a `RunErrorEvent` and end normally (agent/_run.py:727-755, 1240-1278). The span 
 output keeps no error event and no error type. For streams we read the `RunOutput` agno itself holds
 for the run: the dispatcher builds it before the generator starts and hands it to the generator as its
 `run_response` argument, and agno appends the error event and sets the status on it. The reference is
-taken when the stream is returned (the generator's frame is gone once it finishes); nothing is iterated.
+taken when the stream is returned: from the arguments a hook on the generator function (`_run_stream`,
+`_arun_stream` of agents and teams) noted for the run, else from the unstarted generator's locals (a
+workflow's; the generator's frame is gone once it finishes); nothing is iterated.
 
 `gen_ai.provider.name` is the run owner's model's `provider` (models/base.py:140; each model class sets
 its own, e.g. "OpenAI", "Anthropic", "AwsBedrock", "Google"), through `semconv.provider_name`; for a
@@ -189,10 +191,45 @@ def facts_from_output(output: Any, capture: bool) -> ResultFacts | None:
     return facts
 
 
-def _stream_arguments(stream: Any) -> dict[str, Any]:
-    """The arguments agno passed to its stream generator (not started yet: its locals are its arguments)."""
+def _stream_arguments(stream: Any, invocation: AgentInvocation) -> dict[str, Any]:
+    """The arguments agno passed to its stream generator: those `_note_stream_arguments` noted for the run
+    when agno's dispatcher called the generator function, else the generator's locals (not started yet:
+    its locals are its arguments). The locals are the fallback because reading them costs CPython 3.11
+    a KeyError made and cleared for each of the function's unbound locals (agno's `_arun_stream` has 39:
+    about 33k instructions, a quarter of a raw span, per streamed run)."""
+    noted = invocation.noted
+    if noted is not None:
+        invocation.noted = None  # the run keeps no reference to the arguments past this
+        if noted[0] is stream:
+            arguments: dict[str, Any] = noted[1]
+            return arguments
+    return _generator_arguments(stream)
+
+
+def _generator_arguments(stream: Any) -> dict[str, Any]:
+    """The arguments of a generator not started yet: its locals."""
     frame = getattr(stream, "gi_frame", None) or getattr(stream, "ag_frame", None)
     return frame.f_locals if frame is not None else {}
+
+
+def _note_stream_arguments(telemetry: Telemetry) -> WrapperFunction:
+    """Wrap one of agno's stream generator functions (`_run_stream`, `_arun_stream` of agents and teams):
+    note the arguments its dispatcher passed, with the generator made, on the run of the agent or team it
+    was made for (the dispatcher runs inside our run's call, with its span current), for the result
+    handler (`_stream_arguments`). Called for any other reason (agno's background stream task, a
+    suppressed run), it notes nothing."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        stream = wrapped(*args, **kwargs)
+        try:
+            invocation = active_invocation()
+            if invocation is not None and args and invocation.owner is args[0] and not invocation.finished:
+                invocation.noted = (stream, kwargs)
+        except Exception:
+            report_failure("noting the agno stream's arguments")
+        return stream
+
+    return wrapper
 
 
 def _held_run_output(arguments: dict[str, Any], argument: str = "run_response") -> Any:
@@ -320,7 +357,7 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
         if isinstance(result, CoroutineType) and result.cr_code in background_codes:
             return trace_background(result, invocation, capture)
         if isinstance(result, (GeneratorType, AsyncGeneratorType)):
-            arguments = _stream_arguments(result)
+            arguments = _stream_arguments(result, invocation)
             held = _held_run_output(arguments)
             if held is not None:
 
@@ -447,7 +484,7 @@ def make_workflow_result_handler(config: Config) -> Callable[[Any, AgentInvocati
                 result, invocation, None, lambda output: _finish_with_output(invocation, output, capture)
             )
         if isinstance(result, (GeneratorType, AsyncGeneratorType)):
-            held = _held_run_output(_stream_arguments(result), "workflow_run_response")
+            held = _held_run_output(_stream_arguments(result, invocation), "workflow_run_response")
 
             def read_held(_stream: Any, outcome: Outcome) -> ResultFacts | None:
                 return facts_from_output(held, capture)
@@ -502,7 +539,12 @@ def targets(config: Config) -> Sequence[Target]:
         for method in ("run", "arun")
     ]
     spawn = HookTarget("agno.run.background", "_spawn_background", _note_spawned_task)
-    return [*runs, spawn, *tool_calls, *workflows]
+    stream_arguments: list[Target] = [
+        HookTarget(module, function, _note_stream_arguments)
+        for module in ("agno.agent._run", "agno.team._run")
+        for function in ("_run_stream", "_arun_stream")
+    ]
+    return [*runs, spawn, *stream_arguments, *tool_calls, *workflows]
 
 
 ADAPTER = FrameworkAdapter(name, distribution, supported, targets)
