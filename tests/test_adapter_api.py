@@ -84,6 +84,40 @@ def test_is_mapping_answers_as_the_mapping_abc(value: object) -> None:
     assert adapter_api.is_mapping(value) is isinstance(value, Mapping)
 
 
+class _CountingMeta(type):
+    """A class whose failed attribute lookups are counted (each would cost an AttributeError)."""
+
+    misses = 0
+
+    def __getattr__(cls, name: str) -> Any:
+        _CountingMeta.misses += 1
+        raise AttributeError(name)
+
+
+class _Streamish(metaclass=_CountingMeta):
+    @property
+    def updates(self) -> list[Any]:
+        return []
+
+
+def test_class_attribute_answers_as_getattr_with_none_and_asks_the_class_once() -> None:
+    names = ("updates", "absent", "updates", "absent")
+    expected = [getattr(_Streamish, name, None) for name in names]
+    _CountingMeta.misses = 0
+    answers = [adapter_api.class_attribute(_Streamish, name) for name in names]
+    assert (answers, _CountingMeta.misses) == (expected, 1)
+
+
+def test_class_attribute_answers_without_keeping_once_its_store_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from otel_agent_instrumentation import stream
+
+    monkeypatch.setattr(stream, "_CLASS_LOOKUPS_KEPT", 0)
+    monkeypatch.setattr(stream, "_class_attributes", {})
+    _CountingMeta.misses = 0
+    answers = [adapter_api.class_attribute(_Streamish, "absent") for _ in range(2)]
+    assert (answers, _CountingMeta.misses, stream._class_attributes) == ([None, None], 2, {})
+
+
 def _tool_call(telemetry: Telemetry, reentry_key: str) -> adapter_api.Invocation:
     bound = adapter_api.Telemetry(adapter_api.Config(), telemetry.tracer_provider, telemetry.meter_provider)
     request = adapter_api.RequestFacts(operation=adapter_api.Operation.TOOL, tool_name="lookup")

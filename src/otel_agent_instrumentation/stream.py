@@ -138,6 +138,37 @@ def finish_with_error(invocation: AgentInvocation, error: BaseException, facts: 
     invocation.finish(outcome, None if outcome is Outcome.CLOSED_EARLY else error, facts)
 
 
+# A failed `hasattr`/`getattr` on a class costs CPython 3.11 an AttributeError with its message formatted (about
+# 0.25 us: type_getattro has no quiet path, unlike an instance's lookup), and a run's path asks such questions of
+# the same few classes on every run. So the answers are kept, per class, bounded for applications that make
+# classes at run time; a class given or losing an attribute after it was first asked about is not seen.
+_CLASS_LOOKUPS_KEPT = 1024
+_class_attributes: dict[tuple[type, str], Any] = {}
+# class -> whether its instances are iterators (`__anext__` or `__next__`): what a run's result resolved to.
+_iterator_classes: dict[type, bool] = {}
+
+
+def class_attribute(kind: type, name: str) -> Any:
+    """`getattr(kind, name, None)`, remembered per class and name (see `_class_attributes`)."""
+    key = (kind, name)
+    try:
+        return _class_attributes[key]
+    except KeyError:
+        value = getattr(kind, name, None)
+        if len(_class_attributes) < _CLASS_LOOKUPS_KEPT:
+            _class_attributes[key] = value
+        return value
+
+
+def _is_iterator_class(kind: type) -> bool:
+    iterates = _iterator_classes.get(kind)
+    if iterates is None:
+        iterates = hasattr(kind, "__anext__") or hasattr(kind, "__next__")
+        if len(_iterator_classes) < _CLASS_LOOKUPS_KEPT:
+            _iterator_classes[kind] = iterates
+    return iterates
+
+
 class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied type varies per instance
     """State shared by every proxy: the invocation, the reader and the GC finalizer."""
 
@@ -205,12 +236,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         (`async with agent.session() as stream`) runs the agent's code in that stream's pulls, so the
         stream is traced on the same run; leaving the block before its end closes the run early."""
         rebound = self._self_rebind(entered)
-        kind = type(entered)
-        if (
-            rebound is not entered
-            or self._self_invocation.finished
-            or not (hasattr(kind, "__anext__") or hasattr(kind, "__next__"))
-        ):
+        if rebound is not entered or self._self_invocation.finished or not _is_iterator_class(type(entered)):
             return rebound
         self._self_entered_stream = True
         inner = trace_stream(entered, self._self_invocation, self._self_reader, self._self_methods)
@@ -579,7 +605,10 @@ async def _drive(
     _detach_resumed(token)
     if on_return is None:
         kind = type(value)
-        if hasattr(kind, "__anext__") or hasattr(kind, "__next__"):
+        iterates = _iterator_classes.get(kind)  # _is_iterator_class, its call saved for the usual answer
+        if iterates is None:
+            iterates = _is_iterator_class(kind)
+        if iterates:
             # It resolved to a stream (a run that defers its work into the first pull): the stream is
             # the rest of the run, and the caller consumes it through our proxy.
             return trace_stream(value, invocation, reader, methods)  # type: ignore[no-any-return]

@@ -33,7 +33,10 @@ move. By use:
 - `instrumentation_enabled()`: OpenTelemetry's `is_instrumentation_enabled()` at the cost of one context read,
   for hook wrappers that every call of a suppressed run passes;
 - `is_mapping(value)`: `isinstance(value, Mapping)` without the ABC's Python-level check for a dict or None,
-  for readers on every run's path;
+  for readers on every run's path; `class_attribute(kind, name)`: `getattr(kind, name, None)` remembered per
+  class, since a failed lookup on a class costs an AttributeError each time;
+- `Invocation.noted`: a slot of the run for what a hook of the adapter noted while the run's call ran (agno:
+  the arguments its dispatcher handed the stream it returns), read by the adapter's `handle_result`;
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
   wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
 
@@ -58,6 +61,7 @@ from ..invocation import (
 )
 from ..stream import (
     AbandonWatch,
+    class_attribute,
     finish_with_error,
     read_facts,
     trace_coroutine,
@@ -100,6 +104,7 @@ __all__ = [
     "WrapperFunction",
     "active_invocation",
     "awaited_step",
+    "class_attribute",
     "finish_with_error",
     "instrumentation_enabled",
     "is_mapping",

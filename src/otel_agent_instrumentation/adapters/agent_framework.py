@@ -109,6 +109,7 @@ from typing import Any
 from .. import semconv
 from ..config import Config
 from ..invocation import Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..stream import class_attribute
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target, is_mapping
 
 name = "agent_framework"
@@ -338,7 +339,7 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
         if value is None:
             return None
         # A ResponseStream: read the updates already pulled (a list the stream keeps), nothing more.
-        updates = getattr(type(value), "updates", None)
+        updates = class_attribute(type(value), "updates")
         if isinstance(updates, property):
             return _facts_from_updates(value.updates, capture)
         return _facts_from_response(value, capture)

@@ -133,7 +133,7 @@ from ..invocation import (
     Telemetry,
     active_invocation,
 )
-from ..stream import trace_result
+from ..stream import class_attribute, trace_result
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 name = "autogen_agentchat"
@@ -344,7 +344,7 @@ def make_result_handler(config: Config, usage: bool = True) -> Callable[[Any, Ag
             _note_team_run(invocation)
         if not usage and not capture:
             return trace_result(result, invocation)
-        if not hasattr(type(result), "__anext__"):
+        if class_attribute(type(result), "__anext__") is None:
             return trace_result(result, invocation, read_task_result)
         # The generator keeps nothing it yielded: fold each item the consumer receives (no extra
         # pulls, no buffering) and read the fold at the end.
