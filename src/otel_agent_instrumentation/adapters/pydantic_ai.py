@@ -315,9 +315,13 @@ def _output_messages(response: Any) -> list[dict[str, Any]]:
 
 
 def _lookup_entered(value: Any) -> Any:
+    # Unhashable (pydantic dataclasses: AgentRunResult, StreamedRunResult, read at every run's end): not a
+    # context manager of ours, told without the lookup, which would raise TypeError (about 1 us).
+    if type(value).__hash__ is None:
+        return value
     try:
         return _entered.get(value, value)
-    except TypeError:  # unhashable (pydantic dataclasses): not a context manager of ours
+    except TypeError:  # no weak reference to it: not a context manager of ours either
         return value
 
 
