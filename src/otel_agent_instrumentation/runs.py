@@ -67,7 +67,9 @@ def make_run_patches(
         if invocation is None:
             return wrapped(*args, **kwargs)
         # A call that only makes a coroutine or generator runs nothing of the target: no span made current.
-        token = None if body_deferred else attach_context(invocation.step_context())
+        # The call-time context is the step's (step_context() would find the context unchanged since the
+        # invocation read it).
+        token = None if body_deferred else attach_context(invocation.context)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as error:

@@ -32,6 +32,7 @@ import inspect
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Generator
+from time import perf_counter as _perf_counter
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -380,7 +381,7 @@ async def _anext(self: StreamProxy) -> Any:
     except (ValueError, RuntimeError):  # resumed in another Context (see _context)
         _detach_resumed(token)
     if invocation.first_chunk_at is None:
-        invocation.mark_first_chunk()
+        invocation.first_chunk_at = _perf_counter()  # mark_first_chunk(), its call saved
     observe = invocation.observe_update
     if observe is not None:
         try:
@@ -427,7 +428,7 @@ def _next(self: StreamProxy) -> Any:
         raise
     _detach(token)
     if invocation.first_chunk_at is None:
-        invocation.mark_first_chunk()
+        invocation.first_chunk_at = _perf_counter()  # mark_first_chunk(), its call saved
     observe = invocation.observe_update
     if observe is not None:
         try:
