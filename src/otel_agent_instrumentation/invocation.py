@@ -297,8 +297,9 @@ class Invocation:
         # An adapter's fold of each update the consumer receives, for frameworks whose streams keep
         # nothing they yielded (called after the pull, with the span no longer current).
         self.observe_update: Callable[[Any], None] | None = None
-        # What an adapter's hook noted for this run while its call ran, for the adapter's result handler
-        # (agno: the arguments its dispatcher handed the stream it returns).
+        # What an adapter's hooks noted for this run (agno: the arguments its dispatcher handed the stream it
+        # returns; OpenAI Agents: the run's handoffs), read by its result handler or later hooks. A slot of the
+        # run rather than a weak-keyed map of runs, whose reads and writes cost about 0.2-1 us each.
         self.noted: Any = None
         operation = request.operation
         operation_name = operation._value_

@@ -35,8 +35,8 @@ move. By use:
 - `is_mapping(value)`: `isinstance(value, Mapping)` without the ABC's Python-level check for a dict or None,
   for readers on every run's path; `class_attribute(kind, name)`: `getattr(kind, name, None)` remembered per
   class, since a failed lookup on a class costs an AttributeError each time;
-- `Invocation.noted`: a slot of the run for what a hook of the adapter noted while the run's call ran (agno:
-  the arguments its dispatcher handed the stream it returns), read by the adapter's `handle_result`;
+- `Invocation.noted`: a slot of the run for what the adapter's hooks noted for it (agno: the arguments its
+  dispatcher handed the stream it returns; OpenAI Agents: the run's handoffs), instead of a weak-keyed map;
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
   wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
 

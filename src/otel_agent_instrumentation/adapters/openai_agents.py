@@ -398,8 +398,10 @@ class _Handoffs:
         self.usage_at_start: tuple[int, int, int] | None = None
 
 
-# A run's invocation (its top span) -> its handoffs, from its first turn until the run ends.
-_handoffs: weakref.WeakKeyDictionary[AgentInvocation, _Handoffs] = weakref.WeakKeyDictionary()
+def _noted_handoffs(root: AgentInvocation) -> _Handoffs | None:
+    """The handoffs a run's turns noted on its invocation (its top span), from its first turn until the run ends."""
+    noted = root.noted
+    return noted if isinstance(noted, _Handoffs) else None
 
 
 def _usage_counts(usage: Any) -> tuple[int, int, int] | None:
@@ -435,9 +437,9 @@ def _end_handoffs(root: AgentInvocation, outcome: Outcome, error: BaseException 
     """The run ended: the agent that has it ends with the run's outcome. Makes no context or framework calls
     (it also runs from the garbage collector)."""
     try:
-        # Most runs never hand off: the emptiness check spares them the weak-keyed pop (about 1 us).
-        handoffs = _handoffs.pop(root, None) if _handoffs else None
+        handoffs = _noted_handoffs(root)
         if handoffs is not None:
+            root.noted = None
             _end_child(handoffs, outcome, error)
     except Exception:
         report_failure("ending the openai-agents handoff span")
@@ -477,13 +479,13 @@ def _handoffs_of_turn(
     if root is None:
         return None
     agent = getattr(_turn_argument(args, kwargs, "bindings", positions), "public_agent", None)
-    handoffs = _handoffs.get(root)
+    handoffs = _noted_handoffs(root)
     if handoffs is None:
         # A run resumed from a RunState whose current agent is not the one it was started with.
         takes_over = getattr(agent, "name", None) != root.request.agent_name
         if not takes_over and not getattr(agent, "handoffs", True):
-            return None  # as below, and nothing noted: the run's end then skips the weak-keyed pop
-        handoffs = _handoffs[root] = _Handoffs()
+            return None  # as below, and nothing noted
+        handoffs = root.noted = _Handoffs()
     else:
         takes_over = handoffs.handed_off
     handoffs.handed_off = False
