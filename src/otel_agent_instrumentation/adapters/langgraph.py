@@ -306,9 +306,15 @@ class _RunMessages:
         self.nested: set[Any] = set()
 
 
-# A running agent invocation -> its messages; an entered loop -> the messages of the run that entered it.
-_runs: weakref.WeakKeyDictionary[Invocation, _RunMessages] = weakref.WeakKeyDictionary()
+# An entered loop -> the messages of the run that entered it. An agent run's own messages are noted on its
+# invocation (`_run_messages`).
 _loops: weakref.WeakKeyDictionary[Any, _RunMessages] = weakref.WeakKeyDictionary()
+
+
+def _run_messages(invocation: Invocation | None) -> _RunMessages | None:
+    """The messages of an agent run of ours, noted on its invocation; None for anything else."""
+    noted = invocation.noted if invocation is not None else None
+    return noted if isinstance(noted, _RunMessages) else None
 
 
 def _is_ai_message(value: Any) -> bool:
@@ -346,8 +352,7 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
 def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            running = active_invocation()
-            messages = _runs.get(running) if running is not None and _runs else None
+            messages = _run_messages(active_invocation())
             if messages is not None:
                 _loops[instance] = messages
         except Exception:
@@ -358,9 +363,9 @@ def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
 
 
 def _agent_runs_running(loop: Any) -> bool:
-    """Whether any agent run of ours is in progress: only then can a loop entered now be one to tie. While
-    none is (only workflows, or runs under suppression), loops are entered straight through to LangGraph."""
-    return len(_runs) > 0
+    """Whether the loop is entered inside an agent run of ours, the only loop to tie. Any other (in a workflow,
+    or under suppression) is entered straight through to LangGraph."""
+    return _run_messages(active_invocation()) is not None
 
 
 def _note_writes(telemetry: Telemetry) -> WrapperFunction:
@@ -461,8 +466,8 @@ def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if invocation.request.operation is not Operation.AGENT:
             return trace_result(result, invocation, None, GraphStreamMethods)
-        running = active_invocation()  # the caller's: a node's or a tool's of an enclosing run, or none
-        messages = _runs[invocation] = _RunMessages(_runs.get(running) if running is not None else None)
+        # The caller's run (a node's or a tool's of an enclosing run, or none) encloses this one.
+        messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
 
         def read_result(_stream: Any, outcome: Outcome) -> ResultFacts | None:
             return facts_from_messages(messages, capture)
