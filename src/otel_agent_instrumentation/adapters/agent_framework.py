@@ -448,17 +448,34 @@ async def _awaited(execute: Callable[[], Awaitable[Any]]) -> Any:
     return await execute()
 
 
-def _owned_by_our_run(agent: Any) -> bool:
-    running = active_invocation()
-    return running is not None and running.owner is agent
-
-
-def _stand_down_framework_span(telemetry: Telemetry) -> Any:
-    from agent_framework import ResponseStream, observability
+def _telemetry_switch() -> Callable[[], bool]:
+    """Whether the framework's own telemetry is on, read as its telemetry hook reads it."""
+    from agent_framework import observability
 
     def framework_telemetry_on() -> bool:
         settings = getattr(observability, "OBSERVABILITY_SETTINGS", None)
         return bool(getattr(settings, "ENABLED", True))
+
+    return framework_telemetry_on
+
+
+def _stands_down_here() -> Callable[[Any], bool]:
+    """The telemetry hook's `applies_to`: a call of a run of ours, with the framework's telemetry on. For any
+    other the framework's method is not ours to touch, or (telemetry off) only calls `execute()`, and the call
+    goes straight to it."""
+    framework_telemetry_on = _telemetry_switch()
+
+    def applies(agent: Any) -> bool:
+        running = active_invocation()
+        return running is not None and running.owner is agent and framework_telemetry_on()
+
+    return applies
+
+
+def _stand_down_framework_span(telemetry: Telemetry) -> Any:
+    from agent_framework import ResponseStream
+
+    framework_telemetry_on = _telemetry_switch()
 
     def streamed(execute: Callable[[], Any]) -> Any:
         result = execute()
@@ -601,7 +618,7 @@ def targets(config: Config) -> Sequence[Target]:
                 "agent_framework.observability",
                 "AgentTelemetryLayer._trace_agent_invocation",
                 _stand_down_framework_span,
-                applies_to=_owned_by_our_run,
+                applies_to=_stands_down_here(),
             )
         )
         found += [HookTarget(module, "start_workflow_span", _stand_down_workflow_span) for module in workflow_modules]
