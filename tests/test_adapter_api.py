@@ -108,6 +108,19 @@ def test_class_attribute_answers_as_getattr_with_none_and_asks_the_class_once() 
     assert (answers, _CountingMeta.misses) == (expected, 1)
 
 
+class _UnhashableMeta(type):
+    __hash__ = None  # type: ignore[assignment]  # its classes cannot be dict keys
+
+
+class _Unhashable(metaclass=_UnhashableMeta):
+    updates = "kept on the class"
+
+
+def test_class_attribute_answers_for_a_class_that_cannot_be_a_dict_key() -> None:
+    answers = [adapter_api.class_attribute(_Unhashable, name) for name in ("updates", "absent")]
+    assert answers == ["kept on the class", None]
+
+
 def test_class_attribute_answers_without_keeping_once_its_store_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
     from otel_agent_instrumentation import stream
 

@@ -412,6 +412,64 @@ async def test_an_awaited_run_that_resolves_to_a_stream_failing_mid_way_ends_fai
     assert outcome(telemetry) == ("failed", StatusCode.ERROR)
 
 
+class _UnhashableClasses(type):
+    """A metaclass defining __eq__ without __hash__: its classes cannot be dict keys."""
+
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+    __hash__ = None  # type: ignore[assignment]  # as Python sets it for such a class body
+
+
+class UnhashableAnswer(metaclass=_UnhashableClasses):
+    pass
+
+
+class UnhashableStream(metaclass=_UnhashableClasses):
+    def __init__(self) -> None:
+        self.updates = ["u0", "u1"]
+
+    def __aiter__(self) -> UnhashableStream:
+        return self
+
+    async def __anext__(self) -> str:
+        if not self.updates:
+            raise StopAsyncIteration
+        return self.updates.pop(0)
+
+
+def answer_unhashable() -> UnhashableAnswer:
+    return UnhashableAnswer()
+
+
+async def await_unhashable() -> UnhashableAnswer:
+    return UnhashableAnswer()
+
+
+async def open_unhashable_stream() -> UnhashableStream:
+    return UnhashableStream()
+
+
+async def run_as_the_app(target: str) -> list[str]:
+    """Call `target` of this module as an app would; the class name of what it got (and a stream's updates)."""
+    result: Any = globals()[target]()
+    if inspect.iscoroutine(result):
+        result = await result
+    if isinstance(result, UnhashableStream):
+        return [result.__class__.__name__, *[update async for update in result]]
+    return [result.__class__.__name__]
+
+
+@pytest.mark.parametrize("target", ["answer_unhashable", "await_unhashable", "open_unhashable_stream"])
+async def test_a_run_whose_result_is_of_an_unhashable_class_ends_completed_and_the_app_gets_the_same(
+    instrumentation: Instrumentation, telemetry: Telemetry, target: str
+) -> None:
+    # Our per-class lookups (which results are streams, their proxy classes) are dict keys of the class.
+    bare = await run_as_the_app(target)
+    instrumentation.on(targets=[f"{__name__}:{target}"])
+    assert (await run_as_the_app(target), outcome(telemetry)) == (bare, ("completed", StatusCode.UNSET))
+
+
 class Unprintable(RuntimeError):
     def __str__(self) -> str:
         raise ValueError("no message")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import inspect
 import logging
@@ -159,15 +160,20 @@ def class_attribute(kind: type, name: str) -> Any:
         if len(_class_attributes) < _CLASS_LOOKUPS_KEPT:
             _class_attributes[key] = value
         return value
+    except TypeError:  # an unhashable class (its metaclass defines __eq__ without __hash__): not kept
+        return getattr(kind, name, None)
 
 
 def _is_iterator_class(kind: type) -> bool:
-    iterates = _iterator_classes.get(kind)
-    if iterates is None:
+    try:
+        return _iterator_classes[kind]
+    except KeyError:
         iterates = hasattr(kind, "__anext__") or hasattr(kind, "__next__")
         if len(_iterator_classes) < _CLASS_LOOKUPS_KEPT:
             _iterator_classes[kind] = iterates
-    return iterates
+        return iterates
+    except TypeError:  # an unhashable class, as in class_attribute
+        return hasattr(kind, "__anext__") or hasattr(kind, "__next__")
 
 
 class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied type varies per instance
@@ -558,13 +564,19 @@ _proxy_classes: dict[tuple[type, type | None], type[StreamProxy]] = {}
 def proxy_class(wrapped_type: type, methods: type | None = None) -> type[StreamProxy]:
     """The proxy class for `wrapped_type`, with an adapter's extra `methods` mixed in first."""
     key = (wrapped_type, methods)
-    cls = _proxy_classes.get(key)
+    try:
+        cls = _proxy_classes.get(key)
+    except TypeError:  # an unhashable class (its metaclass defines __eq__ without __hash__): made each time
+        return _new_proxy_class(wrapped_type, methods)
     if cls is None:
-        namespace = {name: function for name, function in _PROTOCOL_METHODS.items() if hasattr(wrapped_type, name)}
-        bases: tuple[type, ...] = (methods, StreamProxy) if methods is not None else (StreamProxy,)
-        cls = type(f"Traced{wrapped_type.__name__}", bases, namespace)
-        _proxy_classes[key] = cls
+        cls = _proxy_classes[key] = _new_proxy_class(wrapped_type, methods)
     return cls
+
+
+def _new_proxy_class(wrapped_type: type, methods: type | None) -> type[StreamProxy]:
+    namespace = {name: function for name, function in _PROTOCOL_METHODS.items() if hasattr(wrapped_type, name)}
+    bases: tuple[type, ...] = (methods, StreamProxy) if methods is not None else (StreamProxy,)
+    return type(f"Traced{wrapped_type.__name__}", bases, namespace)
 
 
 def trace_stream(
@@ -606,8 +618,9 @@ async def _drive(
     _detach_resumed(token)
     if on_return is None:
         kind = type(value)
-        iterates = _iterator_classes.get(kind)  # _is_iterator_class, its call saved for the usual answer
-        if iterates is None:
+        try:
+            iterates = _iterator_classes[kind]  # _is_iterator_class, its call saved for the usual answer
+        except (KeyError, TypeError):
             iterates = _is_iterator_class(kind)
         if iterates:
             # It resolved to a stream (a run that defers its work into the first pull): the stream is
@@ -772,8 +785,9 @@ _UNSEEN = object()
 
 def _result_proxy(kind: type, methods: type | None) -> type[StreamProxy] | None:
     proxy = proxy_class(kind, methods) if any(hasattr(kind, name) for name in _STREAM_PROTOCOL) else None
-    if len(_result_proxies) < 1024:
-        _result_proxies[(kind, methods)] = proxy
+    if len(_result_proxies) < _CLASS_LOOKUPS_KEPT:
+        with contextlib.suppress(TypeError):  # an unhashable class: not kept
+            _result_proxies[(kind, methods)] = proxy
     return proxy
 
 
@@ -794,7 +808,10 @@ def trace_result(
     if isinstance(result, (asyncio.Future, concurrent.futures.Future)):
         return trace_future(result, invocation, reader)
     key = (type(result), methods)
-    proxy = _result_proxies.get(key, _UNSEEN)
+    try:
+        proxy = _result_proxies.get(key, _UNSEEN)
+    except TypeError:  # an unhashable class (see class_attribute)
+        proxy = _UNSEEN
     if proxy is _UNSEEN:
         proxy = _result_proxy(*key)
     if proxy is not None:
