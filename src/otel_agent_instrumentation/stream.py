@@ -155,25 +155,26 @@ def class_attribute(kind: type, name: str) -> Any:
     key = (kind, name)
     try:
         return _class_attributes[key]
-    except KeyError:
-        value = getattr(kind, name, None)
-        if len(_class_attributes) < _CLASS_LOOKUPS_KEPT:
+    except (KeyError, TypeError):  # not asked yet, or an unhashable class (see below)
+        pass
+    value = getattr(kind, name, None)
+    if len(_class_attributes) < _CLASS_LOOKUPS_KEPT:
+        # An unhashable class (its metaclass defines __eq__ without __hash__) is answered, not kept.
+        with contextlib.suppress(TypeError):
             _class_attributes[key] = value
-        return value
-    except TypeError:  # an unhashable class (its metaclass defines __eq__ without __hash__): not kept
-        return getattr(kind, name, None)
+    return value
 
 
 def _is_iterator_class(kind: type) -> bool:
     try:
         return _iterator_classes[kind]
-    except KeyError:
-        iterates = hasattr(kind, "__anext__") or hasattr(kind, "__next__")
-        if len(_iterator_classes) < _CLASS_LOOKUPS_KEPT:
+    except (KeyError, TypeError):  # as in class_attribute
+        pass
+    iterates = hasattr(kind, "__anext__") or hasattr(kind, "__next__")
+    if len(_iterator_classes) < _CLASS_LOOKUPS_KEPT:
+        with contextlib.suppress(TypeError):
             _iterator_classes[kind] = iterates
-        return iterates
-    except TypeError:  # an unhashable class, as in class_attribute
-        return hasattr(kind, "__anext__") or hasattr(kind, "__next__")
+    return iterates
 
 
 class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied type varies per instance
