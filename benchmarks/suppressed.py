@@ -69,6 +69,12 @@ async def child(framework: str, rounds: int, calls_per_segment: int) -> None:
         tracer.start_span("raw").end()
     mark(None)
     gc.enable()
+    # instrument() imports every installed framework: done once here, what the set-up left is frozen so that
+    # the collections before each segment do not walk it (as in instructions.py's child).
+    instrumentor.instrument(**no_op)
+    instrumentor.uninstrument()
+    gc.collect()
+    gc.freeze()
     with suppress_instrumentation():
         for shape, call in calls.items():
             for _ in range(3):
