@@ -488,3 +488,41 @@ def test_a_run_failing_with_an_exception_whose_str_raises_still_ends_failed_with
         StatusCode.ERROR,
         error_type,
     )
+
+
+def armed_watches() -> int:
+    from otel_agent_instrumentation import stream
+
+    return len(stream._armed_watches)
+
+
+async def test_a_manager_whose_block_consumed_the_run_keeps_no_watch_on_it_once_exited(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The stream the block consumed ended the run; the manager, still held by the app, has nothing left to end,
+    # and its watch would keep the ended run (its span, its facts) until the manager is collected.
+    instrumentation.on(targets=[f"{APP}:NamedAgent.stream_session"])
+    before = armed_watches()
+    manager = agents.NamedAgent().stream_session()
+    async with manager as stream:
+        updates = [update async for update in stream]
+    assert (updates, outcome(telemetry), armed_watches() - before) == (
+        ["u0", "u1"],
+        ("completed", StatusCode.UNSET),
+        0,
+    )
+
+
+def test_a_sync_manager_whose_block_consumed_the_run_keeps_no_watch_on_it_once_exited(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[f"{APP}:NamedAgent.sync_stream_session"])
+    before = armed_watches()
+    manager = agents.NamedAgent().sync_stream_session()
+    with manager as stream:
+        updates = list(stream)
+    assert (updates, outcome(telemetry), armed_watches() - before) == (
+        ["u0", "u1"],
+        ("completed", StatusCode.UNSET),
+        0,
+    )

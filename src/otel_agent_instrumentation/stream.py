@@ -509,7 +509,11 @@ async def _aexit(self: StreamProxy, exc_type: Any, error: BaseException | None, 
             _detach_resumed(token)
     finally:
         self._self_release_held()
-    if not self._self_invocation.finished:  # else a stream the block consumed ended it: nothing to decide
+    if self._self_invocation.finished:
+        # A stream the block consumed ended the run: nothing to decide, and nothing left for the manager's
+        # watch, which would otherwise keep the run until the manager is collected.
+        self._self_finalizer.detach()
+    else:
         outcome, recorded = self._self_exit_outcome(error)
         self._self_end(outcome, recorded)
     return suppress
@@ -524,7 +528,9 @@ def _exit(self: StreamProxy, exc_type: Any, error: BaseException | None, traceba
         suppress = self._self_step(self.__wrapped__.__exit__, exc_type, error, traceback)
     finally:
         self._self_release_held()
-    if not self._self_invocation.finished:  # as in _aexit
+    if self._self_invocation.finished:  # as in _aexit
+        self._self_finalizer.detach()
+    else:
         outcome, recorded = self._self_exit_outcome(error)
         self._self_end(outcome, recorded)
     return suppress

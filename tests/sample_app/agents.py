@@ -44,6 +44,15 @@ class NamedAgent:
     async def session(self) -> AsyncIterator[list[str]]:
         yield ["ready"]
 
+    @contextlib.asynccontextmanager
+    async def stream_session(self) -> AsyncIterator[AsyncGenerator[str, None]]:
+        """A run whose block consumes the stream the manager hands it: the stream's end is the run's."""
+        yield self.astream(2)
+
+    @contextlib.contextmanager
+    def sync_stream_session(self) -> Generator[Generator[str, None, None], None, None]:
+        yield self.stream(2)
+
     @contextlib.contextmanager
     def workspace(self) -> Generator[dict[str, str], None, None]:
         """A run whose results are read inside a `with` block: no stream, no updates."""
