@@ -777,6 +777,37 @@ async def test_handoff_runs_are_the_same_with_and_without_us(mode: str, instrume
     assert "handoff:triage->specialist" in bare[1]
 
 
+@pytest.mark.parametrize(
+    ("agents_of_run", "followed"),
+    [(lambda: make_tool_agent(lookup), False), (make_handoff_agents, True)],
+    ids=["agent without handoffs", "agent with handoffs"],
+)
+@pytest.mark.parametrize("mode", MODES)
+async def test_only_the_turns_of_a_run_that_can_hand_off_pass_through_our_turn_hook(
+    mode: str,
+    agents_of_run: Any,
+    followed: bool,
+    instrumentation: Instrumentation,
+    telemetry: Telemetry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A run whose agent has no handoffs stays with it: its turns (here a tool call's, then the answer's) have
+    # nothing to follow and go straight to the SDK, our turn wrapper off their path; its spans are the same.
+    from otel_agent_instrumentation.adapters import openai_agents as adapter
+
+    turns_followed: list[object] = []
+    follow = adapter._handoffs_of_turn
+
+    def spy(*args: Any) -> Any:
+        turns_followed.append(args)
+        return follow(*args)
+
+    monkeypatch.setattr(adapter, "_handoffs_of_turn", spy)
+    instrumentation.on()
+    await _run(mode, agents_of_run())
+    assert (bool(turns_followed), len(telemetry.agent_spans()) > 0) == (followed, True)
+
+
 async def test_handed_off_agent_span_reads_the_agent_and_the_usage_of_its_own_turns(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:

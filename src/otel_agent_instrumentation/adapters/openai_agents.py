@@ -276,8 +276,15 @@ def _input_messages(value: Any) -> list[dict[str, Any]]:
     return messages
 
 
+class _SingleAgentRequest(RequestFacts):
+    """The request of a run that cannot leave its starting agent: the agent has no handoffs, and the run starts
+    from its input rather than resuming a RunState (whose current agent may be another). Its turns have no
+    handoffs to follow, so the turn hooks send them straight to the SDK (`_run_of_turn`)."""
+
+
 def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     agent = args[0] if args else kwargs.get("starting_agent")
+    run_input = args[1] if len(args) > 1 else kwargs.get("input")
     agent_name = getattr(agent, "name", None)
     description = getattr(agent, "handoff_description", None)
     run_config = kwargs.get("run_config")
@@ -294,7 +301,9 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
         except Exception:
             conversation_id = None
     _note_shared_usage(kwargs.get("context"))
-    facts = RequestFacts(
+    # A str or a list of items, not a RunState; an agent whose handoffs are added during its run is not followed.
+    single_agent = isinstance(run_input, (str, list)) and not getattr(agent, "handoffs", None)
+    facts = (_SingleAgentRequest if single_agent else RequestFacts)(
         agent_name=agent_name if isinstance(agent_name, str) else None,
         agent_description=description if isinstance(description, str) else None,
         request_model=model,
@@ -310,7 +319,7 @@ def read_request(runner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             facts.attributes[attribute] = value
     if config.capture_content.enabled:
-        facts.input_messages = _input_messages(args[1] if len(args) > 1 else kwargs.get("input"))
+        facts.input_messages = _input_messages(run_input)
         instructions = getattr(agent, "instructions", None)  # a callable is user code: not called
         if isinstance(instructions, str):
             facts.system_instructions = [{"type": "text", "content": instructions}]
@@ -459,14 +468,18 @@ def _run_of_turn() -> Invocation | None:
     # Turns are called from the run loop, where the run's own span is current (a tool's or a handed-off
     # agent's is current only inside a turn).
     root = active_invocation()
-    if root is None or root.finished or root.reentry_key != name or root.request.operation is not Operation.AGENT:
+    if root is None or root.finished or root.reentry_key != name:
+        return None
+    request = root.request
+    if request.operation is not Operation.AGENT or type(request) is _SingleAgentRequest:
         return None
     return root
 
 
 def _turn_in_our_run(_: None) -> bool:
-    """A turn hook's `applies_to` (a module function: no instance): only a turn of a run of ours has handoffs
-    to follow; the others (suppressed runs, runs that are not ours) go straight to the SDK."""
+    """A turn hook's `applies_to` (a module function: no instance): only a turn of a run of ours that can hand
+    off has handoffs to follow; the others (runs that stay with their agent, suppressed runs, runs that are not
+    ours) go straight to the SDK."""
     return _run_of_turn() is not None
 
 
