@@ -643,6 +643,9 @@ async def _drive(
     return value
 
 
+_proxy_init = wrapt.BaseObjectProxy.__init__
+
+
 class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied coroutine type varies
     """An awaited run: the framework's coroutine behind a proxy that ends the run with it.
 
@@ -658,12 +661,13 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
 
     __getattribute__ = object.__getattribute__  # the fast attribute path, as StreamProxy's
 
-    _self_invocation: AgentInvocation
-    _self_reader: ResultReader | None
-    _self_driver: Any
-    # _drive's arguments but the coroutine, in one attribute: send() reads one attribute, not five.
-    _self_drive_arguments: tuple[Any, ...]
-    _self_finalizer: AbandonWatch
+    # _drive's coroutine once the proxy is awaited or stepped (or the framework's own awaitable, after a throw()
+    # it caught); the class's None until then.
+    _self_driver: Any = None
+    # _drive's arguments but the coroutine: (invocation, reader, on_return, finalizer, methods), the proxy's
+    # whole state in one attribute. Each attribute set on a proxy goes through wrapt's setattr (about 0.7k
+    # instructions), and every awaited run makes one proxy.
+    _self_drive_arguments: tuple[AgentInvocation, ResultReader | None, Any, AbandonWatch, type | None]
     if TYPE_CHECKING:
         __wrapped__: Any
 
@@ -675,12 +679,8 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         on_return: Callable[[Any], None] | None = None,
         methods: type | None = None,
     ) -> None:
-        super().__init__(coroutine)
-        self._self_invocation = invocation
-        self._self_reader = reader
-        self._self_driver = None
-        finalizer = self._self_finalizer = AbandonWatch(self, invocation)
-        self._self_drive_arguments = (invocation, reader, on_return, finalizer, methods)
+        _proxy_init(self, coroutine)  # not super().__init__: no super object and lookup per run
+        self._self_drive_arguments = (invocation, reader, on_return, AbandonWatch(self, invocation), methods)
 
     def __await__(self) -> Any:
         # `await run` drives our coroutine's own iterator, in C: no frame of ours per suspension of the
@@ -705,14 +705,14 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
     def throw(self, *args: Any) -> Any:
         if self._self_driver is not None:
             return self._self_driver.throw(*args)
-        invocation = self._self_invocation
-        self._self_finalizer.detach()
+        invocation, reader, _, finalizer, _ = self._self_drive_arguments
+        finalizer.detach()
         try:
             # A native coroutine raises what is thrown in before its first instruction and is closed.
             value = self.__wrapped__.throw(*args)
         except BaseException as error:
             outcome = Outcome.COMPLETED if isinstance(error, StopIteration) else _outcome_of(error)
-            facts = read_facts(self._self_reader, None, outcome)
+            facts = read_facts(reader, None, outcome)
             if outcome is Outcome.COMPLETED:
                 invocation.finish(outcome, None, facts)
             else:
@@ -727,10 +727,11 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         if self._self_driver is not None:
             self._self_driver.close()
             return
-        self._self_finalizer.detach()
+        invocation, reader, _, finalizer, _ = self._self_drive_arguments
+        finalizer.detach()
         self.__wrapped__.close()
-        facts = read_facts(self._self_reader, None, Outcome.CLOSED_EARLY)
-        self._self_invocation.finish(Outcome.CLOSED_EARLY, None, facts)
+        facts = read_facts(reader, None, Outcome.CLOSED_EARLY)
+        invocation.finish(Outcome.CLOSED_EARLY, None, facts)
 
 
 def trace_coroutine(
@@ -811,7 +812,7 @@ def trace_result(
     hook, nothing wrapped); a plain value ends the run.
     """
     if isinstance(result, CoroutineType):  # inspect.iscoroutine, one call less
-        return trace_coroutine(result, invocation, reader, methods=methods)
+        return TracedCoroutine(result, invocation, reader, None, methods)  # trace_coroutine, one frame less
     if isinstance(result, (asyncio.Future, concurrent.futures.Future)):
         return trace_future(result, invocation, reader)
     key = (type(result), methods)
