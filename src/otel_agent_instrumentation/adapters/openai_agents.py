@@ -361,8 +361,9 @@ def make_result_reader(config: Config) -> ResultReader:
         wrapper = getattr(result, "context_wrapper", None)
         usage = getattr(wrapper, "usage", None)
         requests = getattr(usage, "requests", None)
-        # Only a ToolContext is ever noted: the others skip the weak-keyed pop (about 1 us).
-        start = _shared_usage_at_start.pop(wrapper, None) if _is_tool_context(wrapper) else None
+        # Only a ToolContext is ever noted: the others skip the weak-keyed pop (about 1 us). _is_tool_context,
+        # written out.
+        start = _shared_usage_at_start.pop(wrapper, None) if type(wrapper).__name__ == "ToolContext" else None
         now = _usage_counts(usage) if start is not None else None
         if start is not None and now is not None:  # a nested run: what it added to the shared usage
             if now[0] > start[0]:
@@ -662,7 +663,8 @@ def _run_loop_done(
         report_failure("restoring the openai-agents event queue")
     facts = read_facts(reader, result, Outcome.COMPLETED)
     outcome, error = _streamed_ending(result, task)
-    _end_handoffs(invocation, outcome, error)
+    if invocation.noted is not None:  # a turn noted handoffs to follow
+        _end_handoffs(invocation, outcome, error)
     if error is not None:
         finish_with_error(invocation, error, facts)
     else:
@@ -685,7 +687,9 @@ def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any,
         invocation.owner = _RunOwner()
         task = getattr(result, "run_loop_task", None)
         if not isinstance(task, asyncio.Future):  # `run`: a coroutine, traced by the core
-            return trace_result(result, invocation, _ending_handoffs(reader, invocation))
+            # A run that stays with its agent has no handed-off agent to end first.
+            single_agent = type(invocation.request) is _SingleAgentRequest
+            return trace_result(result, invocation, reader if single_agent else _ending_handoffs(reader, invocation))
         finalizer = AbandonWatch(task, invocation, _end_abandoned)
         unmark = _watch_first_event(result, invocation, end_marker)
         task.add_done_callback(lambda done: _run_loop_done(result, invocation, reader, finalizer, unmark, done))
