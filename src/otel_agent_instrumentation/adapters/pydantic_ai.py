@@ -326,11 +326,13 @@ def _lookup_entered(value: Any) -> Any:
 
 
 def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
+    # Imported once here, when the adapter is applied: an import statement in the reader cost about 8k
+    # instructions a run (the import system's checks on an already imported module).
+    from pydantic_ai.run import AgentRunResult
+
     capture = config.capture_content.enabled
 
     def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
-        from pydantic_ai.run import AgentRunResult
-
         source = _lookup_entered(value)
         if source is None:
             return None

@@ -81,6 +81,9 @@ from ..stream import read_facts, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
 if TYPE_CHECKING:
+    from smolagents.memory import TaskStep, ToolCall
+    from smolagents.utils import AgentMaxStepsError
+
     from .._patching import WrapperFunction
     from ..invocation import Telemetry
 
@@ -104,10 +107,20 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+@functools.cache
+def _smolagents() -> tuple[types.ModuleType, type[TaskStep], type[ToolCall], type[AgentMaxStepsError]]:
+    """smolagents' models module and the classes the readers test for, imported once (not bound at our import:
+    smolagents may not be installed). An import statement on a run's path costs about 8k instructions each time,
+    the import system's checks on a module already imported; this cached call about 0.3k."""
+    import smolagents.models as models
+    from smolagents import memory, utils
+
+    return models, memory.TaskStep, memory.ToolCall, utils.AgentMaxStepsError
+
+
 def _provider(model: Any) -> str | None:
     """gen_ai.provider.name for a smolagents model, from its class and settings (see module docstring)."""
-    import smolagents.models as models  # not `from smolagents import models`: that is a Python call a run
-
+    models = _smolagents()[0]
     raw: Any = None
     if isinstance(model, models.AzureOpenAIModel):  # before OpenAIModel, its base class
         raw = "azure"
@@ -151,18 +164,15 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
 
 def _run_steps(agent: Any) -> list[Any]:
     """The memory steps of the agent's latest run: those after its last TaskStep."""
-    from smolagents.memory import TaskStep
-
+    task_step = _smolagents()[1]
     steps = list(getattr(getattr(agent, "memory", None), "steps", None) or ())
     for index in range(len(steps) - 1, -1, -1):
-        if isinstance(steps[index], TaskStep):
+        if isinstance(steps[index], task_step):
             return steps[index + 1 :]
     return steps
 
 
 def _facts_from_agent(agent: Any, outcome: Outcome) -> ResultFacts:
-    from smolagents.utils import AgentMaxStepsError
-
     facts = ResultFacts()
     steps = _run_steps(agent)
     for step in steps:
@@ -175,7 +185,7 @@ def _facts_from_agent(agent: Any, outcome: Outcome) -> ResultFacts:
                 setattr(facts, field, (getattr(facts, field) or 0) + count)
     if outcome is Outcome.COMPLETED and steps:
         error = getattr(steps[-1], "error", None)
-        if isinstance(error, AgentMaxStepsError):
+        if isinstance(error, _smolagents()[3]):  # AgentMaxStepsError
             cls = type(error)
             facts.error_type = f"{cls.__module__}.{cls.__qualname__}"
             facts.error_message = str(error) or None
@@ -366,15 +376,14 @@ def _single_tool_call_code() -> types.CodeType | None:
 
 
 def _find_model_tool_call(single_call_code: types.CodeType, tool_name: Any) -> _ModelToolCall | None:
-    from smolagents.memory import ToolCall
-
+    tool_call_class = _smolagents()[2]
     frame: types.FrameType | None = sys._getframe(2)  # past this function and the wrapper: the caller
     for _ in range(_CALLER_FRAMES):
         if frame is None:
             return None
         if frame.f_code is single_call_code:
             tool_call = frame.f_locals.get("tool_call")
-            if isinstance(tool_call, ToolCall) and tool_call.name == tool_name and isinstance(tool_call.id, str):
+            if isinstance(tool_call, tool_call_class) and tool_call.name == tool_name and isinstance(tool_call.id, str):
                 return _ModelToolCall(tool_name, tool_call.id)
             return None
         frame = frame.f_back
