@@ -62,6 +62,7 @@ which also turns off the application's own SDK). Its trace upload to its platfor
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -331,14 +332,34 @@ def make_kickoff_result_handler(config: Config) -> Callable[[Any, AgentInvocatio
 # -- tool calls ---------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _description_prefix_stripper() -> Callable[[str], Any] | None:
+    """crewai's `strip_composite_description_prefix`, imported once (None in a release without it): an import
+    statement on a tool call's path costs about 8k instructions each time."""
+    try:
+        from crewai.tools.structured_tool import strip_composite_description_prefix
+    except ImportError:
+        return None
+    strip: Callable[[str], Any] = strip_composite_description_prefix
+    return strip
+
+
+@functools.cache
+def _tool_call_info_reader() -> Callable[[Any], Any]:
+    """crewai's `extract_tool_call_info`, imported once."""
+    from crewai.utilities.agent_utils import extract_tool_call_info
+
+    read: Callable[[Any], Any] = extract_tool_call_info
+    return read
+
+
 def _tool_description(tool: Any) -> str | None:
     description = _text(getattr(tool, "description", None))
     if description is None:
         return None
     try:
-        from crewai.tools.structured_tool import strip_composite_description_prefix
-
-        return _text(strip_composite_description_prefix(description))
+        strip = _description_prefix_stripper()
+        return description if strip is None else _text(strip(description))
     except Exception:
         return description
 
@@ -363,10 +384,8 @@ def _model_call_id(tool_call: Any) -> str | None:
 def read_native_tool_request(
     executor: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config
 ) -> RequestFacts:
-    from crewai.utilities.agent_utils import extract_tool_call_info
-
     tool_call = args[0] if args else kwargs.get("tool_call")
-    info = extract_tool_call_info(tool_call)
+    info = _tool_call_info_reader()(tool_call)
     function_name = info[1] if info else None
     mapping = getattr(executor, "_tool_name_mapping", None) or {}
     facts = _tool_facts(mapping.get(function_name), function_name, _model_call_id(tool_call))

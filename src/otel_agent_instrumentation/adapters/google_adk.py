@@ -308,6 +308,8 @@ def _stand_down_agent_span(telemetry: Telemetry) -> Any:
 
 
 def _stand_down_run_span(telemetry: Telemetry) -> Any:
+    # Imported here, once: an import statement in the wrapper costs about 8k instructions a call.
+    from google.adk.runners import Runner
     from google.adk.telemetry import _instrumentation, _metrics, node_tracing
     from google.adk.telemetry._schema_version import SCHEMA_VERSION_SEMCONV_ALIGNED, resolve_schema_version
     from google.adk.telemetry.context import TelemetryConfig
@@ -357,8 +359,6 @@ def _stand_down_run_span(telemetry: Telemetry) -> Any:
         entrypoint = args[0] if args else kwargs.get("entrypoint_node")
         running = active_invocation()
         try:
-            from google.adk.runners import Runner
-
             # The runner whose run is ours entering at its root agent, or at the sub-agent its legacy picker
             # routed the turn to.
             ours = (
