@@ -827,3 +827,51 @@ async def test_langgraph_astream_calls_make_openai_v2_log_detach_failures_withou
     assert len(failures) == 2, failures
     for record in failures:
         caplog.records.remove(record)
+
+
+# -- Pydantic AI: the run's finish reason, read without building its response ------------------------
+
+
+async def _pydantic_ai_finish_reason(shape: str, server: OpenAIServer, telemetry: Telemetry) -> Any:
+    """The finish reason the app reads off the run's last response."""
+    agent = pydantic_ai_agent(server, telemetry, False, OpenAIChatModel)
+    if shape == "run":
+        return (await agent.run(QUESTION)).response.finish_reason
+    async with agent.run_stream(QUESTION) as result:
+        await result.get_output()
+    return result.response.finish_reason
+
+
+@pytest.mark.parametrize("shape", ["run", "stream"])
+async def test_a_pydantic_ai_agent_span_has_the_finish_reason_of_the_runs_last_response(
+    shape: str, openai_server: OpenAIServer, telemetry: Telemetry, instrumentation: Instrumentation
+) -> None:
+    instrumentation.on()
+    reported = await _pydantic_ai_finish_reason(shape, openai_server, telemetry)
+    (span,) = telemetry.agent_spans()
+    assert (reported, attributes(span).get(semconv.GEN_AI_RESPONSE_FINISH_REASONS)) == ("stop", ("stop",))
+
+
+async def test_a_streamed_pydantic_ai_run_builds_its_response_as_often_with_us_as_without(
+    openai_server: OpenAIServer,
+    telemetry: Telemetry,
+    instrumentation: Instrumentation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # StreamedRunResult.response merges the stream's segments into a new ModelResponse at each read (about 50k
+    # instructions): our reader takes the finish reason off the stream's state instead.
+    from pydantic_ai.models import _continuation
+
+    built: list[object] = []
+    build = _continuation._ContinuationStreamedResponse.get
+
+    def counted(self: Any) -> Any:
+        built.append(self)
+        return build(self)
+
+    monkeypatch.setattr(_continuation._ContinuationStreamedResponse, "get", counted)
+    await _pydantic_ai_finish_reason("stream", openai_server, telemetry)
+    bare = len(built)
+    instrumentation.on()
+    await _pydantic_ai_finish_reason("stream", openai_server, telemetry)
+    assert (bare > 0, len(built) - bare) == (True, bare)

@@ -325,6 +325,34 @@ def _lookup_entered(value: Any) -> Any:
         return value
 
 
+_NO_SEGMENT = object()
+
+
+def _finish_reason(settled: Any) -> Any:
+    """`settled.response.finish_reason`, for a StreamedRunResult without building its response.
+
+    `StreamedRunResult.response` (2.x, result.py) has the stream merge its segments into a new ModelResponse at
+    each read, about 50k instructions (callgrind); the merged response's finish reason is its latest segment's
+    (models/_continuation.py `merge_responses` keeps the new segment's fields), and a segment's response takes
+    its stream's `finish_reason` (models/__init__.py `StreamedResponse.get`). A stream with other state than
+    these releases' is read through `.response`."""
+    if not hasattr(settled, "is_complete"):  # AgentRunResult: its response is a message it holds
+        return settled.response.finish_reason
+    try:
+        if settled._run_result is not None:
+            return settled._run_result.response.finish_reason
+        stream = settled._stream_response._raw_stream_response
+        merged: Any = getattr(stream, "_merged_response", _NO_SEGMENT)
+        if merged is _NO_SEGMENT:  # a plain StreamedResponse
+            return stream.finish_reason
+        current = stream._current_sub
+        if current is not None:
+            return current.finish_reason
+        return merged.finish_reason if merged is not None else None
+    except AttributeError:
+        return settled.response.finish_reason
+
+
 def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts | None]:
     # Imported once here, when the adapter is applied: an import statement in the reader cost about 8k
     # instructions a run (the import system's checks on an already imported module).
@@ -352,14 +380,16 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
         if settled is None:
             return facts
         facts.conversation_id = settled.conversation_id
-        response = settled.response
-        reason = response.finish_reason
-        if isinstance(reason, str):
-            facts.finish_reasons = [reason]
         if capture:
+            response = settled.response
+            reason = response.finish_reason
             facts.output_messages = _output_messages(response)
             if isinstance(reason, str):
                 facts.output_messages[-1]["finish_reason"] = reason
+        else:
+            reason = _finish_reason(settled)
+        if isinstance(reason, str):
+            facts.finish_reasons = [reason]
         return facts
 
     return read_result
