@@ -209,15 +209,18 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     if agent_name is None and kwargs.get("infer_name", True):
         agent_name = _predict_name(agent)
     model = _selected_model(agent, kwargs)
-    conversation_id = kwargs.get("conversation_id")
-    description = getattr(agent, "description", None)
     facts = RequestFacts(
         agent_name=agent_name if isinstance(agent_name, str) else None,
-        agent_description=description if isinstance(description, str) else None,
         request_model=_model_name(model),
         provider_name=semconv.provider_name(_system(model)),
-        conversation_id=conversation_id if isinstance(conversation_id, str) and conversation_id != "new" else None,
     )
+    # Set only when present: a keyword argument to the class costs more than an attribute set.
+    description = getattr(agent, "description", None)
+    if isinstance(description, str):
+        facts.agent_description = description
+    conversation_id = kwargs.get("conversation_id")
+    if isinstance(conversation_id, str) and conversation_id != "new":
+        facts.conversation_id = conversation_id
     if config.capture_content.enabled:
         prompt = args[0] if args else kwargs.get("user_prompt")
         if isinstance(prompt, str):
