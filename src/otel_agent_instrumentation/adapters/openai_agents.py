@@ -671,16 +671,6 @@ def _run_loop_done(
         invocation.finish(outcome, None, facts)
 
 
-def _watch_first_event(result: Any, invocation: AgentInvocation, end_marker: type) -> Callable[[], None]:
-    try:
-        queue = getattr(result, "_event_queue", None)
-        if isinstance(queue, asyncio.Queue):
-            return _mark_first_event(queue, invocation, end_marker)
-    except Exception:
-        report_failure("watching the openai-agents event queue")
-    return _noop
-
-
 def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any, AgentInvocation], Any]:
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
         # Re-own the run (see the module docstring) before any of it runs.
@@ -691,8 +681,15 @@ def make_handle_result(reader: ResultReader, end_marker: type) -> Callable[[Any,
             single_agent = type(invocation.request) is _SingleAgentRequest
             return trace_result(result, invocation, reader if single_agent else _ending_handoffs(reader, invocation))
         finalizer = AbandonWatch(task, invocation, _end_abandoned)
-        unmark = _watch_first_event(result, invocation, end_marker)
-        task.add_done_callback(lambda done: _run_loop_done(result, invocation, reader, finalizer, unmark, done))
+        unmark = _noop  # written out here, not a helper: a frame less on every streamed run
+        try:
+            queue = getattr(result, "_event_queue", None)
+            if isinstance(queue, asyncio.Queue):
+                unmark = _mark_first_event(queue, invocation, end_marker)
+        except Exception:
+            report_failure("watching the openai-agents event queue")
+        # A partial, not a lambda: no Python frame between the loop and _run_loop_done.
+        task.add_done_callback(functools.partial(_run_loop_done, result, invocation, reader, finalizer, unmark))
         return result
 
     return handle_result
