@@ -101,6 +101,8 @@ _SANITIZE_FLAG = "sanitize_inputs_outputs"  # Tool.__call__'s own keyword, not a
 # How far up from execute_tool_call's wrapper the model's tool call is looked for: the caller, past
 # a subclass's execute_tool_call calling super() and a pure-Python wrapt frame.
 _CALLER_FRAMES = 4
+# Enum members read off their class cost about 1k instructions each: module globals on the run's path.
+_COMPLETED, _TOOL = Outcome.COMPLETED, Operation.TOOL
 
 
 def _text(value: Any) -> str | None:
@@ -118,38 +120,51 @@ def _smolagents() -> tuple[types.ModuleType, type[TaskStep], type[ToolCall], typ
     return models, memory.TaskStep, memory.ToolCall, utils.AgentMaxStepsError
 
 
-def _provider(model: Any) -> str | None:
-    """gen_ai.provider.name for a smolagents model, from its class and settings (see module docstring)."""
+def _litellm_provider(model: Any) -> str | None:
+    """LiteLLM routes a "provider/model" id to that provider; a bare id: unknown."""
+    model_id = getattr(model, "model_id", None)
+    return semconv.provider_name(model_id.partition("/")[0]) if isinstance(model_id, str) and "/" in model_id else None
+
+
+def _inference_client_provider(model: Any) -> str | None:
+    """The Hugging Face inference provider the model was given, unless a `base_url` overrides it."""
+    client_kwargs = getattr(model, "client_kwargs", None)
+    if isinstance(client_kwargs, dict) and not client_kwargs.get("base_url"):
+        return semconv.provider_name(client_kwargs.get("provider"))
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _class_provider(model_class: type) -> str | Callable[[Any], str | None] | None:
+    """gen_ai.provider.name of a model of this class (see module docstring), or the function that reads it off
+    the model where its settings decide. Cached by class: the isinstance tests of six classes cost about 6k
+    instructions a run, the cached call about 0.4k (bounded: an app making model classes on the fly)."""
     models = _smolagents()[0]
-    raw: Any = None
-    if isinstance(model, models.AzureOpenAIModel):  # before OpenAIModel, its base class
-        raw = "azure"
-    elif isinstance(model, models.OpenAIModel):
-        raw = "openai"
-    elif isinstance(model, models.AmazonBedrockModel):
-        raw = "aws.bedrock"
-    elif isinstance(model, models.LiteLLMRouterModel):  # before LiteLLMModel: its model_id is a group name
-        raw = None
-    elif isinstance(model, models.LiteLLMModel):
-        model_id = getattr(model, "model_id", None)
-        if isinstance(model_id, str) and "/" in model_id:
-            raw = model_id.partition("/")[0]
-    elif isinstance(model, models.InferenceClientModel):
-        client_kwargs = getattr(model, "client_kwargs", None)
-        if isinstance(client_kwargs, dict) and not client_kwargs.get("base_url"):
-            raw = client_kwargs.get("provider")
-    return semconv.provider_name(raw)
+    if issubclass(model_class, models.AzureOpenAIModel):  # before OpenAIModel, its base class
+        return semconv.provider_name("azure")
+    if issubclass(model_class, models.OpenAIModel):
+        return semconv.provider_name("openai")
+    if issubclass(model_class, models.AmazonBedrockModel):
+        return semconv.provider_name("aws.bedrock")
+    if issubclass(model_class, models.LiteLLMRouterModel):  # before LiteLLMModel: its model_id is a group name
+        return None
+    if issubclass(model_class, models.LiteLLMModel):
+        return _litellm_provider
+    if issubclass(model_class, models.InferenceClientModel):
+        return _inference_client_provider
+    return None
 
 
 def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     # `agent` is a smolagents MultiStepAgent, read through getattr (Any at the adapter boundary).
     model = getattr(agent, "model", None)
-    facts = RequestFacts(
-        agent_name=_text(getattr(agent, "name", None)),
-        agent_description=_text(getattr(agent, "description", None)),
-        request_model=_text(getattr(model, "model_id", None)),
-        provider_name=_provider(model),
-    )
+    provider = _class_provider(type(model))  # type: ignore[arg-type]  # a class is hashable; mypy's lru_cache stub says not
+    # Fields set after the facts are made, not passed as keywords to the class (about 0.6k instructions each).
+    facts = RequestFacts()
+    facts.agent_name = _text(getattr(agent, "name", None))
+    facts.agent_description = _text(getattr(agent, "description", None))
+    facts.request_model = _text(getattr(model, "model_id", None))
+    facts.provider_name = provider(model) if callable(provider) else provider
     if config.capture_content.enabled:
         task = args[_TASK_POSITION] if len(args) > _TASK_POSITION else kwargs.get("task")
         if isinstance(task, str):
@@ -162,30 +177,32 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     return facts
 
 
-def _run_steps(agent: Any) -> list[Any]:
-    """The memory steps of the agent's latest run: those after its last TaskStep."""
-    task_step = _smolagents()[1]
-    steps = list(getattr(getattr(agent, "memory", None), "steps", None) or ())
-    for index in range(len(steps) - 1, -1, -1):
-        if isinstance(steps[index], task_step):
-            return steps[index + 1 :]
-    return steps
-
-
 def _facts_from_agent(agent: Any, outcome: Outcome) -> ResultFacts:
-    facts = ResultFacts()
-    steps = _run_steps(agent)
-    for step in steps:
+    """Usage summed over the memory steps of the agent's latest run (those after its last TaskStep), and the
+    failure a run that hit max_steps returned as a value. One pass from the end, no copy of the memory."""
+    _, task_step, _, max_steps_error = _smolagents()
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    last_step: Any = None  # the run's last step, where smolagents stores a max-steps failure
+    for step in reversed(getattr(getattr(agent, "memory", None), "steps", None) or ()):
+        if isinstance(step, task_step):
+            break  # the run's own TaskStep: the steps before it are earlier runs'
+        if last_step is None:
+            last_step = step
         usage = getattr(step, "token_usage", None)
         if usage is None:
             continue
-        for field, attribute in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
-            count = getattr(usage, attribute, None)
-            if isinstance(count, int):
-                setattr(facts, field, (getattr(facts, field) or 0) + count)
-    if outcome is Outcome.COMPLETED and steps:
-        error = getattr(steps[-1], "error", None)
-        if isinstance(error, _smolagents()[3]):  # AgentMaxStepsError
+        count = getattr(usage, "input_tokens", None)
+        if isinstance(count, int):
+            input_tokens = (input_tokens or 0) + count
+        count = getattr(usage, "output_tokens", None)
+        if isinstance(count, int):
+            output_tokens = (output_tokens or 0) + count
+    facts = ResultFacts()
+    facts.input_tokens, facts.output_tokens = input_tokens, output_tokens
+    if outcome is _COMPLETED and last_step is not None:
+        error = getattr(last_step, "error", None)
+        if isinstance(error, max_steps_error):
             cls = type(error)
             facts.error_type = f"{cls.__module__}.{cls.__qualname__}"
             facts.error_message = str(error) or None
@@ -224,7 +241,7 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
                 facts.output_messages = _output_messages(value)
             return facts
 
-        invocation.finish(Outcome.COMPLETED, None, read_facts(read_value, result, Outcome.COMPLETED))
+        invocation.finish(_COMPLETED, None, read_facts(read_value, result, _COMPLETED))
         return result
 
     return handle_result
@@ -324,13 +341,11 @@ def _tool_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 def read_tool_request(tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     tool_name = _text(getattr(tool, "name", None))
-    facts = RequestFacts(
-        operation=Operation.TOOL,
-        tool_name=tool_name,
-        tool_type=semconv.TOOL_TYPE_FUNCTION,
-        tool_description=_text(getattr(tool, "description", None)),
-        tool_call_id=_take_call_id(tool_name),
-    )
+    facts = RequestFacts(_TOOL)  # the other fields set after, as in read_request
+    facts.tool_name = tool_name
+    facts.tool_type = semconv.TOOL_TYPE_FUNCTION
+    facts.tool_description = _text(getattr(tool, "description", None))
+    facts.tool_call_id = _take_call_id(tool_name)
     if config.capture_content.enabled:
         facts.tool_arguments = _json_text(_tool_arguments(args, kwargs))
     return facts
@@ -359,7 +374,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
     def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
         # Whatever the tool returned is its value (an AgentImage, any object): never proxied.
         facts = ResultFacts(tool_result=_json_text(result)) if capture else None
-        invocation.finish(Outcome.COMPLETED, None, facts)
+        invocation.finish(_COMPLETED, None, facts)
         return result
 
     return handle_tool_result
