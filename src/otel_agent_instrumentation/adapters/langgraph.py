@@ -121,6 +121,8 @@ _TOOL_REENTRY_KEY = f"{name}:tool"
 _ERROR_STATUS = "error"  # ToolMessage.status of a failed call
 _START_NODE = "__start__"  # langgraph.constants.START: the task that writes the run's input
 
+# Enum members read off their class cost about 1k instructions each: module globals on runs' paths.
+_AGENT, _WORKFLOW = Operation.AGENT, Operation.WORKFLOW
 # Exceptions that are LangGraph's control flow (set in targets(): GraphInterrupt, ParentCommand).
 _control_flow: tuple[type[BaseException], ...] = ()
 
@@ -274,15 +276,22 @@ def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     run_config = args[1] if len(args) > 1 else kwargs.get("config")
     graph_name = _text(getattr(graph, "name", None))
     kind = _graph_kind(graph)
+    # Fields set after the facts are made, not passed as keywords to the class (about 0.6k instructions each).
     if kind is None:
-        return RequestFacts(operation=Operation.WORKFLOW, workflow_name=graph_name)
-    request_model, provider = kind
-    facts = RequestFacts(
-        agent_name=graph_name,
-        request_model=request_model,
-        provider_name=provider,
-        conversation_id=_thread_id(run_config) or _thread_id(getattr(graph, "config", None)),
-    )
+        facts = RequestFacts(_WORKFLOW)
+        facts.workflow_name = graph_name
+        return facts
+    facts = RequestFacts()
+    facts.agent_name = graph_name
+    facts.request_model, facts.provider_name = kind
+    # No config (the usual run, and a graph compiled without one) has no thread id: not asked (3k a call).
+    conversation_id = _thread_id(run_config) if run_config else None
+    if conversation_id is None:
+        own_config = getattr(graph, "config", None)
+        if own_config:
+            conversation_id = _thread_id(own_config)
+    if conversation_id is not None:
+        facts.conversation_id = conversation_id
     if config.capture_content.enabled:
         facts.input_messages = _input_messages(args[0] if args else kwargs.get("input"))
     return facts
@@ -464,7 +473,7 @@ def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any
     capture = config.capture_content.enabled
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
-        if invocation.request.operation is not Operation.AGENT:
+        if invocation.request.operation is not _AGENT:
             return trace_result(result, invocation, None, GraphStreamMethods)
         # The caller's run (a node's or a tool's of an enclosing run, or none) encloses this one.
         messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
