@@ -177,6 +177,9 @@ def _is_iterator_class(kind: type) -> bool:
     return iterates
 
 
+_proxy_init = wrapt.BaseObjectProxy.__init__
+
+
 class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied type varies per instance
     """State shared by every proxy: the invocation, the reader and the GC finalizer."""
 
@@ -188,9 +191,10 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
     __getattribute__ = object.__getattribute__
 
     _self_invocation: AgentInvocation
-    _self_reader: ResultReader | None
+    # Class defaults, set on the instance only when given: each set goes through wrapt's setattr (about 0.7k).
+    _self_reader: ResultReader | None = None
     _self_finalizer: AbandonWatch
-    _self_methods: type | None
+    _self_methods: type | None = None
     # (invocation, wrapped object) for the per-update methods: one attribute read on the update path, not two.
     _self_hot: tuple[AgentInvocation, Any]
     # Set when entering the wrapped context manager gave the consumer a stream to read.
@@ -208,11 +212,13 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         reader: ResultReader | None = None,
         methods: type | None = None,
     ) -> None:
-        super().__init__(wrapped)
+        _proxy_init(self, wrapped)  # not super().__init__: no super object and lookup per run
         self._self_invocation = invocation
         self._self_hot = (invocation, wrapped)
-        self._self_reader = reader
-        self._self_methods = methods
+        if reader is not None:
+            self._self_reader = reader
+        if methods is not None:
+            self._self_methods = methods
         self._self_finalizer = AbandonWatch(self, invocation)
 
     # -- terminal transitions -------------------------------------------------------------------
@@ -641,9 +647,6 @@ async def _drive(
             report_failure("following the agent run after its call returned")
             invocation.finish(Outcome.ABANDONED)
     return value
-
-
-_proxy_init = wrapt.BaseObjectProxy.__init__
 
 
 class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied coroutine type varies
