@@ -563,6 +563,26 @@ async def test_agent_usage_is_the_sum_of_the_ai_messages_the_run_wrote(
     assert (attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS], attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS]) == (16, 7)
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_an_agent_runs_loop_is_not_kept_once_it_is_collected(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
+) -> None:
+    # Each agent run ties its loop to its messages (the loop's writes find their run through it); the tie is
+    # weak, gone with the loop, whatever reuses its address.
+    import gc
+
+    from otel_agent_instrumentation.adapters import langgraph
+
+    instrumentation.on()
+    gc.collect()
+    tied_before = set(langgraph._loops)  # loops other tests' runs left reachable
+    for _ in range(3):
+        await perform(make_helper([answer()]), mode)
+    gc.collect()
+    assert set(langgraph._loops) <= tied_before
+    assert [attributes(span)[semconv.GEN_AI_USAGE_INPUT_TOKENS] for span in telemetry.agent_spans()] == [10] * 3
+
+
 def test_a_second_turn_on_a_thread_counts_only_its_own_messages(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:

@@ -315,9 +315,23 @@ class _RunMessages:
         self.nested: set[Any] = set()
 
 
-# An entered loop -> the messages of the run that entered it. An agent run's own messages are noted on its
-# invocation (`_run_messages`).
-_loops: weakref.WeakKeyDictionary[Any, _RunMessages] = weakref.WeakKeyDictionary()
+# id(an entered loop) -> (a weak reference to the loop, the messages of the run that entered it); an agent run's
+# own messages are noted on its invocation (`_run_messages`). What a WeakKeyDictionary keyed by the loop holds,
+# read through the dict's own methods: its Python-level get and len (each node's writes ask both) cost 1-2k
+# instructions each.
+_loops: dict[int, tuple[weakref.ref[Any], _RunMessages]] = {}
+
+
+def _tie_loop(loop: Any, messages: _RunMessages) -> None:
+    key = id(loop)
+
+    def untie(reference: weakref.ref[Any]) -> None:
+        # Only this loop's entry: a loop made later at the same address has its own reference.
+        tied = _loops.get(key)
+        if tied is not None and tied[0] is reference:
+            _loops.pop(key, None)
+
+    _loops[key] = (weakref.ref(loop, untie), messages)
 
 
 def _run_messages(invocation: Invocation | None) -> _RunMessages | None:
@@ -326,8 +340,11 @@ def _run_messages(invocation: Invocation | None) -> _RunMessages | None:
     return noted if isinstance(noted, _RunMessages) else None
 
 
+_AI_MESSAGE_TYPES = ("ai", "AIMessageChunk")
+
+
 def _is_ai_message(value: Any) -> bool:
-    return getattr(value, "type", None) in ("ai", "AIMessageChunk") and hasattr(value, "usage_metadata")
+    return getattr(value, "type", None) in _AI_MESSAGE_TYPES and hasattr(value, "usage_metadata")
 
 
 def _ai_messages(value: Any) -> list[Any]:
@@ -354,7 +371,13 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
             value = channel.get()
         except Exception:
             continue
-        ids.update(message.id for message in _ai_messages(value) if isinstance(message.id, str))
+        # _ai_messages written out: once an agent run, over every channel and every message of the state (22k
+        # instructions a run through the helpers and a generator per channel, for a two-message state).
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if getattr(item, "type", None) in _AI_MESSAGE_TYPES and hasattr(item, "usage_metadata"):
+                message_id = item.id
+                if isinstance(message_id, str):
+                    ids.add(message_id)
     return frozenset(ids)
 
 
@@ -363,7 +386,7 @@ def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
         try:
             messages = _run_messages(active_invocation())
             if messages is not None:
-                _loops[instance] = messages
+                _tie_loop(instance, messages)
         except Exception:
             report_failure("following a langgraph run's loop")
         return wrapped(*args, **kwargs)
@@ -391,14 +414,15 @@ def _note_writes(telemetry: Telemetry) -> WrapperFunction:
 def _loops_tied(loop: Any) -> bool:
     """Whether any loop is tied to an agent run of ours. While none is (no agent run of ours in progress:
     only workflows, or runs under suppression), every write goes straight to LangGraph."""
-    return len(_loops) > 0
+    return bool(_loops)
 
 
 def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     # put_writes(task_id, writes, *, cached=False)
-    messages = _loops.get(loop)
-    if messages is None or kwargs.get("cached"):
+    tied = _loops.get(id(loop))
+    if tied is None or tied[0]() is not loop or kwargs.get("cached"):
         return
+    messages = tied[1]
     # Only the writes of the nodes this step runs: the input enters the graph as the writes of its
     # `__start__` task, and other writes (a resume's, an input for a delta channel) are no node's.
     tasks = getattr(loop, "tasks", None)
