@@ -412,7 +412,8 @@ def _note_model_tool_call(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         noted: _ModelToolCall | None = None
         try:
-            if single_call_code is not None and active_invocation() is not None:
+            # Inside a traced run: the hook's predicate (_agent_in_traced_run) has asked, just before.
+            if single_call_code is not None:
                 noted = _find_model_tool_call(single_call_code, args[0] if args else kwargs.get("tool_name"))
         except Exception:
             report_failure("reading the smolagents tool call id")
