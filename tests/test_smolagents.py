@@ -716,3 +716,33 @@ def test_run_records_the_provider_of_the_agents_model(
     with pytest.raises(Exception, match="Error while generating output"):
         agent.run("q")
     assert provider_on_span_and_duration(telemetry) == (provider, provider)
+
+
+def test_models_of_one_class_with_other_settings_each_record_their_own_provider(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # The provider is looked up by model class once; where the class leaves it to the model's settings
+    # (LiteLLM's id prefix), each run reads its own model.
+    instrumentation.on()
+    for model_id in ("anthropic/claude-3-5-sonnet", "gemini/gemini-2.0-flash", "gpt-4o"):
+        agent = ToolCallingAgent(
+            tools=[], model=models.LiteLLMModel(model_id=model_id, client=OFFLINE), logger=quiet_logger()
+        )
+        with pytest.raises(Exception, match="Error while generating output"):
+            agent.run("q")
+    recorded = [attributes(span)[semconv.GEN_AI_PROVIDER_NAME] for span in telemetry.finished()]
+    assert recorded == ["anthropic", "gcp.gemini", semconv.PROVIDER_OTHER]
+
+
+def test_a_model_behind_a_proxy_records_the_provider_of_the_model_it_proxies(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # What isinstance says of it: a proxy's __class__ is the proxied model's.
+    import wrapt
+
+    model = wrapt.ObjectProxy(models.AmazonBedrockModel(model_id="us.amazon.nova-pro-v1:0", client=OFFLINE))
+    agent = ToolCallingAgent(tools=[], model=model, logger=quiet_logger())
+    instrumentation.on()
+    with pytest.raises(Exception, match="Error while generating output"):
+        agent.run("q")
+    assert provider_on_span_and_duration(telemetry) == ("aws.bedrock", "aws.bedrock")

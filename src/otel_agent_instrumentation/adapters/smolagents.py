@@ -158,7 +158,8 @@ def _class_provider(model_class: type) -> str | Callable[[Any], str | None] | No
 def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     # `agent` is a smolagents MultiStepAgent, read through getattr (Any at the adapter boundary).
     model = getattr(agent, "model", None)
-    provider = _class_provider(type(model))  # type: ignore[arg-type]  # a class is hashable; mypy's lru_cache stub says not
+    # __class__, not type(): what isinstance reads too (a proxy of a model reports the model's class).
+    provider = _class_provider(model.__class__)  # type: ignore[arg-type]  # a class is hashable; mypy says not
     # Fields set after the facts are made, not passed as keywords to the class (about 0.6k instructions each), and
     # the non-empty-string checks written out, not _text calls (about 0.7k each): every run passes here.
     facts = RequestFacts()
