@@ -138,7 +138,7 @@ def _inference_client_provider(model: Any) -> str | None:
 def _class_provider(model_class: type) -> str | Callable[[Any], str | None] | None:
     """gen_ai.provider.name of a model of this class (see module docstring), or the function that reads it off
     the model where its settings decide. Cached by class: the isinstance tests of six classes cost about 6k
-    instructions a run, the cached call about 0.4k (bounded: an app making model classes on the fly)."""
+    instructions a run, the cached call under 1k (bounded: an app making model classes on the fly)."""
     models = _smolagents()[0]
     if issubclass(model_class, models.AzureOpenAIModel):  # before OpenAIModel, its base class
         return semconv.provider_name("azure")
