@@ -371,8 +371,9 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
             value = channel.get()
         except Exception:
             continue
-        # _ai_messages written out: once an agent run, over every channel and every message of the state (22k
-        # instructions a run through the helpers and a generator per channel, for a two-message state).
+        # _ai_messages and _is_ai_message written out: this walks every message of the state once an agent run,
+        # a thread's restored history included, where a call per message (about 0.7k instructions) and a
+        # generator per channel add up. Through them the whole scan was 22k instructions for a two-message state.
         for item in value if isinstance(value, (list, tuple)) else (value,):
             if getattr(item, "type", None) in _AI_MESSAGE_TYPES and hasattr(item, "usage_metadata"):
                 message_id = item.id
