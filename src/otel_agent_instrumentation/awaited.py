@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from ._context import attach_context, current_context, detach_if_here, detach_resumed
 from ._guard import report_failure
-from .invocation import Invocation, Outcome
+from .invocation import ABANDONED, COMPLETED, Invocation
 from .stream import finish_with_error
 
 _T = TypeVar("_T")
@@ -48,7 +48,7 @@ async def traced_await(
         value = await call
     except BaseException as error:
         if not detach_if_here(token):
-            invocation.finish(Outcome.ABANDONED)
+            invocation.finish(ABANDONED)
             raise
         ended = False
         if on_error is not None and not isinstance(error, (asyncio.CancelledError, GeneratorExit)):
@@ -61,13 +61,13 @@ async def traced_await(
         raise
     detach_resumed(token)
     if on_return is None:
-        invocation.finish(Outcome.COMPLETED)
+        invocation.finish(COMPLETED)
         return value
     try:
         on_return(value)
     except Exception:
         report_failure("reading a tool call's result")
-        invocation.finish(Outcome.ABANDONED)
+        invocation.finish(ABANDONED)
     return value
 
 

@@ -16,7 +16,7 @@ from ._context import (
 from ._guard import report_failure
 from ._patching import MethodFactory, WrapperFunction, deciding_method_factory
 from .adapters._base import RunTarget
-from .invocation import ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, Outcome, RequestFacts, Telemetry
+from .invocation import ABANDONED, ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
 
 
@@ -86,7 +86,7 @@ def make_run_patches(
         except Exception:
             report_failure("tracing the agent result")
             # The result goes back unobserved; end the span now rather than leak it.
-            invocation.finish(Outcome.ABANDONED)
+            invocation.finish(ABANDONED)
             return result
 
     def starts_run(instance: Any) -> bool:

@@ -45,7 +45,7 @@ from ._context import detach_context as _detach
 from ._context import detach_if_here
 from ._context import detach_resumed as _detach_resumed
 from ._guard import report_failure
-from .invocation import AgentInvocation, Outcome, ResultFacts
+from .invocation import ABANDONED, CANCELLED, CLOSED_EARLY, COMPLETED, FAILED, AgentInvocation, Outcome, ResultFacts
 
 logger = logging.getLogger("otel_agent_instrumentation")
 
@@ -61,7 +61,7 @@ def _end_abandoned(invocation: AgentInvocation) -> None:
     # framework calls, no warnings (a GC-time warning breaks apps that run with -W error).
     if not invocation.finished:
         logger.debug("otel-agent-instrumentation: agent stream collected before it ended")
-        invocation.finish(Outcome.ABANDONED)
+        invocation.finish(ABANDONED)
 
 
 # Armed watches: reachable from here until they fire or are detached, so that a watched object collected
@@ -101,10 +101,10 @@ class AbandonWatch:
 
 def _outcome_of(error: BaseException) -> Outcome:
     if isinstance(error, asyncio.CancelledError):
-        return Outcome.CANCELLED
+        return CANCELLED
     if isinstance(error, GeneratorExit):
-        return Outcome.CLOSED_EARLY
-    return Outcome.FAILED
+        return CLOSED_EARLY
+    return FAILED
 
 
 def _async_step_ending(token: object, error: BaseException) -> tuple[Outcome, BaseException | None]:
@@ -118,9 +118,9 @@ def _async_step_ending(token: object, error: BaseException) -> tuple[Outcome, Ba
     run's own ending.
     """
     if not detach_if_here(token):
-        return Outcome.ABANDONED, None
+        return ABANDONED, None
     if isinstance(error, GeneratorExit):
-        return Outcome.CLOSED_EARLY, None
+        return CLOSED_EARLY, None
     return _outcome_of(error), error
 
 
@@ -137,7 +137,7 @@ def read_facts(reader: ResultReader | None, value: Any, outcome: Outcome) -> Res
 
 def finish_with_error(invocation: AgentInvocation, error: BaseException, facts: ResultFacts | None = None) -> None:
     outcome = _outcome_of(error)
-    invocation.finish(outcome, None if outcome is Outcome.CLOSED_EARLY else error, facts)
+    invocation.finish(outcome, None if outcome is CLOSED_EARLY else error, facts)
 
 
 # A failed `hasattr`/`getattr` on a class costs CPython 3.11 an AttributeError with its message formatted (about
@@ -276,12 +276,12 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             self._self_entered_stream or hasattr(self.__wrapped__, "__anext__") or hasattr(self.__wrapped__, "__next__")
         )
         if error is None or isinstance(error, GeneratorExit):
-            return (Outcome.CLOSED_EARLY if iterable else Outcome.COMPLETED), None
+            return (CLOSED_EARLY if iterable else COMPLETED), None
         if isinstance(error, asyncio.CancelledError):
-            return Outcome.CANCELLED, error
+            return CANCELLED, error
         if iterable:
-            return Outcome.CLOSED_EARLY, None
-        return Outcome.FAILED, error
+            return CLOSED_EARLY, None
+        return FAILED, error
 
     # -- one step of the wrapped object, with the span current ----------------------------------
     # The per-update path calls the context API directly and reads the invocation's slots: at about
@@ -295,7 +295,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             value = method(*args)
         except StopIteration:
             _detach(token)
-            self._self_end(Outcome.COMPLETED)
+            self._self_end(COMPLETED)
             raise
         except BaseException as error:
             _detach(token)
@@ -316,7 +316,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
             value = await awaitable
         except StopAsyncIteration:
             _detach_resumed(token)
-            self._self_end(Outcome.COMPLETED)
+            self._self_end(COMPLETED)
             raise
         except BaseException as error:
             self._self_end(*_async_step_ending(token, error))
@@ -359,7 +359,7 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
 
     async def _self_aclosing(self, awaitable: Awaitable[_T]) -> _T:
         value = await self._self_astep(awaitable)
-        self._self_end(Outcome.CLOSED_EARLY)
+        self._self_end(CLOSED_EARLY)
         return value
 
 
@@ -384,7 +384,7 @@ async def _anext(self: StreamProxy) -> Any:
         value = await wrapped.__anext__()
     except StopAsyncIteration:
         _detach_resumed(token)
-        self._self_end(Outcome.COMPLETED)
+        self._self_end(COMPLETED)
         raise
     except BaseException as error:
         self._self_end(*_async_step_ending(token, error))
@@ -433,7 +433,7 @@ def _next(self: StreamProxy) -> Any:
         value = wrapped.__next__()
     except StopIteration:
         _detach(token)
-        self._self_end(Outcome.COMPLETED)
+        self._self_end(COMPLETED)
         raise
     except BaseException as error:
         _detach(token)
@@ -478,7 +478,7 @@ def _close(self: StreamProxy, *args: Any, **kwargs: Any) -> Any:
     invocation.detach(token)
     if inspect.isawaitable(result):
         return self._self_aclosing(result)
-    self._self_end(Outcome.CLOSED_EARLY)
+    self._self_end(CLOSED_EARLY)
     return result
 
 
@@ -639,13 +639,13 @@ async def _drive(
             # It resolved to a stream (a run that defers its work into the first pull): the stream is
             # the rest of the run, and the caller consumes it through our proxy.
             return trace_stream(value, invocation, reader, methods)  # type: ignore[no-any-return]
-        invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+        invocation.finish(COMPLETED, None, read_facts(reader, value, COMPLETED))
     else:
         try:
             on_return(value)
         except Exception:
             report_failure("following the agent run after its call returned")
-            invocation.finish(Outcome.ABANDONED)
+            invocation.finish(ABANDONED)
     return value
 
 
@@ -714,16 +714,16 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
             # A native coroutine raises what is thrown in before its first instruction and is closed.
             value = self.__wrapped__.throw(*args)
         except BaseException as error:
-            outcome = Outcome.COMPLETED if isinstance(error, StopIteration) else _outcome_of(error)
+            outcome = COMPLETED if isinstance(error, StopIteration) else _outcome_of(error)
             facts = read_facts(reader, None, outcome)
-            if outcome is Outcome.COMPLETED:
+            if outcome is COMPLETED:
                 invocation.finish(outcome, None, facts)
             else:
                 finish_with_error(invocation, error, facts)
             raise
         # Only a non-native awaitable can catch it and go on: it goes on untraced.
         self._self_driver = self.__wrapped__
-        invocation.finish(Outcome.ABANDONED)
+        invocation.finish(ABANDONED)
         return value
 
     def close(self) -> None:
@@ -733,8 +733,8 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         invocation, reader, _, finalizer, _ = self._self_drive_arguments
         finalizer.detach()
         self.__wrapped__.close()
-        facts = read_facts(reader, None, Outcome.CLOSED_EARLY)
-        invocation.finish(Outcome.CLOSED_EARLY, None, facts)
+        facts = read_facts(reader, None, CLOSED_EARLY)
+        invocation.finish(CLOSED_EARLY, None, facts)
 
 
 def trace_coroutine(
@@ -767,14 +767,14 @@ def _future_done(
 ) -> None:
     finalizer.detach()
     if future.cancelled():
-        invocation.finish(Outcome.CANCELLED, asyncio.CancelledError())
+        invocation.finish(CANCELLED, asyncio.CancelledError())
         return
     error = _future_exception(future)
     if error is not None:
         finish_with_error(invocation, error)
         return
     value = future.result()
-    invocation.finish(Outcome.COMPLETED, None, read_facts(reader, value, Outcome.COMPLETED))
+    invocation.finish(COMPLETED, None, read_facts(reader, value, COMPLETED))
 
 
 def trace_future(future: Any, invocation: AgentInvocation, reader: ResultReader | None) -> Any:
@@ -785,7 +785,7 @@ def trace_future(future: Any, invocation: AgentInvocation, reader: ResultReader 
     return future
 
 
-_COMPLETED = Outcome.COMPLETED  # a module global: an enum member's class lookup costs ~0.1 us on 3.11
+COMPLETED = COMPLETED  # a module global: an enum member's class lookup costs ~0.1 us on 3.11
 _STREAM_PROTOCOL = ("__anext__", "__aiter__", "__next__", "__aenter__", "__enter__")
 # (result type, the adapter's stream methods) -> the proxy class for it, None for a type that is no stream: one
 # lookup a run instead of three calls (a failed hasattr on a type also costs an exception, five per plain-value
@@ -827,5 +827,5 @@ def trace_result(
         proxy = _result_proxy(*key)
     if proxy is not None:
         return proxy(result, invocation, reader, methods)  # type: ignore[operator]  # a proxy class, not _UNSEEN
-    invocation.finish(_COMPLETED, None, read_facts(reader, result, _COMPLETED))
+    invocation.finish(COMPLETED, None, read_facts(reader, result, COMPLETED))
     return result

@@ -97,7 +97,21 @@ from .._guard import report_failure
 from .._patching import WrapperFunction
 from ..awaited import traced_await
 from ..config import Config
-from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import (
+    ABANDONED,
+    CANCELLED,
+    CLOSED_EARLY,
+    COMPLETED,
+    FAILED,
+    TOOL,
+    WORKFLOW,
+    Invocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    Telemetry,
+    active_invocation,
+)
 from ..stream import finish_with_error, trace_result
 from ._base import FrameworkAdapter, HookTarget, RequestReader, ResultReader, RunTarget, Target
 
@@ -287,25 +301,25 @@ class AgentRunMethods:
         has cancelled one still running)."""
         proxy: Any = self
         if isinstance(error, asyncio.CancelledError):
-            return Outcome.CANCELLED, error
+            return CANCELLED, error
         try:
             task = _driving_task(proxy.__wrapped__)
             if task is None or not task.done() or task.cancelled():
-                return Outcome.CLOSED_EARLY, None  # never driven, or stopped by leaving the block
+                return CLOSED_EARLY, None  # never driven, or stopped by leaving the block
             failure = task.exception()
         except Exception:  # an AgentRun we cannot read: the block's end is all we know
             report_failure("reading how an AG2 run ended")
-            return Outcome.CLOSED_EARLY, None
+            return CLOSED_EARLY, None
         if failure is not None:
-            return Outcome.FAILED, failure
-        return Outcome.COMPLETED, None
+            return FAILED, failure
+        return COMPLETED, None
 
 
 def read_tool_request_v1(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     # _execute_call(context, call): call is the model's ToolCallEvent.
     call = args[1] if len(args) > 1 else kwargs.get("call")
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=_text(getattr(call, "name", None)),
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_call_id=_text(getattr(call, "id", None)),
@@ -328,10 +342,10 @@ def make_tool_result_handler_v1(config: Config, error_event: type) -> Callable[[
     def end(event: Any, invocation: Invocation) -> None:
         error = getattr(event, "error", None) if isinstance(event, error_event) else None
         if isinstance(error, BaseException):
-            invocation.finish(Outcome.FAILED, error)
+            invocation.finish(FAILED, error)
             return
         facts = ResultFacts(tool_result=_tool_result_text(event)) if capture else None
-        invocation.finish(Outcome.COMPLETED, None, facts)
+        invocation.finish(COMPLETED, None, facts)
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
         invocation.owner = _Owner()  # a module function: no instance owns the call
@@ -436,7 +450,7 @@ def make_chat_reader(manager_type: type) -> Callable[[Any, tuple[Any, ...], dict
     def read_chat_request(chat: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
         recipient = chat.recipient
         if isinstance(recipient, manager_type):
-            facts = RequestFacts(operation=Operation.WORKFLOW, workflow_name=_text(getattr(recipient, "name", None)))
+            facts = RequestFacts(operation=WORKFLOW, workflow_name=_text(getattr(recipient, "name", None)))
         else:
             facts = _agent_facts(recipient, config)
         if config.capture_content.enabled:
@@ -536,7 +550,7 @@ def make_chat_wrapper(
                 return trace_result(result, invocation, reader_of(chat))
             except Exception:
                 report_failure("tracing the agent result")
-                invocation.finish(Outcome.ABANDONED)
+                invocation.finish(ABANDONED)
                 return result
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -621,7 +635,7 @@ def make_member_turn_check(manager_type: type) -> Callable[[Any, tuple[Any, ...]
 def make_member_reader(manager_type: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any], Config], RequestFacts]:
     def read_member_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
         if isinstance(agent, manager_type):  # a group chat that is a member of another
-            return RequestFacts(operation=Operation.WORKFLOW, workflow_name=_text(getattr(agent, "name", None)))
+            return RequestFacts(operation=WORKFLOW, workflow_name=_text(getattr(agent, "name", None)))
         return _agent_facts(agent, config)
 
     return read_member_request
@@ -643,7 +657,7 @@ def read_function_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, A
     call_id = args[1] if len(args) > 1 else kwargs.get("call_id")
     function_name = func_call.get("name") if isinstance(func_call, dict) else None
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=_text(function_name),
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_call_id=_text(call_id),
@@ -662,9 +676,9 @@ def make_function_result_handler(config: Config) -> Callable[[Any, Invocation], 
         content = result.get("content") if isinstance(result, dict) else None
         if succeeded is False:
             failure = ResultFacts(error_type=semconv.ERROR_TYPE_OTHER, error_message=_text(content))
-            invocation.finish(Outcome.FAILED, None, failure)
+            invocation.finish(FAILED, None, failure)
             return
-        invocation.finish(Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(content)) if capture else None)
+        invocation.finish(COMPLETED, None, ResultFacts(tool_result=_json_text(content)) if capture else None)
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if inspect.iscoroutine(result):  # a_execute_function: awaited where it is called

@@ -108,7 +108,15 @@ from typing import Any
 
 from .. import semconv
 from ..config import Config
-from ..invocation import Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import (
+    COMPLETED,
+    WORKFLOW,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    Telemetry,
+    active_invocation,
+)
 from ..stream import class_attribute
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target, is_mapping
 
@@ -355,7 +363,7 @@ class ResponseStreamMethods:
         # application asked, with our span current. The span ends when it returns or raises.
         proxy: Any = self
         response = await proxy._self_astep(proxy.__wrapped__.get_final_response(*args, **kwargs))
-        proxy._self_end(Outcome.COMPLETED)
+        proxy._self_end(COMPLETED)
         return response
 
 
@@ -524,7 +532,7 @@ def _workflow_name(workflow: Any) -> str | None:
 def read_workflow_request(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     """A workflow's `run`: `invoke_workflow {workflow.name}` (the builder's name, or the function's for a
     functional workflow); with content capture, the input message when it is text or messages."""
-    facts = RequestFacts(operation=Operation.WORKFLOW, workflow_name=_workflow_name(workflow))
+    facts = RequestFacts(operation=WORKFLOW, workflow_name=_workflow_name(workflow))
     if config.capture_content.enabled:
         message = args[0] if args else kwargs.get("message")
         if isinstance(message, str) or hasattr(message, "contents"):
@@ -559,7 +567,7 @@ def _stand_down_workflow_span(telemetry: Telemetry) -> Any:
         running = active_invocation()
         if (
             running is not None
-            and running.request.operation is Operation.WORKFLOW
+            and running.request.operation is WORKFLOW
             and not running.finished
             and _is_run_span_of(running.owner, args, kwargs)
         ):

@@ -91,7 +91,19 @@ from typing import TYPE_CHECKING, Any
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..invocation import (
+    ABANDONED,
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    TOOL,
+    WORKFLOW,
+    AgentInvocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    active_invocation,
+)
 from ..stream import finish_with_error, trace_coroutine, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
@@ -250,14 +262,14 @@ def _finish_with_output(invocation: AgentInvocation, output: Any, capture: bool)
     facts = facts_from_output(output, capture)
     status = _status(output)
     if status == _ERROR_STATUS:
-        invocation.finish(Outcome.FAILED, None, facts)
+        invocation.finish(FAILED, None, facts)
     elif status == _CANCELLED_STATUS:
         facts = facts or ResultFacts()
         facts.error_type = _RUN_CANCELLED
         facts.error_message = _text(getattr(output, "content", None))
-        invocation.finish(Outcome.CANCELLED, None, facts)
+        invocation.finish(CANCELLED, None, facts)
     else:
-        invocation.finish(Outcome.COMPLETED, None, facts)
+        invocation.finish(COMPLETED, None, facts)
 
 
 def _end_at_run_output(invocation: AgentInvocation, held: Any, capture: bool) -> Callable[[Any], None]:
@@ -288,7 +300,7 @@ def make_result_reader(config: Config) -> Callable[[Any, Outcome], ResultFacts |
 def _background_done(invocation: AgentInvocation, output: Any, capture: bool, task: asyncio.Task[Any]) -> None:
     facts = facts_from_output(output, capture)
     if task.cancelled():
-        invocation.finish(Outcome.CANCELLED, asyncio.CancelledError(), facts)
+        invocation.finish(CANCELLED, asyncio.CancelledError(), facts)
         return
     error = task.exception()
     if error is not None:  # raised from agno's own bookkeeping after the run
@@ -312,7 +324,7 @@ def trace_background(
         if task is None and find_task is not None:
             task = find_task(output)
         if task is None:
-            invocation.finish(Outcome.ABANDONED)  # no task seen: the run's end cannot be observed
+            invocation.finish(ABANDONED)  # no task seen: the run's end cannot be observed
         else:
             task.add_done_callback(lambda done: _background_done(invocation, output, capture, done))
 
@@ -395,7 +407,7 @@ def read_tool_request(call: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
     # `call` is an agno FunctionCall: its Function, the model's arguments and call id.
     function = getattr(call, "function", None)
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=_text(getattr(function, "name", None)),
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=_text(getattr(function, "description", None)),
@@ -411,7 +423,7 @@ def _end_tool_call(result: Any, invocation: AgentInvocation, capture: bool) -> N
     """End the tool span from what `execute`/`aexecute` returned, or hand it to the lazy result."""
     if getattr(result, "status", None) == _TOOL_FAILURE_STATUS:
         failure = ResultFacts(error_type=semconv.ERROR_TYPE_OTHER, error_message=_text(getattr(result, "error", None)))
-        invocation.finish(Outcome.COMPLETED, None, failure)  # a failure returned as a value: ERROR
+        invocation.finish(COMPLETED, None, failure)  # a failure returned as a value: ERROR
         return
     produced = getattr(result, "result", None)
     if isinstance(produced, (Iterator, AsyncIterator)):
@@ -423,7 +435,7 @@ def _end_tool_call(result: Any, invocation: AgentInvocation, capture: bool) -> N
         if getattr(call, "result", None) is produced:
             call.result = traced
         return
-    invocation.finish(Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(produced)) if capture else None)
+    invocation.finish(COMPLETED, None, ResultFacts(tool_result=_json_text(produced)) if capture else None)
 
 
 def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
@@ -444,7 +456,7 @@ _WORKFLOW_MODULE = "agno.workflow.workflow"
 
 
 def read_workflow_request(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
-    facts = RequestFacts(operation=Operation.WORKFLOW, workflow_name=_text(getattr(workflow, "name", None)))
+    facts = RequestFacts(operation=WORKFLOW, workflow_name=_text(getattr(workflow, "name", None)))
     if config.capture_content.enabled:
         message = args[0] if args else kwargs.get("input")
         if isinstance(message, str):

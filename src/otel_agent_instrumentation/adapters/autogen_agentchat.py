@@ -125,8 +125,9 @@ from .._patching import WrapperFunction
 from ..awaited import awaited_step
 from ..config import Config
 from ..invocation import (
+    AGENT,
+    WORKFLOW,
     AgentInvocation,
-    Operation,
     Outcome,
     RequestFacts,
     ResultFacts,
@@ -245,7 +246,7 @@ def read_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
 def read_team_request(owner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     """A team's `run`/`run_stream`: a workflow named after the team."""
     team_name = getattr(owner, "name", None)
-    facts = RequestFacts(operation=Operation.WORKFLOW, workflow_name=team_name if isinstance(team_name, str) else None)
+    facts = RequestFacts(operation=WORKFLOW, workflow_name=team_name if isinstance(team_name, str) else None)
     if config.capture_content.enabled:
         facts.input_messages = _task_messages(kwargs)
     return facts
@@ -439,7 +440,7 @@ def _stand_down_framework_span(agent_name_of: Callable[[Any], object]) -> Callab
     def make_wrapper(telemetry: Telemetry) -> Any:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             running = active_invocation()
-            if running is not None and running.request.operation is Operation.AGENT:
+            if running is not None and running.request.operation is AGENT:
                 agent_name = args[0] if args else kwargs.get("agent_name")
                 if agent_name_of(running.owner) == agent_name:
                     return contextlib.nullcontext(trace.INVALID_SPAN)

@@ -74,7 +74,17 @@ from .. import semconv
 from .._guard import report_failure
 from ..awaited import traced_await
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts
+from ..invocation import (
+    CLOSED_EARLY,
+    COMPLETED,
+    FAILED,
+    TOOL,
+    WORKFLOW,
+    AgentInvocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+)
 from ..stream import AbandonWatch, finish_with_error, trace_coroutine, trace_stream
 from ._base import FrameworkAdapter, HandledFailures, HookTarget, RunTarget, Target
 
@@ -125,7 +135,7 @@ def _json_text(value: Any) -> str | None:
 
 
 def read_crew_request(crew: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
-    return RequestFacts(operation=Operation.WORKFLOW, workflow_name=_text(getattr(crew, "name", None)))
+    return RequestFacts(operation=WORKFLOW, workflow_name=_text(getattr(crew, "name", None)))
 
 
 def _is_streaming_output(value: Any) -> bool:
@@ -140,7 +150,7 @@ def _follow_crew_result(value: Any, invocation: AgentInvocation) -> None:
         _streams[value] = invocation
         AbandonWatch(value, invocation)  # ends the run abandoned; interpreter exit: the core's SHUTDOWN
         return
-    invocation.finish(Outcome.COMPLETED)
+    invocation.finish(COMPLETED)
 
 
 def handle_crew_result(result: Any, invocation: AgentInvocation) -> Any:
@@ -193,7 +203,7 @@ def _traced_close(telemetry: Telemetry) -> WrapperFunction:
             finish_with_error(invocation, error)
             raise
         invocation.detach(token)
-        invocation.finish(Outcome.CLOSED_EARLY)
+        invocation.finish(CLOSED_EARLY)
         return value
 
     return wrapper
@@ -205,7 +215,7 @@ def _traced_aclose(telemetry: Telemetry) -> WrapperFunction:
         if invocation is None:
             return wrapped(*args, **kwargs)
         return traced_await(
-            wrapped(*args, **kwargs), invocation, on_return=lambda _value: invocation.finish(Outcome.CLOSED_EARLY)
+            wrapped(*args, **kwargs), invocation, on_return=lambda _value: invocation.finish(CLOSED_EARLY)
         )
 
     return wrapper
@@ -301,7 +311,7 @@ def make_task_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
             _usage_at_start[invocation] = start
         if inspect.iscoroutine(result):
             return trace_coroutine(result, invocation, lambda value, _outcome: read_result(agent, invocation, value))
-        invocation.finish(Outcome.COMPLETED, None, read_result(agent, invocation, result))
+        invocation.finish(COMPLETED, None, read_result(agent, invocation, result))
         return result
 
     return handle_result
@@ -323,7 +333,7 @@ def make_kickoff_result_handler(config: Config) -> Callable[[Any, AgentInvocatio
     def handle_result(result: Any, invocation: AgentInvocation) -> Any:
         if inspect.iscoroutine(result):
             return trace_coroutine(result, invocation, read_result)
-        invocation.finish(Outcome.COMPLETED, None, read_result(result, Outcome.COMPLETED))
+        invocation.finish(COMPLETED, None, read_result(result, COMPLETED))
         return result
 
     return handle_result
@@ -366,7 +376,7 @@ def _tool_description(tool: Any) -> str | None:
 
 def _tool_facts(tool: Any, fallback_name: str | None, call_id: str | None) -> RequestFacts:
     return RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=_text(getattr(tool, "name", None)) or fallback_name,
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=_tool_description(tool) if tool is not None else None,
@@ -409,16 +419,16 @@ def _end_tool_call(invocation: AgentInvocation, failure: Any, result: Any, captu
     error = _tool_errors.take(invocation)
     if failure is None:
         facts = ResultFacts(tool_result=_json_text(result)) if capture else None
-        invocation.finish(Outcome.COMPLETED, None, facts)
+        invocation.finish(COMPLETED, None, facts)
         return
     reason = getattr(failure, "reason", None)
     reason = getattr(reason, "value", reason)
     if error is not None and reason == _EXCEPTION_REASON:
-        invocation.finish(Outcome.FAILED, error)
+        invocation.finish(FAILED, error)
         return
     message = _text(getattr(failure, "message", None))
     invocation.finish(
-        Outcome.COMPLETED,
+        COMPLETED,
         None,
         ResultFacts(error_type=_text(reason) or semconv.ERROR_TYPE_OTHER, error_message=message),
     )

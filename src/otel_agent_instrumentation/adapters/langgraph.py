@@ -96,7 +96,19 @@ from .._context import instrumentation_enabled
 from .._guard import report_failure
 from ..awaited import traced_await
 from ..config import Config
-from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..invocation import (
+    ABANDONED,
+    AGENT,
+    COMPLETED,
+    FAILED,
+    TOOL,
+    WORKFLOW,
+    Invocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    active_invocation,
+)
 from ..stream import finish_with_error, trace_result
 from ._base import FrameworkAdapter, HandledFailures, HookTarget, RunTarget, Target, is_mapping
 
@@ -122,7 +134,6 @@ _ERROR_STATUS = "error"  # ToolMessage.status of a failed call
 _START_NODE = "__start__"  # langgraph.constants.START: the task that writes the run's input
 
 # Enum members read off their class cost about 1k instructions each: module globals on runs' paths.
-_AGENT, _WORKFLOW = Operation.AGENT, Operation.WORKFLOW
 # Exceptions that are LangGraph's control flow (set in targets(): GraphInterrupt, ParentCommand).
 _control_flow: tuple[type[BaseException], ...] = ()
 
@@ -278,7 +289,7 @@ def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     kind = _graph_kind(graph)
     # Fields set after the facts are made, not passed as keywords to the class (about 0.6k instructions each).
     if kind is None:
-        facts = RequestFacts(_WORKFLOW)
+        facts = RequestFacts(WORKFLOW)
         facts.workflow_name = graph_name
         return facts
     facts = RequestFacts()
@@ -490,7 +501,7 @@ class GraphStreamMethods:
 
     def _self_end(self, outcome: Outcome, error: BaseException | None = None) -> None:
         if error is not None and _control_flow and isinstance(error, _control_flow):
-            outcome, error = Outcome.COMPLETED, None
+            outcome, error = COMPLETED, None
         super()._self_end(outcome, error)  # type: ignore[misc]  # StreamProxy, after this mixin
 
 
@@ -498,7 +509,7 @@ def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any
     capture = config.capture_content.enabled
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
-        if invocation.request.operation is not _AGENT:
+        if invocation.request.operation is not AGENT:
             return trace_result(result, invocation, None, GraphStreamMethods)
         # The caller's run (a node's or a tool's of an enclosing run, or none) encloses this one.
         messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
@@ -548,7 +559,7 @@ def read_tool_request(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
     call = call if isinstance(call, Mapping) else {}
     tool = getattr(request, "tool", None)
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=_text(call.get("name")) or _text(getattr(tool, "name", None)),
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=_text(getattr(tool, "description", None)),
@@ -565,21 +576,21 @@ def _end_tool_call(value: Any, invocation: Invocation, capture: bool) -> None:
     content = getattr(value, "content", None)
     facts = ResultFacts(tool_result=_json_text(content)) if capture and content is not None else None
     if getattr(value, "status", None) != _ERROR_STATUS:
-        invocation.finish(Outcome.COMPLETED, None, facts)
+        invocation.finish(COMPLETED, None, facts)
     elif failure is not None:
-        invocation.finish(Outcome.FAILED, failure, facts)
+        invocation.finish(FAILED, failure, facts)
     else:
         facts = facts or ResultFacts()
         facts.error_type = semconv.ERROR_TYPE_OTHER
         facts.error_message = content if isinstance(content, str) else None
-        invocation.finish(Outcome.COMPLETED, None, facts)  # a failure returned as a value: ERROR
+        invocation.finish(COMPLETED, None, facts)  # a failure returned as a value: ERROR
 
 
 def _end_tool_error(invocation: Invocation, error: BaseException) -> bool:
     """End a tool call that raised; returns True (it is ended)."""
     _handled_failures.take(invocation)
     if _control_flow and isinstance(error, _control_flow):
-        invocation.finish(Outcome.COMPLETED)
+        invocation.finish(COMPLETED)
     else:
         finish_with_error(invocation, error)
     return True
@@ -594,7 +605,7 @@ def _start_tool_call(
         request = read_tool_request(node, args, kwargs, telemetry.config)
     except Exception:
         report_failure("reading the agent request")
-        request = RequestFacts(operation=Operation.TOOL)
+        request = RequestFacts(operation=TOOL)
     try:
         return Invocation(telemetry, request, node, _TOOL_REENTRY_KEY)
     except Exception:
@@ -625,7 +636,7 @@ def _traced_sync_tool_call(telemetry: Telemetry) -> WrapperFunction:
             _end_tool_call(result, invocation, capture)
         except Exception:
             report_failure("reading a tool call's result")
-            invocation.finish(Outcome.ABANDONED)
+            invocation.finish(ABANDONED)
         return result
 
     return wrapper

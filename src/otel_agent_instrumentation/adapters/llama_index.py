@@ -64,7 +64,21 @@ from .._context import instrumentation_enabled
 from .._guard import report_failure
 from ..awaited import awaited_step, traced_await
 from ..config import Config
-from ..invocation import Invocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..invocation import (
+    ABANDONED,
+    AGENT,
+    CANCELLED,
+    CLOSED_EARLY,
+    COMPLETED,
+    FAILED,
+    TOOL,
+    WORKFLOW,
+    Invocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    active_invocation,
+)
 from ..stream import AbandonWatch, finish_with_error
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
@@ -146,7 +160,7 @@ def _workflow_name(workflow: Any) -> str | None:
 def make_request_reader(agent_type: type) -> Callable[[Any, tuple[Any, ...], dict[str, Any], Config], RequestFacts]:
     def read_request(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
         if not isinstance(workflow, agent_type):
-            return RequestFacts(operation=Operation.WORKFLOW, workflow_name=_workflow_name(workflow))
+            return RequestFacts(operation=WORKFLOW, workflow_name=_workflow_name(workflow))
         facts = agent_facts(workflow, config)
         if config.capture_content.enabled:
             # agent.run(user_msg=...) or the deprecated positional agent.run("...").
@@ -225,7 +239,7 @@ _members: weakref.WeakKeyDictionary[Invocation, _Members] = weakref.WeakKeyDicti
 def _end_member(member: Invocation, outcome: Outcome, error: BaseException | None) -> None:
     facts = _tally_facts(member)
     if error is not None:
-        if outcome is Outcome.CANCELLED:
+        if outcome is CANCELLED:
             member.finish(outcome, error, facts)
         else:
             finish_with_error(member, error, facts)
@@ -254,7 +268,7 @@ def _member_of_turn(
     if not instrumentation_enabled():
         return None
     root = active_invocation()
-    if root is None or root.finished or root.owner is not workflow or root.request.operation is not Operation.WORKFLOW:
+    if root is None or root.finished or root.owner is not workflow or root.request.operation is not WORKFLOW:
         return None
     event = _step_argument(args, kwargs, "ev", 1)  # run_agent_step(self, ctx, ev: AgentSetup)
     agent = getattr(workflow, "agents", {}).get(getattr(event, "current_agent_name", None))
@@ -267,7 +281,7 @@ def _member_of_turn(
     if current is not None and not current.finished and current.owner is agent:
         return current
     if current is not None and not current.finished:
-        _end_member(current, Outcome.COMPLETED, None)  # handed off
+        _end_member(current, COMPLETED, None)  # handed off
     # Started in the step's context: a child of the workflow's span.
     members.current = Invocation(telemetry, agent_facts(agent, telemetry.config), agent, _MEMBER_REENTRY_KEY)
     return members.current
@@ -287,7 +301,7 @@ async def _member_turn(step: Any, member: Invocation) -> Any:
 
 
 def _outcome_of_step(error: BaseException) -> Outcome:
-    return Outcome.CANCELLED if isinstance(error, asyncio.CancelledError) else Outcome.FAILED
+    return CANCELLED if isinstance(error, asyncio.CancelledError) else FAILED
 
 
 def _member_turns(telemetry: Telemetry) -> WrapperFunction:
@@ -338,12 +352,12 @@ def _end_abandoned(run: Invocation) -> None:
     # From the garbage collector: no context or framework calls.
     if not run.finished:
         _members.pop(run, None)
-        run.finish(Outcome.ABANDONED)
+        run.finish(ABANDONED)
 
 
 def _run_facts(run: Invocation, stop_event: Any, capture: bool) -> ResultFacts | None:
     facts = _tally_facts(run)
-    if capture and run.request.operation is Operation.AGENT:
+    if capture and run.request.operation is AGENT:
         text = _message_text(getattr(getattr(stop_event, "result", None), "response", None))
         if text:
             facts = facts or ResultFacts()
@@ -356,21 +370,21 @@ def _run_done(run: Invocation, capture: bool, finalizer: AbandonWatch, task: asy
         finalizer.detach()
         if task.cancelled():
             error: BaseException = asyncio.CancelledError()
-            _end_members(run, Outcome.CANCELLED, error)
-            run.finish(Outcome.CANCELLED, error, _tally_facts(run))
+            _end_members(run, CANCELLED, error)
+            run.finish(CANCELLED, error, _tally_facts(run))
             return
         failure = _task_exception(task)
         if failure is not None:
             cancelled = type(failure).__name__ == _CANCELLED_BY_USER
-            outcome = Outcome.CANCELLED if cancelled else Outcome.FAILED
+            outcome = CANCELLED if cancelled else FAILED
             _end_members(run, outcome, failure)
             run.finish(outcome, failure, _tally_facts(run))
             return
-        _end_members(run, Outcome.COMPLETED, None)
-        run.finish(Outcome.COMPLETED, None, _run_facts(run, task.result(), capture))
+        _end_members(run, COMPLETED, None)
+        run.finish(COMPLETED, None, _run_facts(run, task.result(), capture))
     except Exception:
         report_failure("ending a llama-index run")
-        run.finish(Outcome.ABANDONED)
+        run.finish(ABANDONED)
 
 
 def make_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
@@ -379,7 +393,7 @@ def make_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
     def handle_result(handler: Any, run: Invocation) -> Any:
         task = getattr(handler, "_result_task", None)
         if not isinstance(task, asyncio.Future):
-            run.finish(Outcome.ABANDONED)  # not a WorkflowHandler we know: its end cannot be observed
+            run.finish(ABANDONED)  # not a WorkflowHandler we know: its end cannot be observed
             return handler
         finalizer = AbandonWatch(task, run, _end_abandoned)  # interpreter exit: the core ends open runs (shutdown)
         task.add_done_callback(functools.partial(_run_done, run, capture, finalizer))
@@ -412,7 +426,7 @@ def _tool_facts(tool: Any, tool_input: Any, config: Config, current_step: Callab
     metadata = getattr(tool, "metadata", None)
     tool_name = _text(getattr(metadata, "name", None))
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=tool_name,
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=_text(getattr(metadata, "description", None)),
@@ -432,14 +446,14 @@ def _end_tool_call(output: Any, tool_call: Invocation, capture: bool) -> None:
             semconv.error_type(exception) if isinstance(exception, BaseException) else semconv.ERROR_TYPE_OTHER
         )
         facts.error_message = _text(getattr(output, "content", None))
-    tool_call.finish(Outcome.COMPLETED, None, facts)  # an error output makes it ERROR
+    tool_call.finish(COMPLETED, None, facts)  # an error output makes it ERROR
 
 
 def _paused(tool_call: Invocation) -> Callable[[BaseException], bool]:
     def on_error(error: BaseException) -> bool:
         if type(error).__name__ != _WAITING_FOR_EVENT:
             return False
-        tool_call.finish(Outcome.CLOSED_EARLY)  # the step waits for an event and runs again
+        tool_call.finish(CLOSED_EARLY)  # the step waits for an event and runs again
         return True
 
     return on_error

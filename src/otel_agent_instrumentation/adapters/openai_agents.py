@@ -120,9 +120,15 @@ from .._guard import report_failure
 from ..awaited import awaited_step, traced_await
 from ..config import Config
 from ..invocation import (
+    ABANDONED,
+    AGENT,
+    CANCELLED,
+    CLOSED_EARLY,
+    COMPLETED,
+    FAILED,
+    TOOL,
     AgentInvocation,
     Invocation,
-    Operation,
     Outcome,
     RequestFacts,
     ResultFacts,
@@ -478,7 +484,7 @@ def _run_of_turn() -> Invocation | None:
     if root is None or root.finished or root.reentry_key != name:
         return None
     request = root.request
-    if request.operation is not Operation.AGENT or type(request) is _SingleAgentRequest:
+    if request.operation is not AGENT or type(request) is _SingleAgentRequest:
         return None
     return root
 
@@ -533,7 +539,7 @@ async def _run_turn(turn: Any, handoffs: _Handoffs, handoff_step: type) -> Any:
     result = await (turn if child is None or child.finished else awaited_step(turn, child))
     try:
         if isinstance(getattr(result, "next_step", None), handoff_step):
-            _end_child(handoffs, Outcome.COMPLETED, None)  # handed off again
+            _end_child(handoffs, COMPLETED, None)  # handed off again
             handoffs.handed_off = True
     except Exception:
         report_failure("following an openai-agents handoff")
@@ -565,7 +571,7 @@ def _ending_handoffs(reader: ResultReader, root: AgentInvocation) -> ResultReade
     no handoffs). On a failure it reads while handling the run's exception (stream._drive): that is the error."""
 
     def read_result(value: Any, outcome: Outcome) -> ResultFacts | None:
-        error = sys.exc_info()[1] if outcome in (Outcome.FAILED, Outcome.CANCELLED) else None
+        error = sys.exc_info()[1] if outcome in (FAILED, CANCELLED) else None
         _end_handoffs(root, outcome, error)
         return reader(value, outcome)
 
@@ -578,8 +584,8 @@ def _ending_handoffs(reader: ResultReader, root: AgentInvocation) -> ResultReade
 def _end_abandoned(invocation: AgentInvocation) -> None:
     # The run task was collected while pending (its waiter was garbage too): nothing else ends the span.
     if not invocation.finished:
-        _end_handoffs(invocation, Outcome.ABANDONED, None)
-        invocation.finish(Outcome.ABANDONED)
+        _end_handoffs(invocation, ABANDONED, None)
+        invocation.finish(ABANDONED)
 
 
 class _FirstEventDeque(collections.deque):  # type: ignore[type-arg]  # holds whatever the SDK puts
@@ -638,14 +644,14 @@ def _streamed_ending(result: Any, task: asyncio.Future[Any]) -> tuple[Outcome, B
     not popped goes with its task): a run that completed with a final output ended completed whatever was asked."""
     if task.cancelled():
         if _stop_request(task) == "immediate":
-            return Outcome.CLOSED_EARLY, None
-        return Outcome.CANCELLED, asyncio.CancelledError()
+            return CLOSED_EARLY, None
+        return CANCELLED, asyncio.CancelledError()
     error = task.exception()
     if error is not None:
-        return Outcome.FAILED, error
+        return FAILED, error
     if getattr(result, "final_output", None) is None and _stop_request(task) == "after_turn":
-        return Outcome.CLOSED_EARLY, None
-    return Outcome.COMPLETED, None
+        return CLOSED_EARLY, None
+    return COMPLETED, None
 
 
 def _run_loop_done(
@@ -661,7 +667,7 @@ def _run_loop_done(
         unmark()  # a run that ended before its first event
     except Exception:
         report_failure("restoring the openai-agents event queue")
-    facts = read_facts(reader, result, Outcome.COMPLETED)
+    facts = read_facts(reader, result, COMPLETED)
     outcome, error = _streamed_ending(result, task)
     if invocation.noted is not None:  # a turn noted handoffs to follow
         _end_handoffs(invocation, outcome, error)
@@ -740,7 +746,7 @@ def read_tool_request(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any], con
     description = getattr(function_tool, "description", None)
     call_id = getattr(context, "tool_call_id", None)
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=name if isinstance(name, str) and name else None,
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=description if isinstance(description, str) and description else None,
@@ -758,14 +764,14 @@ def _end_tool_call(invocation: AgentInvocation, capture: bool, value: Any) -> No
     facts = ResultFacts(tool_result=_result_text(output)) if capture else None
     failure = _handled_failures.take(invocation)
     if failure is not None:
-        invocation.finish(Outcome.FAILED, failure, facts)
+        invocation.finish(FAILED, failure, facts)
         return
     if getattr(value, "is_sdk_generated_error", False) is True:
         # No handled exception: the SDK's own message for a tool that timed out.
         facts = facts or ResultFacts()
         facts.error_type = _TOOL_TIMEOUT
         facts.error_message = output if isinstance(output, str) else None
-    invocation.finish(Outcome.COMPLETED, None, facts)
+    invocation.finish(COMPLETED, None, facts)
 
 
 def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:

@@ -107,7 +107,19 @@ from .. import semconv
 from .._guard import report_failure
 from ..awaited import traced_await
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import (
+    CANCELLED,
+    CLOSED_EARLY,
+    COMPLETED,
+    FAILED,
+    TOOL,
+    AgentInvocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    Telemetry,
+    active_invocation,
+)
 from ..stream import trace_result, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 from ._stand_in import StandInSpan
@@ -440,9 +452,9 @@ class EntryMethods:
         (pydantic-ai hands it to the run's `on_run_error` hooks all the same). Cancellation stays a
         cancelled run."""
         if isinstance(error, asyncio.CancelledError):
-            return Outcome.CANCELLED, error
+            return CANCELLED, error
         entered = _entered.get(getattr(self, "__wrapped__"))  # noqa: B009 - wrapt proxy attribute
-        return (Outcome.COMPLETED if _settled(entered) is not None else Outcome.CLOSED_EARLY), None
+        return (COMPLETED if _settled(entered) is not None else CLOSED_EARLY), None
 
 
 class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
@@ -548,7 +560,7 @@ async def _run_step(traced_run: Any, awaitable: Awaitable[_T], consumer_error: B
     except BaseException as error:
         otel_context.detach(token)
         if error is not consumer_error:
-            traced_run._self_end(Outcome.FAILED, error)  # the core maps cancellation to CANCELLED
+            traced_run._self_end(FAILED, error)  # the core maps cancellation to CANCELLED
         raise
     otel_context.detach(token)
     return value
@@ -806,7 +818,7 @@ def read_tool_request(manager: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     description = getattr(tool_def, "description", None)
     call_id = getattr(call, "tool_call_id", None)
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=tool_name if isinstance(tool_name, str) else None,
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=description if isinstance(description, str) and description else None,
@@ -846,14 +858,14 @@ def _ends_tool_call(error: BaseException, invocation: AgentInvocation, kinds: _T
     if isinstance(error, kinds.control_flow):
         skipped = kinds.capture and isinstance(error, kinds.skip)
         invocation.finish(
-            Outcome.COMPLETED,
+            COMPLETED,
             None,
             ResultFacts(tool_result=_json_text(getattr(error, "result", None))) if skipped else None,
         )
         return True
     if isinstance(error, kinds.returned_to_model):
         cause = error.__cause__
-        invocation.finish(Outcome.FAILED, cause if isinstance(cause, Exception) else error)
+        invocation.finish(FAILED, cause if isinstance(cause, Exception) else error)
         return True
     return False
 
@@ -867,7 +879,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
             return trace_result(result, invocation)
 
         def returned(value: Any) -> None:
-            invocation.finish(Outcome.COMPLETED, None, ResultFacts(tool_result=_json_text(value)))
+            invocation.finish(COMPLETED, None, ResultFacts(tool_result=_json_text(value)))
 
         # The ToolManager awaits the call where it makes it (see awaited.py). Without content capture a
         # return has nothing to read: traced_await ends the call completed itself.

@@ -76,7 +76,15 @@ from opentelemetry.context import Context
 from .. import semconv
 from .._guard import report_failure
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, active_invocation
+from ..invocation import (
+    COMPLETED,
+    TOOL,
+    AgentInvocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    active_invocation,
+)
 from ..stream import read_facts, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 
@@ -102,7 +110,6 @@ _SANITIZE_FLAG = "sanitize_inputs_outputs"  # Tool.__call__'s own keyword, not a
 # a subclass's execute_tool_call calling super() and a pure-Python wrapt frame.
 _CALLER_FRAMES = 4
 # Enum members read off their class cost about 1k instructions each: module globals on the run's path.
-_COMPLETED, _TOOL = Outcome.COMPLETED, Operation.TOOL
 
 
 def _text(value: Any) -> str | None:
@@ -205,7 +212,7 @@ def _facts_from_agent(agent: Any, outcome: Outcome) -> ResultFacts:
             output_tokens = (output_tokens or 0) + count
     facts = ResultFacts()
     facts.input_tokens, facts.output_tokens = input_tokens, output_tokens
-    if outcome is _COMPLETED and last_step is not None:
+    if outcome is COMPLETED and last_step is not None:
         error = getattr(last_step, "error", None)
         if isinstance(error, max_steps_error):
             cls = type(error)
@@ -246,7 +253,7 @@ def make_result_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
                 facts.output_messages = _output_messages(value)
             return facts
 
-        invocation.finish(_COMPLETED, None, read_facts(read_value, result, _COMPLETED))
+        invocation.finish(COMPLETED, None, read_facts(read_value, result, COMPLETED))
         return result
 
     return handle_result
@@ -349,7 +356,7 @@ def read_tool_request(tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
     tool_name = getattr(tool, "name", None)
     tool_name = tool_name if isinstance(tool_name, str) and tool_name else None
     description = getattr(tool, "description", None)
-    facts = RequestFacts(_TOOL)
+    facts = RequestFacts(TOOL)
     facts.tool_name = tool_name
     facts.tool_type = semconv.TOOL_TYPE_FUNCTION
     facts.tool_description = description if isinstance(description, str) and description else None
@@ -362,7 +369,7 @@ def read_tool_request(tool: Any, args: tuple[Any, ...], kwargs: dict[str, Any], 
 def read_managed_agent_call(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     agent_name = _text(getattr(agent, "name", None))
     facts = RequestFacts(
-        operation=Operation.TOOL,
+        operation=TOOL,
         tool_name=agent_name,
         tool_type=semconv.TOOL_TYPE_FUNCTION,
         tool_description=_text(getattr(agent, "description", None)),
@@ -382,7 +389,7 @@ def make_tool_result_handler(config: Config) -> Callable[[Any, AgentInvocation],
     def handle_tool_result(result: Any, invocation: AgentInvocation) -> Any:
         # Whatever the tool returned is its value (an AgentImage, any object): never proxied.
         facts = ResultFacts(tool_result=_json_text(result)) if capture else None
-        invocation.finish(_COMPLETED, None, facts)
+        invocation.finish(COMPLETED, None, facts)
         return result
 
     return handle_tool_result

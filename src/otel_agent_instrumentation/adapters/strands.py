@@ -114,7 +114,15 @@ from opentelemetry.trace import Span
 
 from .. import semconv
 from ..config import Config
-from ..invocation import AgentInvocation, Operation, Outcome, RequestFacts, ResultFacts, Telemetry, active_invocation
+from ..invocation import (
+    WORKFLOW,
+    AgentInvocation,
+    Outcome,
+    RequestFacts,
+    ResultFacts,
+    Telemetry,
+    active_invocation,
+)
 from ..stream import trace_result, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 from ._stand_in import StandInSpan
@@ -506,7 +514,7 @@ def read_workflow_request(
 ) -> RequestFacts:
     workflow_id = getattr(orchestration, "id", None)
     return RequestFacts(
-        operation=Operation.WORKFLOW,
+        operation=WORKFLOW,
         workflow_name=workflow_id if isinstance(workflow_id, str) and workflow_id else None,
     )
 
@@ -530,7 +538,7 @@ def _hand_out_workflow_stand_in(telemetry: Telemetry) -> Any:
         if (
             running is None
             or running.finished
-            or running.request.operation is not Operation.WORKFLOW
+            or running.request.operation is not WORKFLOW
             or getattr(running.owner, "tracer", None) is not tracer
         ):
             return wrapped(*args, **kwargs)
