@@ -25,7 +25,7 @@ from otel_agent_instrumentation._patching import (
 )
 from otel_agent_instrumentation.adapters import HookTarget, WrapperFunction
 from otel_agent_instrumentation.instrumentor import apply_target
-from tests.conftest import Instrumentation, Telemetry
+from tests.conftest import INTERNAL, UNSET, Instrumentation, Telemetry, span_tree
 from tests.sample_app import agents
 from tests.sample_app.agents import NamedAgent
 
@@ -633,6 +633,67 @@ def test_a_wrapt_run_method_bound_while_suppressed_and_called_after_it_is_not_tr
     with suppress_instrumentation():
         bound = NamedAgent().arun
     assert (asyncio.run(bound()), telemetry.agent_spans()) == ("plan", [])
+
+
+class LayeredAgent:
+    """A run whose body binds a layer of itself (`super().run`, pydantic-ai's `run` binding `self.iter`), or
+    another agent's run."""
+
+    name = "layered"
+
+    def __init__(self) -> None:
+        self.bound_inside: Any = None
+
+    async def arun(self, layers: int = 1, other: LayeredAgent | None = None) -> str:
+        if not layers:
+            return "plan"
+        self.bound_inside = (other or self).arun
+        return await self.bound_inside(layers - 1)  # type: ignore[no-any-return]
+
+
+_LAYERED_TARGET = f"{__name__}:LayeredAgent.arun"
+
+
+def test_a_wrapt_run_method_bound_inside_a_run_of_its_own_object_is_the_originals_bound_method(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # An inner layer of the running run binds the original: the call never meets wrapt.
+    original = vars(LayeredAgent)["arun"]
+    instrumentation.on(targets=[_LAYERED_TARGET])
+    agent = LayeredAgent()
+    result = asyncio.run(agent.arun())
+    bound = agent.bound_inside
+    assert (result, type(bound), bound.__func__, [span.name for span in telemetry.agent_spans()]) == (
+        "plan",
+        MethodType,
+        original,
+        ["invoke_agent layered"],
+    )
+
+
+def test_a_wrapt_run_method_of_another_object_bound_inside_a_run_is_traced_as_its_own_run(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on(targets=[_LAYERED_TARGET])
+    result = asyncio.run(LayeredAgent().arun(other=LayeredAgent()))
+    assert (result, span_tree(telemetry)) == (
+        "plan",
+        [
+            ("invoke_agent layered", INTERNAL, None, UNSET),
+            ("invoke_agent layered", INTERNAL, "invoke_agent layered", UNSET),
+        ],
+    )
+
+
+def test_a_wrapt_run_method_bound_inside_a_run_of_its_own_object_and_called_after_it_is_not_traced(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # What deciding at the binding changes for inner layers: the method bound is the original, whenever it is called.
+    instrumentation.on(targets=[_LAYERED_TARGET])
+    agent = LayeredAgent()
+    asyncio.run(agent.arun())
+    telemetry.spans.clear()
+    assert (asyncio.run(agent.bound_inside(0)), telemetry.agent_spans()) == ("plan", [])
 
 
 def test_a_switched_off_wrapt_run_method_binds_the_original(instrumentation: Instrumentation) -> None:

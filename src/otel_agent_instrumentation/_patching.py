@@ -21,7 +21,8 @@ first step of the coroutine, which is where the original's own body starts; a ru
 its span starts at the call (the lifecycle: a run made in one task and awaited in another, never awaited).
 A run target's method that keeps wrapt (and a plain one whose arguments a generated method would pass through a
 dict, `forwards_through_a_dict`) sits behind a proxy that decides where it is bound (`_DecidedAtBinding`):
-bound while instrumentation is suppressed, it binds the original, and a suppressed run never meets wrapt.
+bound where the call would not start a run (instrumentation suppressed, or an inner layer of the running run), it
+binds the original, and neither a suppressed run nor a run's inner layer meets wrapt.
 """
 
 from __future__ import annotations
@@ -398,18 +399,20 @@ def forwards_through_a_dict(original: FunctionType) -> bool:
 
 
 class _DecidedAtBinding(wrapt.CallableObjectProxy):  # type: ignore[type-arg]  # proxies a FunctionWrapper
-    """A run target's wrapt FunctionWrapper on a method, with one decision moved to where the method is bound
-    (`agent.run`, `super().run`, `self.iter`): bound while its patch is switched off or while `traced_when_bound()`
-    says no (instrumentation suppressed), it binds the original, so that the call never meets wrapt; bound
-    otherwise, it binds the FunctionWrapper, which decides again at the call (an inner layer of a run, or
-    suppression entered between binding and call). Read through the class (`Agent.run`) it is the FunctionWrapper,
-    and the class's own entry proxies it (what `inspect` reads of either is the original's).
+    """A run target's wrapt FunctionWrapper on a method, with its decision moved to where the method is bound
+    (`agent.run`, `super().run`, `self.iter`): bound while its patch is switched off or while
+    `traced_when_bound(instance)` says no (instrumentation suppressed, or an inner layer of the running run:
+    pydantic-ai's `run` binding `self.iter`), it binds the original, so that the call never meets wrapt; bound
+    otherwise, it binds the FunctionWrapper, which decides again at the call (suppression entered, or a run of the
+    object started, between binding and call). Read through the class (`Agent.run`) it is the FunctionWrapper, and
+    the class's own entry proxies it (what `inspect` reads of either is the original's).
 
     Why: binding a FunctionWrapper and calling straight through costs wrapt 8-12k instructions (about 1 us) per
-    layer a suppressed run passes, even when its wrapper is never called; this costs about 3k (a Python `__get__`
-    and one read of the context), and about 3k more per traced call, which binds through it. What it changes: a
-    method bound while instrumentation is suppressed and called after the suppression ended is not traced (the
-    reverse is: the FunctionWrapper still decides at the call). Each patch gets its own subclass
+    layer a suppressed run or a run's inner layer passes, even when its wrapper never traces; this costs about 3k
+    (a Python `__get__` and one read of the context), and about 3k more per traced call, which binds through it.
+    What it changes: a method bound where instrumentation is suppressed, or while a run of its own object runs
+    through this target's layers, and called after that ended, is not traced (the reverse is: the
+    FunctionWrapper still decides at the call). Each patch gets its own subclass
     (`_deciding_at_binding`), whose `__get__` reads what it needs from its closure: read off the proxy
     (`self._self_...`, through wrapt's attribute lookup) they cost about 1k instructions each."""
 
@@ -417,13 +420,13 @@ class _DecidedAtBinding(wrapt.CallableObjectProxy):  # type: ignore[type-arg]  #
 
 
 def _deciding_at_binding(
-    function_wrapper: Any, original: FunctionType, switch: list[bool], traced_when_bound: Callable[[], bool]
+    function_wrapper: Any, original: FunctionType, switch: list[bool], traced_when_bound: Callable[[Any], bool]
 ) -> _DecidedAtBinding:
     bind = function_wrapper.__get__
 
     class DecidedAtBinding(_DecidedAtBinding):
         def __get__(self, instance: Any, owner: type | None = None) -> Any:
-            if instance is not None and not (switch and traced_when_bound()):
+            if instance is not None and not (switch and traced_when_bound(instance)):
                 return MethodType(original, instance)
             return bind(instance, owner)
 
@@ -448,7 +451,7 @@ def apply(
     wrapper: WrapperFunction,
     method: MethodFactory | None = None,
     hook_applies: Callable[[Any], bool] | None = None,
-    traced_when_bound: Callable[[], bool] | None = None,
+    traced_when_bound: Callable[[Any], bool] | None = None,
 ) -> Patch:
     """Wrap `module:attribute_path` with `wrapper` (a plain function of ours, an `async def` of ours or a wrapt
     FunctionWrapper, see the module docstring) and return the undo record. `method`, when given, makes the

@@ -16,7 +16,6 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from . import _patching
-from ._context import instrumentation_enabled
 from .adapters._base import Adapter, HookTarget, RunTarget, Target
 from .adapters.generic import GenericAdapter
 from .config import Config, resolve
@@ -158,13 +157,13 @@ def apply_target(
     hook_applies = None
     traced_when_bound = None
     if isinstance(target, RunTarget):
-        # A suppressed run then binds the original where it meets a method of ours that stays with wrapt.
-        traced_when_bound = instrumentation_enabled
         try:
             body_deferred = _patching.defers_body(module, attribute)
         except (ImportError, AttributeError):
             body_deferred = False  # apply() below meets the same error and raises it
-        wrapper, method = make_run_patches(target, telemetry, adapter_name, body_deferred)
+        # traced_when_bound: a suppressed run, and a run's inner layer, then bind the original where they meet a
+        # method of ours that stays with wrapt.
+        wrapper, method, traced_when_bound = make_run_patches(target, telemetry, adapter_name, body_deferred)
     elif isinstance(target, HookTarget):
         wrapper = target.make_wrapper(telemetry)
         if target.applies_to is not None:

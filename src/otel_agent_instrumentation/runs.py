@@ -22,11 +22,12 @@ from .stream import finish_with_error, trace_result
 
 def make_run_patches(
     target: RunTarget, telemetry: Telemetry, adapter_name: str, body_deferred: bool = False
-) -> tuple[WrapperFunction, MethodFactory]:
+) -> tuple[WrapperFunction, MethodFactory, Callable[[Any], bool]]:
     """The wrapt wrapper for `target` and the factory of its plain-function patch (_patching.apply's `method`),
     with its readers and telemetry bound once. Both take one call-through decision, `starts_run` (instrumentation
     suppressed; an inner layer of the running run), off the context it reads once, then the same traced run:
-    this is the whole cost of a suppressed run, or of each inner layer a run passes, per layer.
+    this is the whole cost of a suppressed run, or of each inner layer a run passes, per layer. The third item is
+    that decision itself, for `_patching._DecidedAtBinding` to take where a method that stays with wrapt is bound.
 
     `body_deferred`: the target is an `async def` or a generator function (_patching.defers_body), whose call
     runs none of its body; the run's span is made current where the body runs (each step of the coroutine or
@@ -115,4 +116,4 @@ def make_run_patches(
         return wrapped(*args, **kwargs)
 
     method_factory = deciding_method_factory(traced_run, starts_run)
-    return run_wrapper, method_factory
+    return run_wrapper, method_factory, starts_run
