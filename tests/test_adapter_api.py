@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import otel_agent_instrumentation.adapters as adapter_api
+from otel_agent_instrumentation import semconv
 from tests.conftest import Telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,47 @@ class _OwnMapping(Mapping[str, int]):
 )
 def test_is_mapping_answers_as_the_mapping_abc(value: object) -> None:
     assert adapter_api.is_mapping(value) is isinstance(value, Mapping)
+
+
+class _ShoutingName(str):
+    """A provider name whose own methods answer otherwise than str's: worked out each time, never remembered."""
+
+    def strip(self, chars: str | None = None) -> str:
+        return "Shouted"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("OpenAI", "openai"),
+        (" mistral ", "mistral_ai"),
+        ("google-gla", "gcp.gemini"),
+        ("MyProvider", "myprovider"),
+        ("", None),
+        ("   ", None),
+        (None, None),
+        (3, None),
+        (["openai"], None),
+    ],
+    ids=["known", "padded", "alias", "unknown", "empty", "blank", "None", "int", "list"],
+)
+def test_provider_name_answers_the_same_when_asked_again(raw: object, expected: str | None) -> None:
+    assert [semconv.provider_name(raw) for _ in range(2)] == [expected, expected]
+
+
+def test_provider_name_of_a_str_subclass_is_worked_out_with_its_own_methods() -> None:
+    semconv.provider_name("OpenAI")  # the plain string's answer, remembered
+    assert semconv.provider_name(_ShoutingName("OpenAI")) == "shouted"
+
+
+def test_provider_name_keeps_at_most_256_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(semconv, "_provider_names", {})
+    answers = {semconv.provider_name(f"Provider{n}") for n in range(300)}
+    assert (len(answers), len(semconv._provider_names), semconv.provider_name("Provider299")) == (
+        300,
+        256,
+        "provider299",
+    )
 
 
 class _CountingMeta(type):

@@ -127,15 +127,30 @@ _PROVIDERS: dict[str, str] = {
 }
 
 
+# provider_name's answer for each plain string asked, bounded: every run asks it, with the few names its
+# framework reports, and working the answer out costs about 2k instructions against 0.3k to look it up.
+_provider_names: dict[str, str | None] = {}
+
+
 def provider_name(raw: object) -> str | None:
     """The conventions' value for a framework's provider name; other names lower-cased as they are.
 
     None when `raw` is not a non-empty string (the core then records PROVIDER_OTHER).
     """
-    if not isinstance(raw, str) or not raw.strip():
-        return None
+    if type(raw) is not str:  # a str subclass is worked out each time: its methods may be its own
+        return _normalized_provider(raw) if isinstance(raw, str) else None
+    try:
+        return _provider_names[raw]
+    except KeyError:
+        answer = _normalized_provider(raw)
+        if len(_provider_names) < 256:
+            _provider_names[raw] = answer
+        return answer
+
+
+def _normalized_provider(raw: str) -> str | None:
     key = raw.strip().lower()
-    return _PROVIDERS.get(key, key)
+    return _PROVIDERS.get(key, key) if key else None
 
 
 def span_name(subject: str | None, operation: str = INVOKE_AGENT) -> str:
