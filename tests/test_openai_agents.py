@@ -253,6 +253,24 @@ async def test_run_span_reads_agent_request_and_usage(instrumentation: Instrumen
     assert attributes[semconv.GEN_AI_RESPONSE_ID] == "resp-1"
 
 
+@dataclasses.dataclass
+class _TeamSettings(agents.ModelSettings):
+    """Model settings of an application's own class: read setting by setting, not off the SDK class's fields."""
+
+    team: str = "docs"
+
+
+async def test_run_span_reads_the_settings_of_a_model_settings_subclass(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    agent = make_agent(answer())
+    agent.model_settings = _TeamSettings(temperature=0.7, top_p=0.9)
+    await Runner.run(agent, "hello")
+    attributes = _only_span(telemetry).attributes
+    assert (attributes[semconv.GEN_AI_REQUEST_TEMPERATURE], attributes[semconv.GEN_AI_REQUEST_TOP_P]) == (0.7, 0.9)
+
+
 async def test_streamed_span_reads_usage(instrumentation: Instrumentation, telemetry: Telemetry) -> None:
     instrumentation.on()
     result = Runner.run_streamed(make_agent(answer()), "hello")
