@@ -221,12 +221,13 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
     if agent_name is None and kwargs.get("infer_name", True):
         agent_name = _predict_name(agent)
     model = _selected_model(agent, kwargs)
-    facts = RequestFacts(
-        agent_name=agent_name if isinstance(agent_name, str) else None,
-        request_model=_model_name(model),
-        provider_name=semconv.provider_name(_system(model)),
-    )
-    # Set only when present: a keyword argument to the class costs more than an attribute set.
+    # Fields set after the facts are made, and only when present: a keyword argument to the class costs more than
+    # an attribute set (about 1k instructions for these three).
+    facts = RequestFacts()
+    if isinstance(agent_name, str):
+        facts.agent_name = agent_name
+    facts.request_model = _model_name(model)
+    facts.provider_name = semconv.provider_name(_system(model))
     description = getattr(agent, "description", None)
     if isinstance(description, str):
         facts.agent_description = description
