@@ -785,7 +785,6 @@ def trace_future(future: Any, invocation: AgentInvocation, reader: ResultReader 
     return future
 
 
-COMPLETED = COMPLETED  # a module global: an enum member's class lookup costs ~0.1 us on 3.11
 _STREAM_PROTOCOL = ("__anext__", "__aiter__", "__next__", "__aenter__", "__enter__")
 # (result type, the adapter's stream methods) -> the proxy class for it, None for a type that is no stream: one
 # lookup a run instead of three calls (a failed hasattr on a type also costs an exception, five per plain-value
