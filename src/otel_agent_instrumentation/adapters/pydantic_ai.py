@@ -520,6 +520,10 @@ class AgentRunMethods:
 # The AgentRun proxies consumers iterate, by the id of the run's GraphAgentDeps: every `run.ctx` is a new
 # GraphRunContext over the same deps (run.py:324), and the proxy keeps the run, so the deps, alive while listed.
 _runs_by_deps: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+# Its entries, read by the node streams' check: the mapping's `len` is a Python method (the check 2.3k -> 1.5k
+# instructions with its call, callgrind micro). The same dict: entries of collected runs leave it at once (nothing
+# iterates the mapping, which would defer their removal).
+_registered_runs: dict[int, Any] = _runs_by_deps.data  # type: ignore[attr-defined]  # weakref.py's own dict
 
 
 def _register_run(agent_run: Any, traced: Any) -> None:
@@ -532,7 +536,7 @@ def _register_run(agent_run: Any, traced: Any) -> None:
 def _iter_runs_traced(node: Any) -> bool:
     """Whether a node stream may belong to a run of ours. Only an `iter()` run of ours registers (`run`,
     `run_stream` and a suppressed run register none): while none is registered, node streams skip the hook."""
-    return len(_runs_by_deps) > 0
+    return bool(_registered_runs)
 
 
 def _traced_run_of(ctx: Any) -> Any:
