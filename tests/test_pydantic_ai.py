@@ -21,6 +21,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, Text
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.test import TestModel
+from pydantic_ai.usage import RequestUsage
 
 from otel_agent_instrumentation import semconv
 from tests.conftest import (
@@ -105,6 +106,43 @@ async def test_run_records_model_usage_and_conversation_id(
     assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == result.usage.input_tokens
     assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == result.usage.output_tokens
     assert attributes[semconv.GEN_AI_CONVERSATION_ID] == "conv-1"
+
+
+def _usage_response(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    return ModelResponse(
+        parts=[TextPart("done")],
+        finish_reason="length",
+        usage=RequestUsage(input_tokens=7, output_tokens=3, cache_read_tokens=2, cache_write_tokens=1),
+    )
+
+
+@pytest.mark.parametrize("capture_content", ["NO_CONTENT", "SPAN_ONLY"])
+async def test_awaited_run_records_what_its_results_properties_say(
+    capture_content: str, instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # Without content capture the result's facts are read off its run state, with it through its properties.
+    instrumentation.on(capture_content=capture_content)
+    result = await Agent(FunctionModel(_usage_response), name="usage").run("ok", conversation_id="conv-9")
+    (span,) = telemetry.agent_spans()
+    recorded = span.attributes or {}
+    assert {
+        key: recorded.get(key)
+        for key in (
+            semconv.GEN_AI_USAGE_INPUT_TOKENS,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+            semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            semconv.GEN_AI_CONVERSATION_ID,
+            semconv.GEN_AI_RESPONSE_FINISH_REASONS,
+        )
+    } == {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: result.usage.input_tokens,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: result.usage.output_tokens,
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: result.usage.cache_read_tokens,
+        semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: result.usage.cache_write_tokens,
+        semconv.GEN_AI_CONVERSATION_ID: result.conversation_id,
+        semconv.GEN_AI_RESPONSE_FINISH_REASONS: (result.response.finish_reason,),
+    }
 
 
 async def test_run_stream_records_usage_of_the_finished_stream(
