@@ -5,9 +5,11 @@ and content. The ending table is tests/test_lifecycle.py with tests/frameworks/o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,7 @@ from ag2.middleware.builtin import TelemetryMiddleware
 from ag2.testing import TestConfig
 from autogen import ConversableAgent
 from autogen.agentchat import run_group_chat
+from autogen.agentchat.agent import Agent as AutogenAgent
 from autogen.agentchat.group.patterns import RoundRobinPattern
 from autogen.opentelemetry import instrument_agent
 from autogen.testing import TestAgent, ToolCall
@@ -242,6 +245,45 @@ async def test_async_group_chat_members_are_children_of_the_workflow(
         ("invoke_agent writer", INTERNAL, f"invoke_workflow {AGENT_NAME}"),
         ("invoke_agent critic", INTERNAL, f"invoke_workflow {AGENT_NAME}"),
     ]
+
+
+async def test_an_async_members_failing_model_fails_its_turn_and_the_workflow(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    instrumentation.on()
+    user, manager, (writer, critic) = make_group([])
+    with TestAgent(writer, ["draft"]), TestAgent(critic, critic_script(Ending.RAISES_MID_STREAM)):
+        with pytest.raises(ConnectionError):
+            await user.a_initiate_chat(manager, message="go", silent=True)
+    assert span_tree(telemetry) == [
+        (f"invoke_workflow {AGENT_NAME}", INTERNAL, None, ERROR),
+        ("invoke_agent writer", INTERNAL, f"invoke_workflow {AGENT_NAME}", UNSET),
+        ("invoke_agent critic", INTERNAL, f"invoke_workflow {AGENT_NAME}", ERROR),
+    ]
+    assert attributes(only(telemetry, "invoke_agent critic"))[semconv.ERROR_TYPE] == "ConnectionError"
+
+
+@pytest.mark.parametrize("suppressed", [False, True], ids=["instrumented", "suppressed"])
+def test_ag2s_protocol_check_of_an_agent_runs_no_code_of_ours(
+    suppressed: bool, instrumentation: Instrumentation
+) -> None:
+    # AG2 checks each sender against its runtime protocol for every reply function it considers; on Python 3.11 the
+    # check reads every protocol member off the agent, its async turn among them.
+    instrumentation.on()
+    agent = ConversableAgent("member", llm_config=False)
+    ours: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and "otel_agent_instrumentation" in frame.f_code.co_filename:
+            ours.append(frame.f_code.co_name)
+
+    with suppress_instrumentation() if suppressed else contextlib.nullcontext():
+        sys.setprofile(profile)
+        try:
+            checked = isinstance(agent, AutogenAgent)
+        finally:
+            sys.setprofile(None)
+    assert (checked, ours) == (True, [])
 
 
 def test_a_members_failing_model_fails_its_turn_and_the_workflow(
