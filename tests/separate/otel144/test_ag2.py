@@ -464,14 +464,18 @@ def test_with_ag2s_instrument_agent_each_agent_and_tool_span_is_there_once(
     assert tool_parent is not None and ours is not None and tool_parent.span_id == ours.span_id
 
 
-def test_with_ag2s_instrument_agent_a_group_chat_has_one_span_per_member_turn(
-    instrumentation: Instrumentation, telemetry: Telemetry
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_with_ag2s_instrument_agent_a_group_chat_has_one_span_per_member_turn(
+    mode: str, instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
     user, manager, (writer, critic) = make_group([])
     instrumented_by_ag2(telemetry, user, manager, writer, critic)
     with TestAgent(writer, ["draft"]), TestAgent(critic, ["fine"]):
-        user.initiate_chat(manager, message="go", silent=True)
+        if mode == "sync":
+            user.initiate_chat(manager, message="go", silent=True)
+        else:
+            await user.a_initiate_chat(manager, message="go", silent=True)
     names = [span.name for span in telemetry.finished()]
     assert sorted(n for n in names if n.startswith("invoke_")) == sorted(
         [f"invoke_workflow {AGENT_NAME}", "invoke_agent writer", "invoke_agent critic"]
