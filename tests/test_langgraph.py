@@ -523,8 +523,12 @@ def test_sync_runs_in_many_threads_each_have_their_own_tree(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
     instrumentation.on()
+    # Built here, not in the threads: make_helper silences create_react_agent's deprecation warning with
+    # warnings.catch_warnings(), which swaps the process-wide filters and is not thread-safe (a thread leaving
+    # it restored "error" while another was still inside: a flaky failure in CI).
+    pipelines = [make_pipeline() for _ in range(24)]
     with ThreadPoolExecutor(8) as pool:
-        states = list(pool.map(lambda _: make_pipeline().invoke(GRAPH_INPUT), range(24)))
+        states = list(pool.map(lambda pipeline: pipeline.invoke(GRAPH_INPUT), pipelines))
     assert {state["messages"][-1].content for state in states} == {"done"}
     assert_one_tree_per_trace(telemetry, 24)
 
