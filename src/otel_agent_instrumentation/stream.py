@@ -38,6 +38,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import wrapt
+from opentelemetry.context import Context
 
 from ._context import attach_context as _attach
 from ._context import current_context as _get_current
@@ -197,6 +198,9 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
     _self_methods: type | None = None
     # (invocation, wrapped object) for the per-update methods: one attribute read on the update path, not two.
     _self_hot: tuple[AgentInvocation, Any]
+    # Whether the class is a CarryingStreamProxy (trace_stream's carry_context): the streams it hands the run over
+    # to carry too.
+    _self_carries_context: bool = False
     # Set when entering the wrapped context manager gave the consumer a stream to read.
     _self_entered_stream: bool = False
     # Our enter step's token, kept attached until the exit when the manager left context of its own on
@@ -253,7 +257,13 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         if rebound is not entered or self._self_invocation.finished or not _is_iterator_class(type(entered)):
             return rebound
         self._self_entered_stream = True
-        inner = trace_stream(entered, self._self_invocation, self._self_reader, self._self_methods)
+        inner = trace_stream(
+            entered,
+            self._self_invocation,
+            self._self_reader,
+            self._self_methods,
+            carry_context=self._self_carries_context,
+        )
         # The manager's own finalizer covers a block that is dropped unfinished.
         inner._self_finalizer.detach()
         return inner
@@ -263,7 +273,13 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         if self._self_invocation.finished:
             return stream
         self._self_finalizer.detach()
-        return trace_stream(stream, self._self_invocation, self._self_reader, self._self_methods)
+        return trace_stream(
+            stream,
+            self._self_invocation,
+            self._self_reader,
+            self._self_methods,
+            carry_context=self._self_carries_context,
+        )
 
     def _self_exit_outcome(self, error: BaseException | None) -> tuple[Outcome, BaseException | None]:
         """Leaving a `with` block with the run still open. Adapters may override (stream_methods).
@@ -363,6 +379,73 @@ class StreamProxy(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied t
         return value
 
 
+class CarryingStreamProxy(StreamProxy):
+    """A proxy whose async steps (`__anext__`, `asend`, `athrow`, `aclose`) each resume in the context the previous
+    step left (trace_stream's `carry_context`).
+
+    For a framework whose generator sets context and leaves it set across its yields (Strands: its run's baggage,
+    then its agent, cycle and model spans through `use_span`): without us the consumer's context holds it between
+    pulls and the next pull resumes in it. A step still restores the consumer's context when it ends (the caller's
+    span is unchanged between updates); what the framework set on top of our step context is noted and attached
+    again, on top of that step's context, at the next step, so code running in a later pull (a model's stream, a
+    tool, an LLM-client instrumentation) sees the framework's current span as it would without us. One attach a
+    step: the step context and what is carried are one context.
+    """
+
+    _self_carries_context = True
+    # (the consumer's context a step started in, the context that step resumed in): the next step started in the
+    # same consumer's context resumes in the second as it is.
+    _self_resume: tuple[Context, Context] | None = None
+    # What the framework set on top of our step context and left set, by key.
+    _self_carried: dict[str, object] | None = None
+
+    def _self_resume_context(self, base: Context) -> Context:
+        """The context a step started in `base` resumes in: our step context with what is carried on top."""
+        invocation = self._self_invocation
+        step = invocation.step
+        step_context = step[1] if step[0] is base else invocation.context_on(base)
+        carried = self._self_carried
+        context = Context({**step_context, **carried}) if carried else step_context
+        self._self_resume = (base, context)
+        return context
+
+    def _self_keep(self, base: Context, left: Context) -> None:
+        # The framework attached or detached context during the step: carry what it left on top of our step context.
+        invocation = self._self_invocation
+        step = invocation.step
+        step_context = step[1] if step[0] is base else invocation.context_on(base)
+        self._self_carried = {key: item for key, item in left.items() if step_context.get(key, _MISSING) is not item}
+        self._self_resume = (base, left)
+
+    async def _self_astep(self, awaitable: Awaitable[_T], pulls: bool = False) -> _T:
+        # StreamProxy._self_astep, resuming in and noting the carried context (asend, athrow, aclose).
+        invocation = self._self_invocation
+        if invocation.finished:
+            return await awaitable
+        base = _get_current()
+        context = self._self_resume_context(base)
+        token = _attach(context)
+        try:
+            value = await awaitable
+        except StopAsyncIteration:
+            _detach_resumed(token)
+            self._self_end(COMPLETED)
+            raise
+        except BaseException as error:
+            self._self_end(*_async_step_ending(token, error))
+            raise
+        left = _get_current()
+        if left is not context:
+            self._self_keep(base, left)
+        _detach_resumed(token)
+        if pulls and invocation.first_chunk_at is None:
+            invocation.mark_first_chunk()
+        return value
+
+
+_MISSING = object()
+
+
 # The protocol methods, installed on a proxy class only when the wrapped type has them. --------------
 
 
@@ -395,6 +478,42 @@ async def _anext(self: StreamProxy) -> Any:
         _detach_resumed(token)
     if invocation.first_chunk_at is None:
         invocation.first_chunk_at = _perf_counter()  # mark_first_chunk(), its call saved
+    observe = invocation.observe_update
+    if observe is not None:
+        try:
+            observe(value)
+        except Exception:
+            report_failure("reading a stream update")
+    return value
+
+
+async def _anext_carrying(self: CarryingStreamProxy) -> Any:
+    # _anext, resuming in the carried context (CarryingStreamProxy) and noting what the step left.
+    invocation, wrapped = self._self_hot
+    if invocation.finished:
+        return await wrapped.__anext__()
+    base = _get_current()
+    resume = self._self_resume
+    context = resume[1] if resume is not None and resume[0] is base else self._self_resume_context(base)
+    token = _attach(context)
+    try:
+        value = await wrapped.__anext__()
+    except StopAsyncIteration:
+        _detach_resumed(token)
+        self._self_end(COMPLETED)
+        raise
+    except BaseException as error:
+        self._self_end(*_async_step_ending(token, error))
+        raise
+    left = _get_current()
+    if left is not context:
+        self._self_keep(base, left)
+    try:
+        _detach(token)
+    except (ValueError, RuntimeError):  # resumed in another Context (see _context)
+        _detach_resumed(token)
+    if invocation.first_chunk_at is None:
+        invocation.first_chunk_at = _perf_counter()
     observe = invocation.observe_update
     if observe is not None:
         try:
@@ -571,24 +690,29 @@ _PROTOCOL_METHODS: dict[str, Callable[..., Any]] = {
     "__await__": _await,
 }
 
-_proxy_classes: dict[tuple[type, type | None], type[StreamProxy]] = {}
+_proxy_classes: dict[tuple[type, type | None, bool], type[StreamProxy]] = {}
 
 
-def proxy_class(wrapped_type: type, methods: type | None = None) -> type[StreamProxy]:
+def proxy_class(wrapped_type: type, methods: type | None = None, carry_context: bool = False) -> type[StreamProxy]:
     """The proxy class for `wrapped_type`, with an adapter's extra `methods` mixed in first."""
-    key = (wrapped_type, methods)
+    key = (wrapped_type, methods, carry_context)
     try:
         cls = _proxy_classes.get(key)
     except TypeError:  # an unhashable class (its metaclass defines __eq__ without __hash__): made each time
-        return _new_proxy_class(wrapped_type, methods)
+        return _new_proxy_class(*key)
     if cls is None:
-        cls = _proxy_classes[key] = _new_proxy_class(wrapped_type, methods)
+        cls = _proxy_classes[key] = _new_proxy_class(*key)
     return cls
 
 
-def _new_proxy_class(wrapped_type: type, methods: type | None) -> type[StreamProxy]:
+def _new_proxy_class(wrapped_type: type, methods: type | None, carry_context: bool) -> type[StreamProxy]:
     namespace = {name: function for name, function in _PROTOCOL_METHODS.items() if hasattr(wrapped_type, name)}
-    bases: tuple[type, ...] = (methods, StreamProxy) if methods is not None else (StreamProxy,)
+    proxy: type[StreamProxy] = StreamProxy
+    if carry_context:
+        proxy = CarryingStreamProxy
+        if "__anext__" in namespace:
+            namespace["__anext__"] = _anext_carrying
+    bases: tuple[type, ...] = (methods, proxy) if methods is not None else (proxy,)
     return type(f"Traced{wrapped_type.__name__}", bases, namespace)
 
 
@@ -597,9 +721,14 @@ def trace_stream(
     invocation: AgentInvocation,
     reader: ResultReader | None = None,
     methods: type | None = None,
+    *,
+    carry_context: bool = False,
 ) -> Any:
-    """Return `stream` behind a proxy that ends `invocation` when the consumer is done with it."""
-    return proxy_class(type(stream), methods)(stream, invocation, reader, methods)
+    """Return `stream` behind a proxy that ends `invocation` when the consumer is done with it.
+
+    `carry_context`: each async step resumes in the context the previous one left on top of our step context, for
+    a framework generator that sets context and leaves it set across its yields (CarryingStreamProxy)."""
+    return proxy_class(type(stream), methods, carry_context)(stream, invocation, reader, methods)
 
 
 async def _drive(

@@ -20,7 +20,9 @@ move. By use:
 - `RunTarget.handle_result` (result, `Invocation`) -> what the caller gets, for a run whose end its
   own protocol does not show (e.g. it goes on in a background task): `trace_result`, `trace_stream`,
   `trace_coroutine`, `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old
-  name of `Invocation`); `AbandonWatch(referent, invocation, end=None)` ends the run ABANDONED (or calls
+  name of `Invocation`); `trace_stream(..., carry_context=True)` for an async generator that sets context and
+  leaves it set across its yields (Strands' spans): each pull resumes in what the previous one left, and the
+  consumer still sees its own context between pulls; `AbandonWatch(referent, invocation, end=None)` ends the run ABANDONED (or calls
   `end`) if `referent`, the object the run lives in (its background task), is garbage-collected first;
 - `traced_await(call, invocation, on_return=None, on_error=None)`: from `handle_result`, for a call the framework
   awaits where it makes it (a tool call): the span current for the await and ended with it, without the

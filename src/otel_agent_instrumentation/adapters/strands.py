@@ -8,22 +8,23 @@ not. The core's re-entry guard makes each chain one span; the span starts at the
 span also covers the memory flush `__call__` adds. Another agent's run inside a run (an agent used as a tool,
 `agent.as_tool()` or a tool body that calls one) is a child span, under Strands' `execute_tool` span.
 
-`stream_async` comes back proxied (the core's `trace_stream` over `_ContextCarrier`; still an async generator to
+`stream_async` comes back proxied (the core's `trace_stream` with `carry_context`; still an async generator to
 `isinstance` and duck typing).
 The span ends with what the consumer does to it: the end, a pull that raises, cancellation, `aclose()`, or the
 proxy collected (abandoned); nothing we do pulls, closes or finalizes it. Strands sets context of its own in the
 generator and leaves it set across yields (its run baggage, then its agent, cycle, model and tool spans through
 `trace.use_span`): without us the consumer's context holds it between pulls, and the next pull resumes in it.
-The core restores the consumer's context after every pull (the caller's span is unchanged between updates);
-the carrier under it also resumes each pull in the context the previous one left (what Strands set on top of our step
-context is carried to the next step context), so code running in a later pull (a model's stream, a tool, an
-LLM-client instrumentation) sees Strands' current span as it would without us.
+The proxy restores the consumer's context after every pull (the caller's span is unchanged between updates) and
+resumes each pull in the context the previous one left (what Strands set on top of our step context is carried to
+the next step's context: `CarryingStreamProxy`), so code running in a later pull (a model's stream, a tool, an
+LLM-client instrumentation) sees Strands' current span as it would without us. The run's result is noted from its
+last update (`{"result": AgentResult}`) as the consumer pulls it.
 
 Strands' invocation lock: `stream_async` takes the agent's lock (`ConcurrentInvocationMode.THROW`, the default)
 at its first pull and releases it only in its own `finally`. A stream the consumer drops without closing holds
 the lock until asyncio's async-generator finalizer closes it (scheduled on the loop when the generator is
 collected); a call made before that raises `ConcurrencyException`, with or without us. The proxy keeps the
-generator alive exactly as long as the consumer keeps the proxy (proxy and carrier hold no other reference), so
+generator alive exactly as long as the consumer keeps the proxy (the proxy holds no other reference), so
 it changes neither when the generator is collected nor when the lock is released. Close streams you stop
 reading (`await stream.aclose()`).
 
@@ -101,15 +102,10 @@ it (the sync path's thread gets the context from `run_async`'s `copy_context`) n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
-import wrapt
-from opentelemetry.context import Context
-from opentelemetry.context import attach as _attach
-from opentelemetry.context import detach as _detach
-from opentelemetry.context import get_current as _get_current
 from opentelemetry.trace import Span
 
 from .. import semconv
@@ -126,8 +122,6 @@ from ..invocation import (
 from ..stream import trace_result, trace_stream
 from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
 from ._stand_in import StandInSpan
-
-_T = TypeVar("_T")
 
 name = "strands"
 distribution = "strands-agents"
@@ -315,6 +309,10 @@ class _RunReader:
             return None  # the run never started (failed at its first step, or nothing was pulled)
         return invocations[start]
 
+    def observe(self, update: Any) -> None:
+        if type(update) is dict and "result" in update:
+            self.result = update["result"]  # the run's last event: {"result": AgentResult}
+
     def __call__(self, value: Any, outcome: Outcome) -> ResultFacts | None:
         result = value if _is_agent_result(value) else self.result
         if result is not None:
@@ -326,103 +324,6 @@ class _RunReader:
 
 # -- the stream ----------------------------------------------------------------------------------------------
 
-_MISSING = object()
-
-
-def _detach_in_place(token: object) -> None:
-    """Detach `token`, unless the step is being torn down in another Context than it attached in (a dropped task
-    closed by the garbage collector), where OpenTelemetry would log "Failed to detach context" and there is
-    nothing to restore (as the core does for its own steps)."""
-    variable = getattr(token, "var", None)
-    if variable is None:
-        _detach(token)  # type: ignore[arg-type]  # a token from attach()
-        return
-    try:
-        variable.reset(token)
-    except (ValueError, RuntimeError):  # another Context's token
-        pass
-
-
-class _ContextCarrier(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # the wrapped generator type varies
-    """`stream_async`'s generator, resuming each step in the context the previous step left (module docstring).
-
-    It sits under the core's stream proxy (`trace_stream`), which attaches our step context (our span on the
-    consumer's context) around each step and ends the span: a step here attaches, on top of that, what Strands set
-    during earlier steps and left set, runs the generator's step, notes what Strands left, and detaches, so the
-    consumer never sees Strands' context and Strands always does. Its `__class__` is the generator's (wrapt)."""
-
-    # Its own attributes read as a plain object's (what the core's proxies do, see stream.StreamProxy): a
-    # wrapt proxy subclass otherwise reads each through a Python-level call, several per step here.
-    __getattribute__ = object.__getattribute__
-
-    # (the context current when a step starts, the context to resume in on top of it): rebuilt only when the first
-    # changes (the consumer's context changed between pulls).
-    _self_resume: tuple[Context, Context] | None = None
-    # What Strands set on top of the step context and left set, by key.
-    _self_carried: dict[str, object] | None = None
-    # Where the run's result goes when it is pulled (agent runs; None for workflows).
-    _self_reader: _RunReader | None = None
-
-    def _self_resume_context(self, step: Context) -> Context:
-        resume = self._self_resume
-        if resume is not None and resume[0] is step:
-            return resume[1]
-        carried = self._self_carried
-        context = Context({**step, **carried}) if carried else step
-        self._self_resume = (step, context)
-        return context
-
-    def _self_keep(self, step: Context, left: Context) -> None:
-        # Strands attached or detached context during the step: carry what it set on top of `step`.
-        self._self_carried = {key: item for key, item in left.items() if step.get(key, _MISSING) is not item}
-        self._self_resume = (step, left)
-
-    async def _self_step(self, awaitable: Awaitable[_T]) -> _T:
-        step = _get_current()
-        context = self._self_resume_context(step)
-        token = _attach(context)
-        try:
-            value = await awaitable
-        except BaseException:
-            _detach_in_place(token)
-            raise
-        left = _get_current()
-        if left is not context:
-            self._self_keep(step, left)
-        _detach(token)
-        return value
-
-    def __aiter__(self) -> Any:
-        return self
-
-    async def __anext__(self) -> Any:
-        # The hot path: _self_step written out (one coroutine less per update).
-        step = _get_current()
-        resume = self._self_resume
-        context = resume[1] if resume is not None and resume[0] is step else self._self_resume_context(step)
-        token = _attach(context)
-        try:
-            value = await self.__wrapped__.__anext__()
-        except BaseException:
-            _detach_in_place(token)
-            raise
-        left = _get_current()
-        if left is not context:
-            self._self_keep(step, left)
-        _detach(token)
-        if type(value) is dict and "result" in value and self._self_reader is not None:
-            self._self_reader.result = value["result"]  # the run's last event: {"result": AgentResult}
-        return value
-
-    def asend(self, value: Any) -> Awaitable[Any]:
-        return self._self_step(self.__wrapped__.asend(value))
-
-    def athrow(self, *args: Any) -> Awaitable[Any]:
-        return self._self_step(self.__wrapped__.athrow(*args))
-
-    def aclose(self) -> Awaitable[Any]:
-        return self._self_step(self.__wrapped__.aclose())
-
 
 def make_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]:
     capture = config.capture_content.enabled
@@ -431,9 +332,8 @@ def make_stream_handler(config: Config) -> Callable[[Any, AgentInvocation], Any]
         reader = _RunReader(invocation.owner, capture)
         if not hasattr(type(result), "__anext__"):  # a subclass's stream_async that returns something else
             return trace_result(result, invocation, reader)
-        carrier = _ContextCarrier(result)
-        carrier._self_reader = reader
-        return trace_stream(carrier, invocation, reader)
+        invocation.observe_update = reader.observe
+        return trace_stream(result, invocation, reader, carry_context=True)
 
     return handle_stream
 
@@ -523,7 +423,7 @@ def make_workflow_stream_handler(config: Config) -> Callable[[Any, AgentInvocati
     def handle_stream(result: Any, invocation: AgentInvocation) -> Any:
         if not hasattr(type(result), "__anext__"):
             return trace_result(result, invocation)
-        return trace_stream(_ContextCarrier(result), invocation)
+        return trace_stream(result, invocation, carry_context=True)
 
     return handle_stream
 
