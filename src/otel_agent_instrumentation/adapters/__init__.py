@@ -22,8 +22,9 @@ move. By use:
   `trace_coroutine`, `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old
   name of `Invocation`); `trace_stream(..., carry_context=True)` for an async generator that sets context and
   leaves it set across its yields (Strands' spans): each pull resumes in what the previous one left, and the
-  consumer still sees its own context between pulls; `AbandonWatch(referent, invocation, end=None)` ends the run ABANDONED (or calls
-  `end`) if `referent`, the object the run lives in (its background task), is garbage-collected first;
+  consumer still sees its own context between pulls; `AbandonWatch(referent, invocation, end=None)` ends the
+  run ABANDONED (or calls `end`) if `referent`, the object the run lives in (its background task), is
+  garbage-collected first;
 - `traced_await(call, invocation, on_return=None, on_error=None)`: from `handle_result`, for a call the framework
   awaits where it makes it (a tool call): the span current for the await and ended with it, without the
   coroutine proxy `trace_coroutine` needs for an application's own awaits; `awaited_step(call, invocation)`:
