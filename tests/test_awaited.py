@@ -7,6 +7,7 @@ import gc
 import logging
 import sys
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from otel_agent_instrumentation.adapters import (
     RequestFacts,
     Telemetry,
     awaited_step,
+    trace_coroutine,
     traced_await,
 )
 from tests.conftest import Telemetry as Providers
@@ -82,22 +84,75 @@ async def test_a_call_that_raises_ends_failed_and_the_same_exception_propagates(
     assert ending(providers) == ("failed", StatusCode.ERROR, f"{__name__}.LookupFailed")
 
 
-async def test_on_error_may_end_the_call_itself_and_the_exception_still_propagates(providers: Providers) -> None:
+OnError = Callable[[BaseException], bool]
+
+
+def through_traced_await(call: Awaitable[str], invocation: Invocation, on_error: OnError) -> Awaitable[str]:
+    return traced_await(call, invocation, on_error=on_error)
+
+
+def through_trace_coroutine(call: Awaitable[str], invocation: Invocation, on_error: OnError) -> Awaitable[str]:
+    # The application's own await of a run (the coroutine proxy), with an adapter's on_error.
+    return trace_coroutine(call, invocation, None, on_error=on_error)  # type: ignore[no-any-return]
+
+
+AWAITS = [through_traced_await, through_trace_coroutine]
+
+
+@pytest.mark.parametrize("awaited", AWAITS)
+async def test_on_error_may_end_the_call_itself_and_the_exception_still_propagates(
+    providers: Providers, awaited: Callable[[Awaitable[str], Invocation, OnError], Awaitable[str]]
+) -> None:
     invocation = tool_call(providers)
+    error = LookupFailed("control flow")
 
     async def lookup() -> str:
-        raise LookupFailed("control flow")
+        raise error
 
     def control_flow(error: BaseException) -> bool:
         invocation.finish(Outcome.COMPLETED)
         return True
 
+    with pytest.raises(LookupFailed) as raised:
+        await awaited(lookup(), invocation, control_flow)
+    assert (raised.value, ending(providers)) == (error, ("completed", StatusCode.UNSET, None))
+
+
+@pytest.mark.parametrize("awaited", AWAITS)
+async def test_an_exception_on_error_does_not_end_fails_the_call(
+    providers: Providers, awaited: Callable[[Awaitable[str], Invocation, OnError], Awaitable[str]]
+) -> None:
+    invocation = tool_call(providers)
+
+    async def lookup() -> str:
+        raise LookupFailed("no entry")
+
     with pytest.raises(LookupFailed):
-        await traced_await(lookup(), invocation, on_error=control_flow)
-    assert ending(providers) == ("completed", StatusCode.UNSET, None)
+        await awaited(lookup(), invocation, lambda error: False)
+    assert ending(providers) == ("failed", StatusCode.ERROR, f"{__name__}.LookupFailed")
 
 
-async def test_a_cancelled_call_ends_cancelled_without_asking_on_error(providers: Providers) -> None:
+async def test_an_on_error_that_raises_is_reported_and_the_run_fails(
+    providers: Providers, caplog: pytest.LogCaptureFixture
+) -> None:
+    invocation = tool_call(providers)
+
+    async def lookup() -> str:
+        raise LookupFailed("no entry")
+
+    def broken(error: BaseException) -> bool:
+        raise KeyError("ours")
+
+    with pytest.raises(LookupFailed):
+        await trace_coroutine(lookup(), invocation, None, on_error=broken)
+    assert ending(providers) == ("failed", StatusCode.ERROR, f"{__name__}.LookupFailed")
+    assert "reading the agent run's exception failed" in caplog.text
+
+
+@pytest.mark.parametrize("awaited", AWAITS)
+async def test_a_cancelled_call_ends_cancelled_without_asking_on_error(
+    providers: Providers, awaited: Callable[[Awaitable[str], Invocation, OnError], Awaitable[str]]
+) -> None:
     invocation = tool_call(providers)
     asked: list[BaseException] = []
     started = asyncio.Event()
@@ -111,7 +166,7 @@ async def test_a_cancelled_call_ends_cancelled_without_asking_on_error(providers
         asked.append(error)
         return True
 
-    task = asyncio.ensure_future(traced_await(lookup(), invocation, on_error=ask))
+    task = asyncio.ensure_future(awaited(lookup(), invocation, ask))
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

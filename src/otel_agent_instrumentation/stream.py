@@ -739,6 +739,7 @@ async def _drive(
     on_return: Callable[[Any], None] | None,
     finalizer: AbandonWatch,
     methods: type | None,
+    on_error: Callable[[BaseException], bool] | None,
 ) -> _T:
     # One attach for the whole await, in the task that awaits: the framework's own context changes
     # across its awaits (its spans opened before an await, closed after) are kept as they are.
@@ -750,6 +751,8 @@ async def _drive(
     except BaseException as error:
         finalizer.detach()
         outcome, recorded = _async_step_ending(token, error)
+        if on_error is not None and outcome is FAILED and _ended_by(on_error, error):
+            raise
         facts = read_facts(reader, None, outcome)
         if recorded is None:
             invocation.finish(outcome, None, facts)
@@ -778,6 +781,15 @@ async def _drive(
     return value
 
 
+def _ended_by(on_error: Callable[[BaseException], bool], error: BaseException) -> bool:
+    """Whether an adapter's `on_error` ended the run for `error` (control flow that is no failure)."""
+    try:
+        return on_error(error)
+    except Exception:
+        report_failure("reading the agent run's exception")
+        return False
+
+
 class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxied coroutine type varies
     """An awaited run: the framework's coroutine behind a proxy that ends the run with it.
 
@@ -796,10 +808,12 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
     # _drive's coroutine once the proxy is awaited or stepped (or the framework's own awaitable, after a throw()
     # it caught); the class's None until then.
     _self_driver: Any = None
-    # _drive's arguments but the coroutine: (invocation, reader, on_return, finalizer, methods), the proxy's
-    # whole state in one attribute. Each attribute set on a proxy goes through wrapt's setattr (about 0.7k
+    # _drive's arguments but the coroutine: (invocation, reader, on_return, finalizer, methods, on_error), the
+    # proxy's whole state in one attribute. Each attribute set on a proxy goes through wrapt's setattr (about 0.7k
     # instructions), and every awaited run makes one proxy.
-    _self_drive_arguments: tuple[AgentInvocation, ResultReader | None, Any, AbandonWatch, type | None]
+    _self_drive_arguments: tuple[
+        AgentInvocation, ResultReader | None, Any, AbandonWatch, type | None, Callable[[BaseException], bool] | None
+    ]
     if TYPE_CHECKING:
         __wrapped__: Any
 
@@ -810,9 +824,10 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         reader: ResultReader | None,
         on_return: Callable[[Any], None] | None = None,
         methods: type | None = None,
+        on_error: Callable[[BaseException], bool] | None = None,
     ) -> None:
         _proxy_init(self, coroutine)  # not super().__init__: no super object and lookup per run
-        self._self_drive_arguments = (invocation, reader, on_return, AbandonWatch(self, invocation), methods)
+        self._self_drive_arguments = (invocation, reader, on_return, AbandonWatch(self, invocation), methods, on_error)
 
     def __await__(self) -> Any:
         # `await run` drives our coroutine's own iterator, in C: no frame of ours per suspension of the
@@ -837,7 +852,7 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
     def throw(self, *args: Any) -> Any:
         if self._self_driver is not None:
             return self._self_driver.throw(*args)
-        invocation, reader, _, finalizer, _ = self._self_drive_arguments
+        invocation, reader, _, finalizer, _, _ = self._self_drive_arguments
         finalizer.detach()
         try:
             # A native coroutine raises what is thrown in before its first instruction and is closed.
@@ -859,7 +874,7 @@ class TracedCoroutine(wrapt.BaseObjectProxy):  # type: ignore[type-arg]  # proxi
         if self._self_driver is not None:
             self._self_driver.close()
             return
-        invocation, reader, _, finalizer, _ = self._self_drive_arguments
+        invocation, reader, _, finalizer, _, _ = self._self_drive_arguments
         finalizer.detach()
         self.__wrapped__.close()
         facts = read_facts(reader, None, CLOSED_EARLY)
@@ -872,14 +887,17 @@ def trace_coroutine(
     reader: ResultReader | None,
     on_return: Callable[[Any], None] | None = None,
     methods: type | None = None,
+    on_error: Callable[[BaseException], bool] | None = None,
 ) -> Any:
     """`coroutine` behind a TracedCoroutine: awaited with the span current, ending the invocation with it.
 
     A coroutine that resolves to a stream hands the run over to it (proxied, with `methods`).
     `on_return(value)`, when given, takes over ending the invocation once the coroutine returns (a run
-    that goes on in a background task after its call returned).
+    that goes on in a background task after its call returned). `on_error(error)`, when given, may end it for an
+    exception the coroutine raises that means something else than a failure (a framework's control flow) and
+    returns whether it did (as `traced_await`'s); not asked for cancellation or a close. The exception propagates.
     """
-    return TracedCoroutine(coroutine, invocation, reader, on_return, methods)
+    return TracedCoroutine(coroutine, invocation, reader, on_return, methods, on_error)
 
 
 def _future_exception(future: Any) -> BaseException | None:

@@ -19,9 +19,10 @@ move. By use:
   0.1 us, ten times a global's, and code on every run's path reads several;
 - `RunTarget.handle_result` (result, `Invocation`) -> what the caller gets, for a run whose end its
   own protocol does not show (e.g. it goes on in a background task): `trace_result`, `trace_stream`,
-  `trace_coroutine`, `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old
-  name of `Invocation`); `trace_stream(..., carry_context=True)` for an async generator that sets context and
-  leaves it set across its yields (Strands' spans): each pull resumes in what the previous one left, and the
+  `trace_coroutine` (its `on_error`, as `traced_await`'s, ends a run for a framework's control-flow exception),
+  `trace_future`, `read_facts`, `finish_with_error` (`AgentInvocation` is the old name of `Invocation`);
+  `trace_stream(..., carry_context=True)` for an async generator that sets context and leaves it set across its
+  yields (Strands' spans): each pull resumes in what the previous one left, and the
   consumer still sees its own context between pulls; `AbandonWatch(referent, invocation, end=None)` ends the
   run ABANDONED (or calls `end`) if `referent`, the object the run lives in (its background task), is
   garbage-collected first;
