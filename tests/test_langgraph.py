@@ -692,9 +692,12 @@ def test_an_agent_graphs_model_is_read_at_its_first_run_only(
 # -- interrupts are LangGraph's control flow ----------------------------------------------------------------
 
 
-def test_an_interrupted_subgraph_and_the_resumed_run_end_completed(
-    instrumentation: Instrumentation, telemetry: Telemetry
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+async def test_an_interrupted_subgraph_and_the_resumed_run_end_completed(
+    instrumentation: Instrumentation, telemetry: Telemetry, mode: str
 ) -> None:
+    # The subgraph node raises GraphInterrupt out of the inner graph's own invoke/ainvoke (its stream, its awaited
+    # run): LangGraph's control flow, not a failure.
     def approve(state: MessagesState) -> dict[str, Any]:
         return {"messages": [("user", str(interrupt("approve?")))]}
 
@@ -704,8 +707,12 @@ def test_an_interrupted_subgraph_and_the_resumed_run_end_completed(
     outer = builder.compile(name="outer", checkpointer=InMemorySaver())
     config: Any = {"configurable": {"thread_id": "t"}}
     instrumentation.on()
-    first = outer.invoke(GRAPH_INPUT, config)
-    second = outer.invoke(Command(resume="yes"), config)
+    if mode == "invoke":
+        first = outer.invoke(GRAPH_INPUT, config)
+        second = outer.invoke(Command(resume="yes"), config)
+    else:
+        first = await outer.ainvoke(GRAPH_INPUT, config)
+        second = await outer.ainvoke(Command(resume="yes"), config)
     assert ("__interrupt__" in first, second["messages"][-1].content) == (True, "yes")
     assert span_tree(telemetry) == [
         ("invoke_workflow outer", INTERNAL, None, UNSET),

@@ -199,8 +199,6 @@ class LangGraphDriver:
     def expected(self, mode: str, ending: Ending) -> Expected:
         if ending is Ending.RAISES_MID_STREAM:
             return Expected(error_type=f"{ToolFailure.__module__}.{ToolFailure.__qualname__}", outcome="failed")
-        if mode == "arun" and ending is Ending.DROPPED:
-            return Expected(spans=0)  # an ainvoke coroutine never awaited never calls astream: no run
         return default_expectation(ending, streamed="stream" in mode, error_type="ConnectionError")
 
     async def perform(self, mode: str, ending: Ending) -> Observed:

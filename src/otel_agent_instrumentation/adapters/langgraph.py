@@ -1,9 +1,10 @@
 """LangGraph (PyPI `langgraph`, with `langchain-core`), checked against 1.2.24 (langgraph-prebuilt 1.1.3,
 langchain-core 1.8.3, langchain 1.5.0 for `create_agent`).
 
-Targets: `Pregel.stream` (a generator function) and `Pregel.astream` (an async generator function),
-langgraph/pregel/main.py. Every run of a compiled graph passes one of them: `invoke` iterates
-`self.stream(...)`, `ainvoke` iterates `self.astream(...)`, `batch`/`abatch` call `invoke`/`ainvoke` (in
+Targets: `Pregel.stream` (a generator function), `Pregel.astream` (an async generator function) and
+`Pregel.ainvoke` (an `async def`), langgraph/pregel/main.py. Every run of a compiled graph passes one of them:
+`invoke` iterates `self.stream(...)`, `ainvoke` iterates `self.astream(...)` (a layer of the `ainvoke` run:
+the core's re-entry guard binds it unwrapped), `batch`/`abatch` call `invoke`/`ainvoke` (in
 langchain-core's context-copying executor), `astream_events` (v1/v2: langchain-core iterates `astream`;
 v3: `_apregel_stream_v3` hands `astream` to its `AsyncGraphRunStream`) and `stream_events(version="v3")`
 (`_pregel_stream_v3` iterates `stream`). `CompiledStateGraph` inherits both. Calling either does nothing
@@ -15,8 +16,14 @@ finalized by Python as without us. The span is current during each pull, which i
 the graph's steps: the nodes' threads (`BackgroundExecutor.submit` copies the context) and tasks
 (`asyncio` copies it) are created there, so everything a node does is under the graph's span.
 
-`invoke`/`ainvoke` consume that stream themselves, so an agent run through them also records time to
-first chunk (the first step's output reaching `invoke`), as a streamed run does.
+`ainvoke`'s coroutine comes back behind the core's coroutine proxy: the span is current for its whole await (one
+attach, where a stream's run attaches at each pull: an `ainvoke` of the benchmark's agent pulled `astream` 8
+times) and ends with it; a `GraphInterrupt`/`ParentCommand` it raises ends it completed (as for a stream,
+`GraphStreamMethods`), and one never awaited ends abandoned when collected. `invoke` consumes `stream` itself,
+so an agent run through `invoke` also records time to first chunk (the first step's output reaching `invoke`),
+as a streamed run does; an `ainvoke` run records none (it streams nothing to its caller). `invoke` is not a
+target of its own: its run's request is read before the call and its messages must be noted before the graph
+runs, which the core's sync path does only after the call returns.
 
 One span per run: `invoke -> stream` is one wrapped layer. A subgraph (a compiled graph added as a node,
 or a graph a node or a tool calls) runs its own `invoke`/`ainvoke` -> `stream`/`astream` inside the
@@ -89,6 +96,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from .. import semconv
@@ -109,8 +117,8 @@ from ..invocation import (
     ResultFacts,
     active_invocation,
 )
-from ..stream import finish_with_error, trace_result
-from ._base import FrameworkAdapter, HandledFailures, HookTarget, RunTarget, Target, is_mapping
+from ..stream import finish_with_error, read_facts, trace_coroutine, trace_result
+from ._base import FrameworkAdapter, HandledFailures, HookTarget, ResultReader, RunTarget, Target, is_mapping
 
 if TYPE_CHECKING:
     from .._patching import WrapperFunction
@@ -522,6 +530,40 @@ def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any
     return handle_result
 
 
+def _completed_by_control_flow(invocation: Invocation, reader: ResultReader | None) -> Callable[[BaseException], bool]:
+    """An awaited run's `on_error`: what GraphStreamMethods does for a stream."""
+
+    def on_error(error: BaseException) -> bool:
+        if not isinstance(error, _control_flow):
+            return False
+        invocation.finish(COMPLETED, None, read_facts(reader, None, COMPLETED))
+        return True
+
+    return on_error
+
+
+def make_graph_coroutine_handler(config: Config) -> Callable[[Any, Invocation], Any]:
+    """`ainvoke`'s coroutine: the run is its await, with the span current for the whole of it (one attach), and
+    the `astream` it iterates is a layer of the run (no proxy of ours, no step of ours per update)."""
+    capture = config.capture_content.enabled
+
+    def handle_result(result: Any, invocation: Invocation) -> Any:
+        if not isinstance(result, CoroutineType):  # a subclass's ainvoke that returns something else
+            return make_graph_result_handler(config)(result, invocation)
+        if invocation.request.operation is not AGENT:
+            return trace_coroutine(result, invocation, None, on_error=_completed_by_control_flow(invocation, None))
+        messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
+
+        def read_result(_value: Any, outcome: Outcome) -> ResultFacts | None:
+            return facts_from_messages(messages, capture)
+
+        return trace_coroutine(
+            result, invocation, read_result, on_error=_completed_by_control_flow(invocation, read_result)
+        )
+
+    return handle_result
+
+
 # -- tool calls (see the module docstring) ----------------------------------------------------------------
 
 # A running tool call -> the exception ToolNode (or the tool) turned into an error ToolMessage.
@@ -673,6 +715,12 @@ def targets(config: Config) -> Sequence[Target]:
                 handle_result=handle_graph_result,
             )
             for method in ("stream", "astream")
+        ),
+        RunTarget(
+            "langgraph.pregel.main",
+            "Pregel.ainvoke",
+            read_graph_request,
+            handle_result=make_graph_coroutine_handler(config),
         ),
         HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run, _agent_runs_running),
         HookTarget("langgraph.pregel._loop", "AsyncPregelLoop.__aenter__", _tie_loop_to_run, _agent_runs_running),
