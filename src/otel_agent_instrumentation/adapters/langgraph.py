@@ -17,7 +17,7 @@ the graph's steps: the nodes' threads (`BackgroundExecutor.submit` copies the co
 (`asyncio` copies it) are created there, so everything a node does is under the graph's span.
 
 `ainvoke`'s coroutine comes back behind the core's coroutine proxy: the span is current for its whole await (one
-attach, where a stream's run attaches at each pull: an `ainvoke` of the benchmark's agent pulled `astream` 8
+attach, where a stream's run attaches at each pull: an `ainvoke` of the benchmark's agent pulls `astream` 4
 times) and ends with it; a `GraphInterrupt`/`ParentCommand` it raises ends it completed (as for a stream,
 `GraphStreamMethods`), and one never awaited ends abandoned when collected. `invoke` consumes `stream` itself,
 so an agent run through `invoke` also records time to first chunk (the first step's output reaching `invoke`),
