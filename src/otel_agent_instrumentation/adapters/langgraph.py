@@ -22,8 +22,9 @@ times) and ends with it; a `GraphInterrupt`/`ParentCommand` it raises ends it co
 `GraphStreamMethods`), and one never awaited ends abandoned when collected. `invoke` consumes `stream` itself,
 so an agent run through `invoke` also records time to first chunk (the first step's output reaching `invoke`),
 as a streamed run does; an `ainvoke` run records none (it streams nothing to its caller). `invoke` is not a
-target of its own: its run's request is read before the call and its messages must be noted before the graph
-runs, which the core's sync path does only after the call returns.
+target of its own: an agent run's messages must be noted on its invocation before the graph runs, and the core's
+sync path hands the adapter the invocation (`handle_result`) only after the call returned; a subgraph's
+`GraphInterrupt` raised out of its `invoke` would also need an `on_error` that path does not have.
 
 One span per run: `invoke -> stream` is one wrapped layer. A subgraph (a compiled graph added as a node,
 or a graph a node or a tool calls) runs its own `invoke`/`ainvoke` -> `stream`/`astream` inside the
