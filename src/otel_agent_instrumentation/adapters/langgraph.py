@@ -514,19 +514,24 @@ class GraphStreamMethods:
         super()._self_end(outcome, error)  # type: ignore[misc]  # StreamProxy, after this mixin
 
 
+def _agent_run_reader(invocation: Invocation, capture: bool) -> ResultReader:
+    """Note an agent run's messages on its invocation, before the graph runs, and return the reader of its facts."""
+    # The caller's run (a node's or a tool's of an enclosing run, or none) encloses this one.
+    messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
+
+    def read_result(_value: Any, outcome: Outcome) -> ResultFacts | None:
+        return facts_from_messages(messages, capture)
+
+    return read_result
+
+
 def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
     capture = config.capture_content.enabled
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if invocation.request.operation is not AGENT:
             return trace_result(result, invocation, None, GraphStreamMethods)
-        # The caller's run (a node's or a tool's of an enclosing run, or none) encloses this one.
-        messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
-
-        def read_result(_stream: Any, outcome: Outcome) -> ResultFacts | None:
-            return facts_from_messages(messages, capture)
-
-        return trace_result(result, invocation, read_result, GraphStreamMethods)
+        return trace_result(result, invocation, _agent_run_reader(invocation, capture), GraphStreamMethods)
 
     return handle_result
 
@@ -547,20 +552,13 @@ def make_graph_coroutine_handler(config: Config) -> Callable[[Any, Invocation], 
     """`ainvoke`'s coroutine: the run is its await, with the span current for the whole of it (one attach), and
     the `astream` it iterates is a layer of the run (no proxy of ours, no step of ours per update)."""
     capture = config.capture_content.enabled
+    handle_other = make_graph_result_handler(config)
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if not isinstance(result, CoroutineType):  # a subclass's ainvoke that returns something else
-            return make_graph_result_handler(config)(result, invocation)
-        if invocation.request.operation is not AGENT:
-            return trace_coroutine(result, invocation, None, on_error=_completed_by_control_flow(invocation, None))
-        messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
-
-        def read_result(_value: Any, outcome: Outcome) -> ResultFacts | None:
-            return facts_from_messages(messages, capture)
-
-        return trace_coroutine(
-            result, invocation, read_result, on_error=_completed_by_control_flow(invocation, read_result)
-        )
+            return handle_other(result, invocation)
+        reader = _agent_run_reader(invocation, capture) if invocation.request.operation is AGENT else None
+        return trace_coroutine(result, invocation, reader, on_error=_completed_by_control_flow(invocation, reader))
 
     return handle_result
 
