@@ -508,6 +508,29 @@ def _note_stream_context(telemetry: Telemetry) -> WrapperFunction:
     return wrapper
 
 
+def _start_run(
+    telemetry: Telemetry,
+    read_request: RequestReader,
+    owner: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    reentry_key: str,
+) -> Invocation | None:
+    """A run's invocation from its request (a reader that raises costs the request facts, not the span); None when
+    the span cannot be started. What runs.py's traced_run does, for the hooks here that run the lifecycle
+    themselves."""
+    try:
+        request = read_request(owner, args, kwargs, telemetry.config)
+    except Exception:
+        report_failure("reading the agent request")
+        request = RequestFacts()
+    try:
+        return Invocation(telemetry, request, owner, reentry_key)
+    except Exception:
+        report_failure("starting the agent span")
+        return None
+
+
 def make_chat_wrapper(
     read_chat: RequestReader, reader_of: Callable[[_Chat], ResultReader], current_stream: Callable[[], Any]
 ) -> Callable[[Telemetry], WrapperFunction]:
@@ -516,26 +539,16 @@ def make_chat_wrapper(
     own run; only `ConversableAgent`'s own method is patched, so a subclass's override calling it is one run),
     and, in a run thread (see the module docstring), on the context of the caller who started it."""
 
+    def read_chat_noting_tokens(chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> Any:
+        request = read_chat(chat, args, kwargs, config)
+        chat.tokens_at_start = _client_tokens((chat.sender, chat.recipient))
+        return request
+
     def make_wrapper(telemetry: Telemetry) -> WrapperFunction:
-        config = telemetry.config
-
-        def start(chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Invocation | None:
-            try:
-                request = read_chat(chat, args, kwargs, config)
-                chat.tokens_at_start = _client_tokens((chat.sender, chat.recipient))
-            except Exception:
-                report_failure("reading the agent request")
-                request = RequestFacts()
-            try:
-                return Invocation(telemetry, request, chat, _CHAT_KEY)
-            except Exception:
-                report_failure("starting the agent span")
-                return None
-
         def run(wrapped: Callable[..., Any], chat: _Chat, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if not instrumentation_enabled():
                 return wrapped(*args, **kwargs)
-            invocation = start(chat, args, kwargs)
+            invocation = _start_run(telemetry, read_chat_noting_tokens, chat, args, kwargs, _CHAT_KEY)
             if invocation is None:
                 return wrapped(*args, **kwargs)
             token = invocation.attach()
@@ -660,8 +673,6 @@ def make_async_member_turn_hook(
     ours (with the original's name), and the turn is decided at its first step rather than at the call."""
 
     def make_wrapper(telemetry: Telemetry) -> WrapperFunction:
-        config = telemetry.config
-
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             try:
                 member_turn = is_member_turn(instance, args, kwargs)
@@ -671,17 +682,8 @@ def make_async_member_turn_hook(
             call = wrapped(*args, **kwargs)  # only makes the coroutine: nothing of the turn runs yet
             if not member_turn:
                 return call
-            try:
-                request = read_member(instance, args, kwargs, config)
-            except Exception:
-                report_failure("reading the agent request")
-                request = RequestFacts()
-            try:
-                invocation = Invocation(telemetry, request, instance, _TURN_KEY)
-            except Exception:
-                report_failure("starting the agent span")
-                return call
-            return traced_await(call, invocation)
+            invocation = _start_run(telemetry, read_member, instance, args, kwargs, _TURN_KEY)
+            return call if invocation is None else traced_await(call, invocation)
 
         return wrapper
 
