@@ -18,10 +18,10 @@ from opentelemetry.trace import StatusCode
 
 from otel_agent_instrumentation import AgentInstrumentor, _patching
 from otel_agent_instrumentation._patching import (
+    HOOK_DECISION,
     deciding_method_factory,
     defers_body,
     exact_signature_method,
-    guarded_predicate,
 )
 from otel_agent_instrumentation.adapters import HookTarget, WrapperFunction
 from otel_agent_instrumentation.instrumentor import apply_target
@@ -343,8 +343,37 @@ def _hooked_run(applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable
         calls.append((args, kwargs))
         return ("hooked", wrapped(*args, **kwargs))
 
-    method = deciding_method_factory(wrapper, guarded_predicate(applies_to))(vars(agents.OptionsAgent)["run"], [True])
+    method = deciding_method_factory(wrapper, applies_to, HOOK_DECISION)(vars(agents.OptionsAgent)["run"], [True])
     return functools.partial(method, agents.OptionsAgent())
+
+
+class _FailingAgents:
+    """A `run` patched with a method generated with its own parameters ("exact") and one patched with a
+    packing method ("packed": it takes **kwargs); each raises its own error for the prompt "fail"."""
+
+    class Exact:
+        def run(self, prompt: str, *, stream: bool = False) -> Any:
+            if prompt == "fail":
+                raise ValueError("the original's own failure")
+            return (prompt, stream)
+
+    class Packed:
+        def run(self, prompt: str, **options: Any) -> Any:
+            if prompt == "fail":
+                raise ValueError("the original's own failure")
+            return (prompt, options)
+
+
+def _hooked_call(where: str, applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        calls.append((args, kwargs))
+        return ("hooked", wrapped(*args, **kwargs))
+
+    owner = _FailingAgents.Exact if where == "exact" else _FailingAgents.Packed
+    method = deciding_method_factory(wrapper, applies_to, HOOK_DECISION)(vars(owner)["run"], [True])
+    generated = method.__code__.co_filename.startswith("<otel-agent-instrumentation patch")
+    assert generated == (where == "exact")
+    return functools.partial(method, owner())
 
 
 def test_a_hook_that_does_not_apply_to_the_instance_is_not_called() -> None:
@@ -377,6 +406,23 @@ def test_a_hook_whose_applies_to_raises_leaves_the_call_to_the_original_and_logs
         [],
         True,
     )
+
+
+@pytest.mark.parametrize("where", ["exact", "packed"])
+def test_a_hook_whose_applies_to_raises_calls_the_original_with_the_arguments_as_given_and_logs(
+    where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[Any] = []
+    result = _hooked_call(where, _broken_predicate, calls)("p", stream=True)
+    expected = ("p", True) if where == "exact" else ("p", {"stream": True})
+    assert (result, calls, "deciding whether a hook applies" in caplog.text) == (expected, [], True)
+
+
+@pytest.mark.parametrize("where", ["exact", "packed"])
+def test_what_the_original_raises_after_a_failed_decision_carries_no_error_of_ours(where: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        _hooked_call(where, _broken_predicate, [])("fail")
+    assert (str(raised.value), raised.value.__context__) == ("the original's own failure", None)
 
 
 # -- a hook with applies_to on an `async def` gets an `async def` of ours (awaited_hook_coroutine) -------------

@@ -176,6 +176,10 @@ def _mark_ours(patched: Any, original: FunctionType) -> None:
 _PACKED_ARGUMENTS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 _GENERATED_PREFIX = "_otel_agent_"
 
+# What a failed decision is logged as (report_failure's site): a hook's `applies_to`, a run target's check.
+HOOK_DECISION = "deciding whether a hook applies"
+RUN_DECISION = "deciding whether a call starts a run"
+
 
 def _generator_function() -> Any:
     yield  # pragma: no cover - never run: its decorated helpers' code is what is kept
@@ -209,9 +213,11 @@ def exact_signature_method(
     switch: list[bool],
     decides: Callable[[Any], bool],
     run: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any],
+    site: str = RUN_DECISION,
 ) -> FunctionType | None:
     """A method with `original`'s own parameters and defaults that calls `original` straight through (by
-    name, no argument packing) unless `switch` is on and `decides(self)`, and then returns
+    name, no argument packing) unless `switch` is on and `decides(self)` (what it raises logged at `site` and
+    taken as False), and then returns
     `run(self, args, kwargs)`: positional parameters in `args`, keyword-only ones in `kwargs`, each with the
     value the call bound (a default when the caller left it out). None where that cannot be written: a
     function taking `*args` or `**kwargs`, a nameless one, a parameter whose name is one of ours. A
@@ -227,12 +233,11 @@ def exact_signature_method(
     parameters = _Parameters.of(parameters_of, bound=True)
     if parameters is None:
         return None
-    body = (
-        f"    if {_GENERATED_PREFIX}switch and {_GENERATED_PREFIX}decides({parameters.instance}):\n"
-        f"        return {_GENERATED_PREFIX}run({parameters.instance}, {parameters.args}, {parameters.kwargs})\n"
+    body = _decision(parameters.instance) + (
+        f"            return {_GENERATED_PREFIX}run({parameters.instance}, {parameters.args}, {parameters.kwargs})\n"
         f"    return {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     )
-    return _generated(f"def {parameters.signature}:\n{body}", original, parameters_of, switch, decides, run)
+    return _generated(f"def {parameters.signature}:\n{body}", original, parameters_of, switch, decides, run, site)
 
 
 def awaited_hook_coroutine(
@@ -244,7 +249,7 @@ def awaited_hook_coroutine(
 ) -> FunctionType | None:
     """For an `async def` hook target: an `async def` with `original`'s own parameters and defaults whose
     coroutine, at its first step, awaits `original`'s (made with the arguments by name, no packing) unless
-    `switch` is on and `applies(instance)`, and then awaits what `wrapper(original bound, instance, args,
+    `switch` is on and `applies(instance)` (what it raises logged and taken as False), and then awaits what `wrapper(original bound, instance, args,
     kwargs)` returns (`args` and `kwargs` as `exact_signature_method` gives them). `bound`: a function in a
     class (`instance` is its first parameter) rather than a module function (`instance` is None, and every
     positional parameter is in `args`). None where that cannot be written (as `exact_signature_method`).
@@ -260,13 +265,14 @@ def awaited_hook_coroutine(
         return None
     original_bound = f"{_GENERATED_PREFIX}bind({_GENERATED_PREFIX}original, {parameters.instance})"
     target = original_bound if bound else f"{_GENERATED_PREFIX}original"
-    body = (
-        f"    if {_GENERATED_PREFIX}switch and {_GENERATED_PREFIX}decides({parameters.instance}):\n"
-        f"        return await {_GENERATED_PREFIX}run({target}, {parameters.instance}, {parameters.args}, "
+    body = _decision(parameters.instance) + (
+        f"            return await {_GENERATED_PREFIX}run({target}, {parameters.instance}, {parameters.args}, "
         f"{parameters.kwargs})\n"
         f"    return await {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     )
-    coroutine = _generated(f"async def {parameters.signature}:\n{body}", original, original, switch, applies, wrapper)
+    coroutine = _generated(
+        f"async def {parameters.signature}:\n{body}", original, original, switch, applies, wrapper, HOOK_DECISION
+    )
     if _calls_through_a_dict(coroutine.__code__):
         # Many keyword arguments (15 or more in CPython 3.11) are passed through a dict the compiler builds, at
         # the framework's call site and in our call of the original alike: a second dict costs more than
@@ -321,6 +327,30 @@ class _Parameters:
         )
 
 
+def _refusal(site: str) -> Callable[[], bool]:
+    def refused() -> bool:
+        report_failure(site)
+        return False
+
+    return refused
+
+
+def _decision(instance: str) -> str:
+    """The start of a generated body: whether to call `run`, the decision's own exception logged and taken as
+    False in the generated frame (a guard of its own around the predicate is a Python call per call, 0.7-1k
+    instructions, on every call a hook has nothing to do with). The call through is made after the `except`,
+    so what the original raises carries no error of ours as its __context__."""
+    decided = f"{_GENERATED_PREFIX}decided"
+    return (
+        f"    if {_GENERATED_PREFIX}switch:\n"
+        f"        try:\n"
+        f"            {decided} = {_GENERATED_PREFIX}decides({instance})\n"
+        f"        except Exception:\n"
+        f"            {decided} = {_GENERATED_PREFIX}refused()\n"
+        f"        if {decided}:\n"
+    )
+
+
 def _generated(
     source: str,
     original: FunctionType,
@@ -328,6 +358,7 @@ def _generated(
     switch: list[bool],
     decides: Callable[[Any], bool],
     run: Callable[..., Any],
+    site: str,
 ) -> FunctionType:
     # Our module's name in its globals: frame walkers that skip our frames (pydantic_ai._skip_our_frames)
     # skip this one too.
@@ -335,6 +366,7 @@ def _generated(
         "__name__": __name__,
         f"{_GENERATED_PREFIX}switch": switch,
         f"{_GENERATED_PREFIX}decides": decides,
+        f"{_GENERATED_PREFIX}refused": _refusal(site),
         f"{_GENERATED_PREFIX}run": run,
         f"{_GENERATED_PREFIX}original": original,
         f"{_GENERATED_PREFIX}bind": MethodType,
@@ -347,23 +379,29 @@ def _generated(
     return function
 
 
-def deciding_method_factory(wrapper: WrapperFunction, decides: Callable[[Any], bool]) -> MethodFactory:
+def deciding_method_factory(wrapper: WrapperFunction, decides: Callable[[Any], bool], site: str) -> MethodFactory:
     """The plain-function patch of a method whose wrapper has something to do only for the calls
     `decides(instance)` says so of (a new run; a hook's call that applies): those go to `wrapper` with wrapt's
     signature, the others straight to the original, without packing the arguments where
-    `exact_signature_method` can write the method."""
+    `exact_signature_method` can write the method. What `decides` raises is logged at `site` and taken as False."""
+    refused = _refusal(site)
 
     def method_factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
         def run(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return wrapper(MethodType(original, self), self, args, kwargs)
 
-        exact = exact_signature_method(original, switch, decides, run)
+        exact = exact_signature_method(original, switch, decides, run, site)
         if exact is not None:
             return exact
 
         def patched_method(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if switch and decides(self):
-                return wrapper(MethodType(original, self), self, args, kwargs)
+            if switch:
+                try:
+                    decided = decides(self)
+                except Exception:
+                    decided = refused()
+                if decided:
+                    return wrapper(MethodType(original, self), self, args, kwargs)
             return original(self, *args, **kwargs)
 
         return patched_method
@@ -456,7 +494,7 @@ def apply(
     """Wrap `module:attribute_path` with `wrapper` (a plain function of ours, an `async def` of ours or a wrapt
     FunctionWrapper, see the module docstring) and return the undo record. `method`, when given, makes the
     plain function for a plain function in a class: it must behave as `wrapper` would (calling it or calling
-    straight through). `hook_applies`, a hook's guarded predicate, when given lets an `async def` target
+    straight through). `hook_applies`, a hook's predicate (what it raises is logged and taken as False), when given lets an `async def` target
     have an `async def` of ours (`awaited_hook_coroutine`), and decides for wrapt whether to call the wrapper
     of a module function (`_module_hook_enabled`). `traced_when_bound`, when given, is asked where a method in a
     class that stays with wrapt is bound (`_DecidedAtBinding`); a plain function whose generated method would pass
@@ -475,7 +513,7 @@ def apply(
     if patched is None:
         enabled: Callable[[], bool] = switch.__len__  # type: ignore[assignment]
         if hook_applies is not None and isinstance(owner, ModuleType):
-            enabled = _module_hook_enabled(switch, hook_applies)
+            enabled = _module_hook_enabled(switch, guarded_predicate(hook_applies))
         patched = wrapt.FunctionWrapper(original, wrapper, enabled=enabled)
         if traced_when_bound is not None:
             patched = _deciding_at_binding(patched, original, switch, traced_when_bound)

@@ -167,8 +167,8 @@ def apply_target(
     elif isinstance(target, HookTarget):
         wrapper = target.make_wrapper(telemetry)
         if target.applies_to is not None:
-            hook_applies = _patching.guarded_predicate(target.applies_to)
-            method = _patching.deciding_method_factory(wrapper, hook_applies)
+            hook_applies = target.applies_to
+            method = _patching.deciding_method_factory(wrapper, hook_applies, _patching.HOOK_DECISION)
     else:
         raise TypeError(f"unknown target {target!r}")
     return _patching.apply(module, attribute, wrapper, method, hook_applies, traced_when_bound)

@@ -14,7 +14,7 @@ from ._context import (
     detach_context,
 )
 from ._guard import report_failure
-from ._patching import MethodFactory, WrapperFunction, deciding_method_factory
+from ._patching import RUN_DECISION, MethodFactory, WrapperFunction, deciding_method_factory
 from .adapters._base import RunTarget
 from .invocation import ABANDONED, ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, RequestFacts, Telemetry
 from .stream import finish_with_error, trace_result
@@ -115,5 +115,5 @@ def make_run_patches(
             return traced_run(wrapped, instance, args, kwargs)
         return wrapped(*args, **kwargs)
 
-    method_factory = deciding_method_factory(traced_run, starts_run)
+    method_factory = deciding_method_factory(traced_run, starts_run, RUN_DECISION)
     return run_wrapper, method_factory, starts_run
