@@ -249,10 +249,11 @@ def awaited_hook_coroutine(
 ) -> FunctionType | None:
     """For an `async def` hook target: an `async def` with `original`'s own parameters and defaults whose
     coroutine, at its first step, awaits `original`'s (made with the arguments by name, no packing) unless
-    `switch` is on and `applies(instance)` (what it raises logged and taken as False), and then awaits what `wrapper(original bound, instance, args,
-    kwargs)` returns (`args` and `kwargs` as `exact_signature_method` gives them). `bound`: a function in a
-    class (`instance` is its first parameter) rather than a module function (`instance` is None, and every
-    positional parameter is in `args`). None where that cannot be written (as `exact_signature_method`).
+    `switch` is on and `applies(instance)` (what it raises logged and taken as False), and then awaits what
+    `wrapper(original bound, instance, args, kwargs)` returns (`args` and `kwargs` as `exact_signature_method`
+    gives them). `bound`: a function in a class (`instance` is its first parameter) rather than a module
+    function (`instance` is None, and every positional parameter is in `args`). None where that cannot be
+    written (as `exact_signature_method`).
 
     Why: a wrapt layer costs a suppressed run 6-12k instructions (about 1 us) per call even when it calls
     straight through (binding, packing, its call); this costs 2-3k with up to 14 keyword-only parameters
@@ -494,11 +495,12 @@ def apply(
     """Wrap `module:attribute_path` with `wrapper` (a plain function of ours, an `async def` of ours or a wrapt
     FunctionWrapper, see the module docstring) and return the undo record. `method`, when given, makes the
     plain function for a plain function in a class: it must behave as `wrapper` would (calling it or calling
-    straight through). `hook_applies`, a hook's predicate (what it raises is logged and taken as False), when given lets an `async def` target
-    have an `async def` of ours (`awaited_hook_coroutine`), and decides for wrapt whether to call the wrapper
-    of a module function (`_module_hook_enabled`). `traced_when_bound`, when given, is asked where a method in a
-    class that stays with wrapt is bound (`_DecidedAtBinding`); a plain function whose generated method would pass
-    its arguments through a dict (`forwards_through_a_dict`) then stays with wrapt too."""
+    straight through). `hook_applies`, a hook's predicate (what it raises is logged and taken as False), when
+    given lets an `async def` target have an `async def` of ours (`awaited_hook_coroutine`), and decides for
+    wrapt whether to call the wrapper of a module function (`_module_hook_enabled`). `traced_when_bound`, when
+    given, is asked where a method in a class that stays with wrapt is bound (`_DecidedAtBinding`); a plain
+    function whose generated method would pass its arguments through a dict (`forwards_through_a_dict`) then
+    stays with wrapt too."""
     owner, name, original, own = resolve(module_name, attribute_path)
     switch = [True]
     patched: Any = None
