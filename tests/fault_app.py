@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 
 LONG_STREAM = 1000
 
 
 class AppFailure(RuntimeError):
     pass
+
+
+class Handoff(Exception):
+    """A framework's control flow out of a run (as LangGraph's GraphInterrupt): the run ended, not failed."""
+
+
+class Stepper:
+    """A synchronous run that calls back into the test while it runs, and raises what the test asks for."""
+
+    name = "stepper"
+
+    def run(self, during: Callable[[], object] = lambda: None, raising: BaseException | None = None) -> object:
+        seen = during()
+        if raising is not None:
+            raise raising
+        return seen
 
 
 class Streamer:

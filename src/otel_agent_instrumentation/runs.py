@@ -37,6 +37,8 @@ def make_run_patches(
     stream_methods = target.stream_methods
     should_trace = target.should_trace
     handle_result = target.handle_result
+    on_start = target.on_start
+    on_error = target.on_error
     config = telemetry.config
     reentry_key = target.reentry_key or adapter_name
     first_key, second_key, more_keys = FIRST_SUPPRESSION_KEY, SECOND_SUPPRESSION_KEY, MORE_SUPPRESSION_KEYS
@@ -65,6 +67,11 @@ def make_run_patches(
                 invocation = AgentInvocation(telemetry, request, instance, reentry_key)
             except Exception:
                 report_failure("starting the agent span")
+            if on_start is not None and invocation is not None:
+                try:
+                    on_start(invocation)
+                except Exception:
+                    report_failure("preparing the agent run")
         if invocation is None:
             return wrapped(*args, **kwargs)
         # A call that only makes a coroutine or generator runs nothing of the target: no span made current.
@@ -76,7 +83,8 @@ def make_run_patches(
         except BaseException as error:
             if token is not None:
                 detach_context(token)
-            finish_with_error(invocation, error)
+            if on_error is None or not isinstance(error, Exception) or not _ended_by(on_error, invocation, error):
+                finish_with_error(invocation, error)
             raise
         if token is not None:
             detach_context(token)
@@ -117,3 +125,14 @@ def make_run_patches(
 
     method_factory = deciding_method_factory(traced_run, starts_run, RUN_DECISION)
     return run_wrapper, method_factory, starts_run
+
+
+def _ended_by(
+    on_error: Callable[[AgentInvocation, BaseException], bool], invocation: AgentInvocation, error: Exception
+) -> bool:
+    """Whether a target's `on_error` ended the run for `error` (control flow that is no failure)."""
+    try:
+        return on_error(invocation, error)
+    except Exception:
+        report_failure("reading the agent run's exception")
+        return False

@@ -44,6 +44,9 @@ move. By use:
   class, since a failed lookup on a class costs an AttributeError each time;
 - `Invocation.noted`: a slot of the run for what the adapter's hooks noted for it (agno: the arguments its
   dispatcher handed the stream it returns; OpenAI Agents: the run's handoffs), instead of a weak-keyed map;
+  `RunTarget.on_start` (invocation) notes there what must be in place before the framework's code runs
+  (LangGraph: the run's messages), and `RunTarget.on_error` (invocation, error) -> whether it ended a run whose
+  call raised the framework's control flow (LangGraph's `GraphInterrupt` out of a subgraph's `invoke`);
 - `report_failure(site)`: adapter code that runs outside the core's guard (a background callback, a hook
   wrapper) catches `Exception` and reports it here, one WARNING per site, never an error for the app.
 

@@ -100,6 +100,17 @@ class RunTarget:
     # invocation, through a target with the same key, is the same run. None: the adapter's name, so an
     # adapter's targets chain into one span (`Agent.run -> RawAgent.run`, `run_sync -> run`).
     reentry_key: str | None = None
+    # (invocation) -> None, called when a run starts, before the call: notes on the invocation what the run's
+    # hooks and result handler will read (`invocation.noted`) where it must be in place before the framework's
+    # code runs (LangGraph: the run's messages, which its loop's hooks fill in during a sync `invoke`). What it
+    # raises is logged, and the run is traced without it.
+    on_start: Callable[[AgentInvocation], None] | None = None
+    # (invocation, error) -> whether the adapter ended the run itself for an exception the call raised: a
+    # framework's control flow that is no failure (LangGraph's GraphInterrupt out of a subgraph's `invoke`).
+    # Asked for an `Exception` the call itself raises (a synchronous run's; a coroutine's or a stream's steps
+    # have `trace_coroutine`'s `on_error` and the stream methods). When it says False, or raises (logged), the
+    # run fails with the error; the error propagates unchanged either way.
+    on_error: Callable[[AgentInvocation, BaseException], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
 """LangGraph (PyPI `langgraph`, with `langchain-core`), checked against 1.2.24 (langgraph-prebuilt 1.1.3,
 langchain-core 1.8.3, langchain 1.5.0 for `create_agent`).
 
-Targets: `Pregel.stream` (a generator function), `Pregel.astream` (an async generator function) and
-`Pregel.ainvoke` (an `async def`), langgraph/pregel/main.py. Every run of a compiled graph passes one of them:
-`invoke` iterates `self.stream(...)`, `ainvoke` iterates `self.astream(...)` (a layer of the `ainvoke` run:
-the core's re-entry guard binds it unwrapped), `batch`/`abatch` call `invoke`/`ainvoke` (in
+Targets: `Pregel.invoke` (a plain method), `Pregel.stream` (a generator function), `Pregel.astream` (an async
+generator function) and `Pregel.ainvoke` (an `async def`), langgraph/pregel/main.py. Every run of a compiled graph
+passes one of them: `invoke` iterates `self.stream(...)` and `ainvoke` iterates `self.astream(...)` (layers of
+their runs: the core's re-entry guard binds them unwrapped), `batch`/`abatch` call `invoke`/`ainvoke` (in
 langchain-core's context-copying executor), `astream_events` (v1/v2: langchain-core iterates `astream`;
 v3: `_apregel_stream_v3` hands `astream` to its `AsyncGraphRunStream`) and `stream_events(version="v3")`
-(`_pregel_stream_v3` iterates `stream`). `CompiledStateGraph` inherits both. Calling either does nothing
-until the first pull: the returned generator comes back behind the core's stream proxy and the span ends
+(`_pregel_stream_v3` iterates `stream`). `CompiledStateGraph` inherits them. Calling `stream` or `astream` does
+nothing until the first pull: the returned generator comes back behind the core's stream proxy and the span ends
 with what the consumer does to it (exhausted, a pull raising, cancelled, closed, dropped and collected).
 The proxy never pulls, closes or finalizes the generator: closing it makes LangGraph report
 `on_chain_error(GeneratorExit)` on the root run's callbacks, with or without us; a dropped one is
@@ -16,19 +16,17 @@ finalized by Python as without us. The span is current during each pull, which i
 the graph's steps: the nodes' threads (`BackgroundExecutor.submit` copies the context) and tasks
 (`asyncio` copies it) are created there, so everything a node does is under the graph's span.
 
-`ainvoke`'s coroutine comes back behind the core's coroutine proxy: the span is current for its whole await (one
-attach, where a stream's run attaches at each pull: an `ainvoke` of the benchmark's agent pulls `astream` 4
-times) and ends with it; a `GraphInterrupt`/`ParentCommand` it raises ends it completed (as for a stream,
-`GraphStreamMethods`), and one never awaited ends abandoned when collected. `invoke` consumes `stream` itself,
-so an agent run through `invoke` also records time to first chunk (the first step's output reaching `invoke`),
-as a streamed run does; an `ainvoke` run records none (it streams nothing to its caller). `invoke` is not a
-target of its own: an agent run's messages must be noted on its invocation before the graph runs, and the core's
-sync path hands the adapter the invocation (`handle_result`) only after the call returned; a subgraph's
-`GraphInterrupt` raised out of its `invoke` would also need an `on_error` that path does not have.
+`invoke` is a run of its own, the span current for the whole call (one attach, where a stream's run attaches at
+each pull), and `ainvoke`'s coroutine comes back behind the core's coroutine proxy, the span current for its
+whole await (an `ainvoke` of the benchmark's agent pulls `astream` 4 times) and ended with it; one never awaited
+ends abandoned when collected. A `GraphInterrupt`/`ParentCommand` either raises ends its run completed (the
+targets' `on_error` and the coroutine's; `GraphStreamMethods` for a stream). Neither records time to first chunk:
+they hand their caller nothing in steps. An agent run's messages are noted on its invocation when it starts, before
+the graph runs (`note_agent_run`, the targets' `on_start`).
 
-One span per run: `invoke -> stream` is one wrapped layer. A subgraph (a compiled graph added as a node,
-or a graph a node or a tool calls) runs its own `invoke`/`ainvoke` -> `stream`/`astream` inside the
-parent's step: another graph instance, so the core's re-entry guard makes it a child span. The same
+One span per run: `invoke -> stream` and `ainvoke -> astream` are layers of one run. A subgraph (a compiled
+graph added as a node, or a graph a node or a tool calls) runs its own `invoke`/`ainvoke` -> `stream`/`astream`
+inside the parent's step: another graph instance, so the core's re-entry guard makes it a child span. The same
 graph instance re-entering its own stream while its run is current is a layer of that run (recursion).
 
 What a run is:
@@ -504,7 +502,7 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
 
 
 class GraphStreamMethods:
-    """Mixed into the proxy of a graph's stream (RunTarget.stream_methods): an interrupted subgraph
+    """Mixed into the proxy of a graph's stream (the graph result handler's): an interrupted subgraph
     (`GraphInterrupt`) or one handing control to its parent (`ParentCommand`) ended its run, as LangGraph
     means it, without failing."""
 
@@ -514,10 +512,19 @@ class GraphStreamMethods:
         super()._self_end(outcome, error)  # type: ignore[misc]  # StreamProxy, after this mixin
 
 
-def _agent_run_reader(invocation: Invocation, capture: bool) -> ResultReader:
-    """Note an agent run's messages on its invocation, before the graph runs, and return the reader of its facts."""
-    # The caller's run (a node's or a tool's of an enclosing run, or none) encloses this one.
-    messages = invocation.noted = _RunMessages(_run_messages(active_invocation()))
+def note_agent_run(invocation: Invocation) -> None:
+    """The graph targets' `on_start`: an agent run's messages, noted on its invocation before the graph runs (its
+    loop's hooks fill them in, `_tie_loop_to_run` and `_fold_writes`)."""
+    if invocation.request.operation is AGENT:
+        # The caller's run (a node's or a tool's of an enclosing run, or none: ours is not current yet) encloses it.
+        invocation.noted = _RunMessages(_run_messages(active_invocation()))
+
+
+def _agent_run_reader(invocation: Invocation, capture: bool) -> ResultReader | None:
+    """The reader of an agent run's facts, from the messages noted when it started; None for a workflow's run."""
+    messages = _run_messages(invocation)
+    if messages is None:
+        return None
 
     def read_result(_value: Any, outcome: Outcome) -> ResultFacts | None:
         return facts_from_messages(messages, capture)
@@ -526,26 +533,27 @@ def _agent_run_reader(invocation: Invocation, capture: bool) -> ResultReader:
 
 
 def make_graph_result_handler(config: Config) -> Callable[[Any, Invocation], Any]:
+    """`invoke`'s value, `stream`'s and `astream`'s streams."""
     capture = config.capture_content.enabled
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
-        if invocation.request.operation is not AGENT:
-            return trace_result(result, invocation, None, GraphStreamMethods)
         return trace_result(result, invocation, _agent_run_reader(invocation, capture), GraphStreamMethods)
 
     return handle_result
 
 
-def _completed_by_control_flow(invocation: Invocation, reader: ResultReader | None) -> Callable[[BaseException], bool]:
-    """An awaited run's `on_error`: what GraphStreamMethods does for a stream."""
+def make_control_flow_ending(config: Config) -> Callable[[Invocation, BaseException], bool]:
+    """`on_error` of a run that raised (`invoke`'s call, `ainvoke`'s coroutine): an interrupted subgraph or one
+    handing control to its parent ended its run completed, as GraphStreamMethods does for a stream."""
+    capture = config.capture_content.enabled
 
-    def on_error(error: BaseException) -> bool:
+    def end_run(invocation: Invocation, error: BaseException) -> bool:
         if not isinstance(error, _control_flow):
             return False
-        invocation.finish(COMPLETED, None, read_facts(reader, None, COMPLETED))
+        invocation.finish(COMPLETED, None, read_facts(_agent_run_reader(invocation, capture), None, COMPLETED))
         return True
 
-    return on_error
+    return end_run
 
 
 def make_graph_coroutine_handler(config: Config) -> Callable[[Any, Invocation], Any]:
@@ -553,12 +561,13 @@ def make_graph_coroutine_handler(config: Config) -> Callable[[Any, Invocation], 
     the `astream` it iterates is a layer of the run (no proxy of ours, no step of ours per update)."""
     capture = config.capture_content.enabled
     handle_other = make_graph_result_handler(config)
+    end_run = make_control_flow_ending(config)
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if not isinstance(result, CoroutineType):  # a subclass's ainvoke that returns something else
             return handle_other(result, invocation)
-        reader = _agent_run_reader(invocation, capture) if invocation.request.operation is AGENT else None
-        return trace_coroutine(result, invocation, reader, on_error=_completed_by_control_flow(invocation, reader))
+        reader = _agent_run_reader(invocation, capture)
+        return trace_coroutine(result, invocation, reader, on_error=lambda error: end_run(invocation, error))
 
     return handle_result
 
@@ -704,22 +713,25 @@ def targets(config: Config) -> Sequence[Target]:
 
     _control_flow = (GraphInterrupt, ParentCommand)
     handle_graph_result = make_graph_result_handler(config)
+    end_run = make_control_flow_ending(config)
     return [
         *(
             RunTarget(
                 "langgraph.pregel.main",
                 f"Pregel.{method}",
                 read_graph_request,
-                stream_methods=GraphStreamMethods,
                 handle_result=handle_graph_result,
+                on_start=note_agent_run,
+                on_error=end_run,
             )
-            for method in ("stream", "astream")
+            for method in ("invoke", "stream", "astream")
         ),
         RunTarget(
             "langgraph.pregel.main",
             "Pregel.ainvoke",
             read_graph_request,
             handle_result=make_graph_coroutine_handler(config),
+            on_start=note_agent_run,
         ),
         HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run, _agent_runs_running),
         HookTarget("langgraph.pregel._loop", "AsyncPregelLoop.__aenter__", _tie_loop_to_run, _agent_runs_running),
