@@ -370,6 +370,28 @@ _armed_stand_in: ContextVar[_StoodDownAgentSpan | None] = ContextVar(
 )
 
 
+# Each stand-down hook says when it applies (`HookTarget.applies_to`): any other call (a run under suppression, an
+# agent not run through us) goes straight to Strands, its arguments not packed for a wrapper. The wrappers still
+# tell the same themselves: a target that stays with wrapt calls them whatever the predicate says.
+
+
+def _runs_as_ours(agent: Any) -> bool:
+    """`Agent._start_agent_trace_span`: the agent's run is one of ours."""
+    running = active_invocation()
+    return running is not None and not running.finished and running.owner is agent
+
+
+def _stand_in_armed(tracer: Any) -> bool:
+    """`Tracer.start_agent_span`: a stand-in is armed for it."""
+    stand_in = _armed_stand_in.get()
+    return stand_in is not None and stand_in.pending
+
+
+def _span_stood_down(agent: Any) -> bool:
+    """`Agent._end_agent_trace_span`: the agent's span is our stand-in."""
+    return isinstance(getattr(agent, "trace_span", None), _StoodDownAgentSpan)
+
+
 def _start_agent_span_stood_down(telemetry: Telemetry) -> Any:
     def wrapper(wrapped: Callable[..., Any], agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         running = active_invocation()
@@ -479,9 +501,9 @@ def targets(config: Config) -> Sequence[Target]:
     if not config.keep_framework_spans:
         found += [
             HookTarget("strands.telemetry.tracer", "Tracer.start_multiagent_span", _hand_out_workflow_stand_in),
-            HookTarget(module, "Agent._start_agent_trace_span", _start_agent_span_stood_down),
-            HookTarget("strands.telemetry.tracer", "Tracer.start_agent_span", _hand_out_stand_in),
-            HookTarget(module, "Agent._end_agent_trace_span", _end_agent_span_stood_down),
+            HookTarget(module, "Agent._start_agent_trace_span", _start_agent_span_stood_down, _runs_as_ours),
+            HookTarget("strands.telemetry.tracer", "Tracer.start_agent_span", _hand_out_stand_in, _stand_in_armed),
+            HookTarget(module, "Agent._end_agent_trace_span", _end_agent_span_stood_down, _span_stood_down),
         ]
     return found
 
