@@ -550,7 +550,7 @@ def _is_run_span_of(workflow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     if str(span_name) != _WORKFLOW_RUN_SPAN:
         return False
     attributes = args[1] if len(args) > 1 else kwargs.get("attributes")
-    if not isinstance(attributes, Mapping):
+    if not is_mapping(attributes):
         return False
     if "workflow.id" in attributes:
         return bool(attributes["workflow.id"] == getattr(workflow, "id", None))

@@ -606,7 +606,7 @@ def is_registered_tool_call(node: Any, args: tuple[Any, ...], kwargs: dict[str, 
 def read_tool_request(node: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     request = _tool_request(args, kwargs)
     call = getattr(request, "tool_call", None)
-    call = call if isinstance(call, Mapping) else {}
+    call = call if is_mapping(call) else {}
     tool = getattr(request, "tool", None)
     facts = RequestFacts(
         operation=TOOL,

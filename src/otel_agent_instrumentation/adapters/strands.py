@@ -120,7 +120,7 @@ from ..invocation import (
     active_invocation,
 )
 from ..stream import trace_result, trace_stream
-from ._base import FrameworkAdapter, HookTarget, RunTarget, Target
+from ._base import FrameworkAdapter, HookTarget, RunTarget, Target, is_mapping
 from ._stand_in import StandInSpan
 
 name = "strands"
@@ -154,7 +154,7 @@ _RESERVED = frozenset(
 def _model_id(model: Any) -> str | None:
     # As Strands' own spans read it (agent.py _start_agent_trace_span).
     config = getattr(model, "config", None)
-    value = config.get("model_id") if isinstance(config, Mapping) else None
+    value = config.get("model_id") if is_mapping(config) else None
     return value if isinstance(value, str) and value else None
 
 
@@ -220,7 +220,7 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
         conversation_id=session_id if isinstance(session_id, str) and session_id else None,
     )
     trace_attributes = getattr(agent, "trace_attributes", None)
-    if isinstance(trace_attributes, Mapping):
+    if is_mapping(trace_attributes):
         facts.attributes.update(
             {key: value for key, value in trace_attributes.items() if isinstance(key, str) and key not in _RESERVED}
         )
@@ -237,7 +237,7 @@ def read_request(agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any], conf
 
 
 def _usage_facts(facts: ResultFacts, usage: Any) -> None:
-    if not isinstance(usage, Mapping):
+    if not is_mapping(usage):
         return
     input_tokens = usage.get("inputTokens")
     output_tokens = usage.get("outputTokens")
@@ -388,8 +388,9 @@ def _stand_in_armed(tracer: Any) -> bool:
 
 
 def _span_stood_down(agent: Any) -> bool:
-    """`Agent._end_agent_trace_span`: the agent's span is our stand-in."""
-    return isinstance(getattr(agent, "trace_span", None), _StoodDownAgentSpan)
+    """`Agent._end_agent_trace_span`: the agent's span is our stand-in. Its exact class, not isinstance: a Span is
+    an ABC, whose check of anything else (Strands' own span, every run not ours) is a Python-level call."""
+    return type(getattr(agent, "trace_span", None)) is _StoodDownAgentSpan
 
 
 def _start_agent_span_stood_down(telemetry: Telemetry) -> Any:
@@ -420,7 +421,7 @@ def _hand_out_stand_in(telemetry: Telemetry) -> Any:
 def _end_agent_span_stood_down(telemetry: Telemetry) -> Any:
     def wrapper(wrapped: Callable[..., Any], agent: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         span = getattr(agent, "trace_span", None)
-        if isinstance(span, _StoodDownAgentSpan):
+        if type(span) is _StoodDownAgentSpan:  # as _span_stood_down
             span.forwarding = False
             return None  # telemetry only (docstring, step 6)
         return wrapped(*args, **kwargs)
