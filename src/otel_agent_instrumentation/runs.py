@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from ._guard import report_failure
 from ._patching import RUN_DECISION, MethodFactory, WrapperFunction, deciding_method_factory
 from .adapters._base import RunTarget
 from .invocation import ABANDONED, ACTIVE_INVOCATION_KEY, AgentInvocation, Invocation, RequestFacts, Telemetry
-from .stream import finish_with_error, trace_result
+from .stream import ended_by, finish_with_error, trace_result
 
 
 def make_run_patches(
@@ -83,7 +84,13 @@ def make_run_patches(
         except BaseException as error:
             if token is not None:
                 detach_context(token)
-            if on_error is None or not isinstance(error, Exception) or not _ended_by(on_error, invocation, error):
+            # The call's own exception only (an awaited run's and a stream's steps have theirs): on the error path,
+            # so a run that raises nothing never makes the partial.
+            if (
+                on_error is None
+                or not isinstance(error, Exception)
+                or not ended_by(functools.partial(on_error, invocation), error)
+            ):
                 finish_with_error(invocation, error)
             raise
         if token is not None:
@@ -125,14 +132,3 @@ def make_run_patches(
 
     method_factory = deciding_method_factory(traced_run, starts_run, RUN_DECISION)
     return run_wrapper, method_factory, starts_run
-
-
-def _ended_by(
-    on_error: Callable[[AgentInvocation, BaseException], bool], invocation: AgentInvocation, error: Exception
-) -> bool:
-    """Whether a target's `on_error` ended the run for `error` (control flow that is no failure)."""
-    try:
-        return on_error(invocation, error)
-    except Exception:
-        report_failure("reading the agent run's exception")
-        return False

@@ -751,7 +751,7 @@ async def _drive(
     except BaseException as error:
         finalizer.detach()
         outcome, recorded = _async_step_ending(token, error)
-        if on_error is not None and outcome is FAILED and _ended_by(on_error, error):
+        if on_error is not None and outcome is FAILED and ended_by(on_error, error):
             raise
         facts = read_facts(reader, None, outcome)
         if recorded is None:
@@ -781,7 +781,7 @@ async def _drive(
     return value
 
 
-def _ended_by(on_error: Callable[[BaseException], bool], error: BaseException) -> bool:
+def ended_by(on_error: Callable[[BaseException], bool], error: BaseException) -> bool:
     """Whether an adapter's `on_error` ended the run for `error` (control flow that is no failure)."""
     try:
         return on_error(error)
