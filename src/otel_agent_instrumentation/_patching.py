@@ -411,14 +411,15 @@ def deciding_method_factory(wrapper: WrapperFunction, decides: Callable[[Any], b
 
 
 def guarded_predicate(applies_to: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """A hook's `applies_to` (an adapter's predicate) with what it raises logged and taken as False."""
+    """A hook's `applies_to` (an adapter's predicate) with what it raises logged and taken as False, for wrapt's
+    `enabled` (`_module_hook_enabled`); the generated and packing patches guard it in their own frame."""
+    refused = _refusal(HOOK_DECISION)
 
     def applies(instance: Any) -> bool:
         try:
             return applies_to(instance)
         except Exception:
-            report_failure("deciding whether a hook applies")
-            return False
+            return refused()
 
     return applies
 
