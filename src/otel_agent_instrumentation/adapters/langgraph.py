@@ -556,12 +556,15 @@ def make_control_flow_ending(config: Config) -> Callable[[Invocation, BaseExcept
     return end_run
 
 
-def make_graph_coroutine_handler(config: Config) -> Callable[[Any, Invocation], Any]:
+def make_graph_coroutine_handler(
+    config: Config,
+    handle_other: Callable[[Any, Invocation], Any],
+    end_run: Callable[[Invocation, BaseException], bool],
+) -> Callable[[Any, Invocation], Any]:
     """`ainvoke`'s coroutine: the run is its await, with the span current for the whole of it (one attach), and
-    the `astream` it iterates is a layer of the run (no proxy of ours, no step of ours per update)."""
+    the `astream` it iterates is a layer of the run (no proxy of ours, no step of ours per update). `handle_other`
+    and `end_run`: the other graph targets' result handler and `on_error`."""
     capture = config.capture_content.enabled
-    handle_other = make_graph_result_handler(config)
-    end_run = make_control_flow_ending(config)
 
     def handle_result(result: Any, invocation: Invocation) -> Any:
         if not isinstance(result, CoroutineType):  # a subclass's ainvoke that returns something else
@@ -730,7 +733,7 @@ def targets(config: Config) -> Sequence[Target]:
             "langgraph.pregel.main",
             "Pregel.ainvoke",
             read_graph_request,
-            handle_result=make_graph_coroutine_handler(config),
+            handle_result=make_graph_coroutine_handler(config, handle_graph_result, end_run),
             on_start=note_agent_run,
         ),
         HookTarget("langgraph.pregel._loop", "SyncPregelLoop.__enter__", _tie_loop_to_run, _agent_runs_running),
