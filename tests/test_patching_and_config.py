@@ -338,11 +338,18 @@ def test_a_method_under_another_decorator_taking_packed_arguments_gets_no_genera
 # -- a hook with applies_to (HookTarget): calls it has nothing to do with go straight to the original ----------
 
 
-def _hooked_run(applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable[..., Any]:
+def _recording_wrapper(calls: list[Any]) -> WrapperFunction:
+    """A hook's wrapper that records the arguments it got and marks what it returns."""
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         calls.append((args, kwargs))
         return ("hooked", wrapped(*args, **kwargs))
 
+    return wrapper
+
+
+def _hooked_run(applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable[..., Any]:
+    wrapper = _recording_wrapper(calls)
     method = deciding_method_factory(wrapper, applies_to, HOOK_DECISION)(vars(agents.OptionsAgent)["run"], [True])
     return functools.partial(method, agents.OptionsAgent())
 
@@ -365,12 +372,8 @@ class _FailingAgents:
 
 
 def _hooked_call(where: str, applies_to: Callable[[Any], bool], calls: list[Any]) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        calls.append((args, kwargs))
-        return ("hooked", wrapped(*args, **kwargs))
-
     owner = _FailingAgents.Exact if where == "exact" else _FailingAgents.Packed
-    method = deciding_method_factory(wrapper, applies_to, HOOK_DECISION)(vars(owner)["run"], [True])
+    method = deciding_method_factory(_recording_wrapper(calls), applies_to, HOOK_DECISION)(vars(owner)["run"], [True])
     generated = method.__code__.co_filename.startswith("<otel-agent-instrumentation patch")
     assert generated == (where == "exact")
     return functools.partial(method, owner())
