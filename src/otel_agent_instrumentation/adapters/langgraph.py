@@ -264,8 +264,24 @@ _GraphKind = tuple[str | None, str | None] | None
 
 # By graph: a compiled graph's nodes and own config are set when it is compiled (`with_config` returns a
 # copy), so what it is is read at its first run; reading it took 16 us a run (its chat model's attribute
-# misses raise AttributeError inside pydantic, and `_get_ls_params()` builds a dict).
-_graph_kinds: weakref.WeakKeyDictionary[Any, _GraphKind] = weakref.WeakKeyDictionary()
+# misses raise AttributeError inside pydantic, and `_get_ls_params()` builds a dict). Kept by id(graph) with a weak
+# reference to the graph (`_keep_by_id`): a WeakKeyDictionary's Python-level lookup cost about 1.5k instructions a run.
+_graph_kinds: dict[int, tuple[weakref.ref[Any], _GraphKind]] = {}
+
+
+def _keep_by_id(table: dict[int, tuple[weakref.ref[Any], Any]], key_object: Any, value: Any) -> None:
+    """`table[id(key_object)] = (a weak reference to key_object, value)`, the entry dropped when `key_object` is
+    collected; raises TypeError for an object that cannot be weakly referenced. A reader checks the reference
+    (`entry[0]() is key_object`): an id is reused once its object is gone."""
+    key = id(key_object)
+
+    def forget(reference: weakref.ref[Any]) -> None:
+        # Only this object's entry: one made later at the same address has its own reference.
+        kept = table.get(key)
+        if kept is not None and kept[0] is reference:
+            table.pop(key, None)
+
+    table[key] = (weakref.ref(key_object, forget), value)
 
 
 def _read_graph_kind(graph: Any) -> _GraphKind:
@@ -281,13 +297,15 @@ def _read_graph_kind(graph: Any) -> _GraphKind:
 
 
 def _graph_kind(graph: Any) -> _GraphKind:
+    kept = _graph_kinds.get(id(graph))
+    if kept is not None and kept[0]() is graph:
+        return kept[1]
+    kind = _read_graph_kind(graph)
     try:
-        return _graph_kinds[graph]
-    except KeyError:
-        kind = _graph_kinds[graph] = _read_graph_kind(graph)
-        return kind
-    except TypeError:  # a graph that cannot be a weak key (unhashable, or no __weakref__)
-        return _read_graph_kind(graph)
+        _keep_by_id(_graph_kinds, graph, kind)
+    except TypeError:  # a graph that cannot be weakly referenced: read at each run
+        pass
+    return kind
 
 
 def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
@@ -340,18 +358,6 @@ class _RunMessages:
 _loops: dict[int, tuple[weakref.ref[Any], _RunMessages]] = {}
 
 
-def _tie_loop(loop: Any, messages: _RunMessages) -> None:
-    key = id(loop)
-
-    def untie(reference: weakref.ref[Any]) -> None:
-        # Only this loop's entry: a loop made later at the same address has its own reference.
-        tied = _loops.get(key)
-        if tied is not None and tied[0] is reference:
-            _loops.pop(key, None)
-
-    _loops[key] = (weakref.ref(loop, untie), messages)
-
-
 def _run_messages(invocation: Invocation | None) -> _RunMessages | None:
     """The messages of an agent run of ours, noted on its invocation; None for anything else."""
     noted = invocation.noted if invocation is not None else None
@@ -377,7 +383,7 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
     """Ids of the AIMessages in the loop's channels: the state as it was before the run's first write
     (its input, and a thread's earlier turns restored from the checkpointer)."""
     channels = getattr(loop, "channels", None)
-    if not is_mapping(channels):
+    if not (isinstance(channels, dict) or is_mapping(channels)):  # a dict (LangGraph's) without a Python call
         return frozenset()
     ids: set[str] = set()
     for channel in list(channels.values()):
@@ -403,9 +409,11 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
 def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            messages = _run_messages(active_invocation())
-            if messages is not None:
-                _tie_loop(instance, messages)
+            # _run_messages written out here and in the predicate: both run on each loop's entry.
+            invocation = active_invocation()
+            messages = invocation.noted if invocation is not None else None
+            if isinstance(messages, _RunMessages):
+                _keep_by_id(_loops, instance, messages)
         except Exception:
             report_failure("following a langgraph run's loop")
         return wrapped(*args, **kwargs)
@@ -416,7 +424,8 @@ def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
 def _agent_runs_running(loop: Any) -> bool:
     """Whether the loop is entered inside an agent run of ours, the only loop to tie. Any other (in a workflow,
     or under suppression) is entered straight through to LangGraph."""
-    return _run_messages(active_invocation()) is not None
+    invocation = active_invocation()
+    return invocation is not None and isinstance(invocation.noted, _RunMessages)
 
 
 def _note_writes(telemetry: Telemetry) -> WrapperFunction:
@@ -445,15 +454,24 @@ def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
     # Only the writes of the nodes this step runs: the input enters the graph as the writes of its
     # `__start__` task, and other writes (a resume's, an input for a delta channel) are no node's.
     tasks = getattr(loop, "tasks", None)
-    task = tasks.get(args[0] if args else kwargs.get("task_id")) if is_mapping(tasks) else None
-    if task is None or getattr(task, "name", None) == _START_NODE:
+    # A dict (LangGraph's own) and an AIMessage checked in place, not through is_mapping and _ai_messages: each
+    # node's writes pass here, and a Python call each is about 0.5k instructions.
+    if isinstance(tasks, dict) or is_mapping(tasks):
+        task = tasks.get(args[0] if args else kwargs.get("task_id"))
+        if task is None or getattr(task, "name", None) == _START_NODE:
+            return
+    else:
         return
     if messages.baseline is None:
         messages.baseline = _state_message_ids(loop)
     writes = args[1] if len(args) > 1 else kwargs.get("writes")
     for write in writes or ():
         if isinstance(write, tuple) and len(write) == 2:
-            messages.written.extend(_ai_messages(write[1]))
+            value = write[1]
+            if getattr(value, "type", None) in _AI_MESSAGE_TYPES and hasattr(value, "usage_metadata"):
+                messages.written.append(value)
+            elif isinstance(value, (list, tuple)):
+                messages.written.extend(_ai_messages(value))
 
 
 def _usage_count(usage: Mapping[str, Any], key: str) -> int | None:
@@ -479,10 +497,11 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
     totals: dict[str, int] = {}
     for message in produced:
         usage = message.usage_metadata
-        if not is_mapping(usage):
+        # usage_metadata is a TypedDict, a dict: checked in place (a Python call saved), else as any mapping.
+        if not (isinstance(usage, dict) or is_mapping(usage)):
             continue
         details = usage.get("input_token_details")
-        details = details if is_mapping(details) else {}
+        details = details if isinstance(details, dict) or is_mapping(details) else {}
         for key, count in (
             ("input", _usage_count(usage, "input_tokens")),
             ("output", _usage_count(usage, "output_tokens")),
