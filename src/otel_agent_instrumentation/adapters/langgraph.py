@@ -310,8 +310,12 @@ def _graph_kind(graph: Any) -> _GraphKind:
 
 def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config) -> RequestFacts:
     run_config = args[1] if len(args) > 1 else kwargs.get("config")
-    graph_name = _text(getattr(graph, "name", None))
-    kind = _graph_kind(graph)
+    # _text and the kept kind's lookup written out: every run passes here (a Python call each, about 0.5k).
+    graph_name = getattr(graph, "name", None)
+    if not (isinstance(graph_name, str) and graph_name):
+        graph_name = None
+    kept = _graph_kinds.get(id(graph))
+    kind = kept[1] if kept is not None and kept[0]() is graph else _graph_kind(graph)
     # Fields set after the facts are made, not passed as keywords to the class (about 0.6k instructions each).
     if kind is None:
         facts = RequestFacts(WORKFLOW)
@@ -352,31 +356,16 @@ class _RunMessages:
 
 
 # id(an entered loop) -> (a weak reference to the loop, the messages of the run that entered it); an agent run's
-# own messages are noted on its invocation (`_run_messages`). What a WeakKeyDictionary keyed by the loop holds,
+# own messages are its invocation's `noted` (a `_RunMessages`; read in place where they are read, a Python call
+# saved each time). What a WeakKeyDictionary keyed by the loop holds,
 # read through the dict's own methods: its Python-level get and len (each node's writes ask both) cost 1-2k
 # instructions each.
 _loops: dict[int, tuple[weakref.ref[Any], _RunMessages]] = {}
 
 
-def _run_messages(invocation: Invocation | None) -> _RunMessages | None:
-    """The messages of an agent run of ours, noted on its invocation; None for anything else."""
-    noted = invocation.noted if invocation is not None else None
-    return noted if isinstance(noted, _RunMessages) else None
-
-
+# An AIMessage (or chunk): its `type` is one of these and it has `usage_metadata`; told in place where messages are
+# walked (the state's, a node's writes), not by a helper: a call per message is about 0.7k instructions.
 _AI_MESSAGE_TYPES = ("ai", "AIMessageChunk")
-
-
-def _is_ai_message(value: Any) -> bool:
-    return getattr(value, "type", None) in _AI_MESSAGE_TYPES and hasattr(value, "usage_metadata")
-
-
-def _ai_messages(value: Any) -> list[Any]:
-    if _is_ai_message(value):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [item for item in value if _is_ai_message(item)]
-    return []
 
 
 def _state_message_ids(loop: Any) -> frozenset[str]:
@@ -395,9 +384,9 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
             value = channel.get()
         except Exception:
             continue
-        # _ai_messages and _is_ai_message written out: this walks every message of the state once an agent run,
-        # a thread's restored history included, where a call per message (about 0.7k instructions) and a
-        # generator per channel add up. Through them the whole scan was 22k instructions for a two-message state.
+        # Messages told in place (see _AI_MESSAGE_TYPES): this walks every message of the state once an agent run,
+        # a thread's restored history included. Through a helper call per message and a generator per channel the
+        # whole scan was 22k instructions for a two-message state.
         for item in value if isinstance(value, (list, tuple)) else (value,):
             if getattr(item, "type", None) in _AI_MESSAGE_TYPES and hasattr(item, "usage_metadata"):
                 message_id = item.id
@@ -409,7 +398,7 @@ def _state_message_ids(loop: Any) -> frozenset[str]:
 def _tie_loop_to_run(telemetry: Telemetry) -> WrapperFunction:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            # _run_messages written out here and in the predicate: both run on each loop's entry.
+            # The run's messages read in place here and in the predicate: both run on each loop's entry.
             invocation = active_invocation()
             messages = invocation.noted if invocation is not None else None
             if isinstance(messages, _RunMessages):
@@ -454,8 +443,8 @@ def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
     # Only the writes of the nodes this step runs: the input enters the graph as the writes of its
     # `__start__` task, and other writes (a resume's, an input for a delta channel) are no node's.
     tasks = getattr(loop, "tasks", None)
-    # A dict (LangGraph's own) and an AIMessage checked in place, not through is_mapping and _ai_messages: each
-    # node's writes pass here, and a Python call each is about 0.5k instructions.
+    # A dict (LangGraph's own) and AIMessages checked in place, as in _state_message_ids, not through is_mapping or a
+    # helper: each node's writes pass here, and a Python call each is about 0.5k instructions.
     if isinstance(tasks, dict) or is_mapping(tasks):
         task = tasks.get(args[0] if args else kwargs.get("task_id"))
         if task is None or getattr(task, "name", None) == _START_NODE:
@@ -468,10 +457,9 @@ def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
     for write in writes or ():
         if isinstance(write, tuple) and len(write) == 2:
             value = write[1]
-            if getattr(value, "type", None) in _AI_MESSAGE_TYPES and hasattr(value, "usage_metadata"):
-                messages.written.append(value)
-            elif isinstance(value, (list, tuple)):
-                messages.written.extend(_ai_messages(value))
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if getattr(item, "type", None) in _AI_MESSAGE_TYPES and hasattr(item, "usage_metadata"):
+                    messages.written.append(item)
 
 
 def _usage_count(usage: Mapping[str, Any], key: str) -> int | None:
@@ -501,7 +489,8 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
         if not (isinstance(usage, dict) or is_mapping(usage)):
             continue
         details = usage.get("input_token_details")
-        details = details if isinstance(details, dict) or is_mapping(details) else {}
+        if not isinstance(details, dict):
+            details = details if details is not None and is_mapping(details) else {}
         for key, count in (
             ("input", _usage_count(usage, "input_tokens")),
             ("output", _usage_count(usage, "output_tokens")),
@@ -536,13 +525,15 @@ def note_agent_run(invocation: Invocation) -> None:
     loop's hooks fill them in, `_tie_loop_to_run` and `_fold_writes`)."""
     if invocation.request.operation is AGENT:
         # The caller's run (a node's or a tool's of an enclosing run, or none: ours is not current yet) encloses it.
-        invocation.noted = _RunMessages(_run_messages(active_invocation()))
+        enclosing = active_invocation()
+        noted = enclosing.noted if enclosing is not None else None
+        invocation.noted = _RunMessages(noted if isinstance(noted, _RunMessages) else None)
 
 
 def _agent_run_reader(invocation: Invocation, capture: bool) -> ResultReader | None:
     """The reader of an agent run's facts, from the messages noted when it started; None for a workflow's run."""
-    messages = _run_messages(invocation)
-    if messages is None:
+    messages = invocation.noted
+    if not isinstance(messages, _RunMessages):
         return None
 
     def read_result(_value: Any, outcome: Outcome) -> ResultFacts | None:
