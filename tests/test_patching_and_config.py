@@ -249,8 +249,9 @@ def test_a_patched_method_called_wrongly_raises_the_type_error_the_original_rais
 def test_a_new_run_gets_the_bound_arguments_positional_ones_in_args_keyword_only_ones_in_kwargs() -> None:
     seen: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
-    def run(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    def run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         seen.append((args, kwargs))
+        assert (wrapped.__self__, wrapped.__func__) == (instance, original)  # the original, bound to the instance
         return "traced"
 
     original = vars(agents.OptionsAgent)["run"]
@@ -278,7 +279,7 @@ def _session(agent: agents.OptionsAgent, *args: Any, **kwargs: Any) -> Any:
 
 
 def test_a_context_manager_method_gets_a_method_with_its_generator_functions_parameters() -> None:
-    def run(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    def run(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         return "traced"
 
     method = exact_signature_method(vars(agents.OptionsAgent)["session"], [True], lambda instance: True, run)

@@ -212,13 +212,14 @@ def exact_signature_method(
     original: FunctionType,
     switch: list[bool],
     decides: Callable[[Any], bool],
-    run: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any],
+    wrapper: WrapperFunction,
     site: str = RUN_DECISION,
 ) -> FunctionType | None:
     """A method with `original`'s own parameters and defaults that calls `original` straight through (by
     name, no argument packing) unless `switch` is on and `decides(self)` (what it raises logged at `site` and
     taken as False), and then returns
-    `run(self, args, kwargs)`: positional parameters in `args`, keyword-only ones in `kwargs`, each with the
+    `wrapper(original bound to self, self, args, kwargs)` (wrapt's signature, called from the generated frame: no
+    frame of ours between them): positional parameters in `args`, keyword-only ones in `kwargs`, each with the
     value the call bound (a default when the caller left it out). None where that cannot be written: a
     function taking `*args` or `**kwargs`, a nameless one, a parameter whose name is one of ours. A
     contextlib context-manager helper gets the parameters of the generator function it decorates
@@ -234,10 +235,11 @@ def exact_signature_method(
     if parameters is None:
         return None
     body = _decision(parameters.instance) + (
-        f"            return {_GENERATED_PREFIX}run({parameters.instance}, {parameters.args}, {parameters.kwargs})\n"
+        f"            return {_GENERATED_PREFIX}wrapper({_GENERATED_PREFIX}bind({_GENERATED_PREFIX}original, "
+        f"{parameters.instance}), {parameters.instance}, {parameters.args}, {parameters.kwargs})\n"
         f"    return {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     )
-    return _generated(f"def {parameters.signature}:\n{body}", original, parameters_of, switch, decides, run, site)
+    return _generated(f"def {parameters.signature}:\n{body}", original, parameters_of, switch, decides, wrapper, site)
 
 
 def awaited_hook_coroutine(
@@ -267,7 +269,7 @@ def awaited_hook_coroutine(
     original_bound = f"{_GENERATED_PREFIX}bind({_GENERATED_PREFIX}original, {parameters.instance})"
     target = original_bound if bound else f"{_GENERATED_PREFIX}original"
     body = _decision(parameters.instance) + (
-        f"            return await {_GENERATED_PREFIX}run({target}, {parameters.instance}, {parameters.args}, "
+        f"            return await {_GENERATED_PREFIX}wrapper({target}, {parameters.instance}, {parameters.args}, "
         f"{parameters.kwargs})\n"
         f"    return await {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     )
@@ -358,7 +360,7 @@ def _generated(
     parameters_of: FunctionType,
     switch: list[bool],
     decides: Callable[[Any], bool],
-    run: Callable[..., Any],
+    wrapper: Callable[..., Any],
     site: str,
 ) -> FunctionType:
     # Our module's name in its globals: frame walkers that skip our frames (pydantic_ai._skip_our_frames)
@@ -368,7 +370,7 @@ def _generated(
         f"{_GENERATED_PREFIX}switch": switch,
         f"{_GENERATED_PREFIX}decides": decides,
         f"{_GENERATED_PREFIX}refused": _refusal(site),
-        f"{_GENERATED_PREFIX}run": run,
+        f"{_GENERATED_PREFIX}wrapper": wrapper,
         f"{_GENERATED_PREFIX}original": original,
         f"{_GENERATED_PREFIX}bind": MethodType,
     }
@@ -388,10 +390,7 @@ def deciding_method_factory(wrapper: WrapperFunction, decides: Callable[[Any], b
     refused = _refusal(site)
 
     def method_factory(original: FunctionType, switch: list[bool]) -> Callable[..., Any]:
-        def run(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            return wrapper(MethodType(original, self), self, args, kwargs)
-
-        exact = exact_signature_method(original, switch, decides, run, site)
+        exact = exact_signature_method(original, switch, decides, wrapper, site)
         if exact is not None:
             return exact
 
