@@ -485,8 +485,9 @@ def facts_from_messages(messages: _RunMessages, capture: bool) -> ResultFacts | 
     totals: dict[str, int] = {}
     for message in produced:
         usage = message.usage_metadata
-        # usage_metadata is a TypedDict, a dict: checked in place (a Python call saved), else as any mapping.
-        if not (isinstance(usage, dict) or is_mapping(usage)):
+        # usage_metadata is a TypedDict, a dict, or None (a model that reports none): both told in place (a Python
+        # call saved), anything else as any mapping.
+        if not isinstance(usage, dict) and (usage is None or not is_mapping(usage)):
             continue
         details = usage.get("input_token_details")
         if not isinstance(details, dict):
