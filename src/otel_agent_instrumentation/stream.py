@@ -455,16 +455,21 @@ def _aiter(self: StreamProxy) -> Any:
     return self if iterator is self.__wrapped__ else self._self_adopt(iterator)
 
 
+# The per-update methods pull through the builtins `anext`/`next`, which call the wrapped type's slot as `async for`
+# and `for` do, rather than `wrapped.__anext__()`, which looks the method up and binds it at every pull (about 0.37k
+# instructions a pull more, callgrind).
+
+
 async def _anext(self: StreamProxy) -> Any:
     # The hot path: written out rather than through _self_astep to save a coroutine frame per update.
     invocation, wrapped = self._self_hot
     if invocation.finished:
-        return await wrapped.__anext__()
+        return await anext(wrapped)
     base = _get_current()
     step = invocation.step
     token = _attach(step[1] if step[0] is base else invocation.context_on(base))
     try:
-        value = await wrapped.__anext__()
+        value = await anext(wrapped)
     except StopAsyncIteration:
         _detach_resumed(token)
         self._self_end(COMPLETED)
@@ -491,13 +496,13 @@ async def _anext_carrying(self: CarryingStreamProxy) -> Any:
     # _anext, resuming in the carried context (CarryingStreamProxy) and noting what the step left.
     invocation, wrapped = self._self_hot
     if invocation.finished:
-        return await wrapped.__anext__()
+        return await anext(wrapped)
     base = _get_current()
     resume = self._self_resume
     context = resume[1] if resume is not None and resume[0] is base else self._self_resume_context(base)
     token = _attach(context)
     try:
-        value = await wrapped.__anext__()
+        value = await anext(wrapped)
     except StopAsyncIteration:
         _detach_resumed(token)
         self._self_end(COMPLETED)
@@ -544,12 +549,12 @@ def _next(self: StreamProxy) -> Any:
     # Written out like _anext: one frame less per update than going through _self_step.
     invocation, wrapped = self._self_hot
     if invocation.finished:
-        return wrapped.__next__()
+        return next(wrapped)
     base = _get_current()
     step = invocation.step
     token = _attach(step[1] if step[0] is base else invocation.context_on(base))
     try:
-        value = wrapped.__next__()
+        value = next(wrapped)
     except StopIteration:
         _detach(token)
         self._self_end(COMPLETED)

@@ -502,7 +502,7 @@ class _PulledWithSpan(wrapt.BaseObjectProxy[Any]):
 
     def __anext__(self) -> Any:
         # The consumer receives an update of the run's output: its first is the run's first chunk.
-        return self._self_owner._self_astep(self.__wrapped__.__anext__(), True)
+        return self._self_owner._self_astep(anext(self.__wrapped__), True)
 
     def aclose(self) -> Any:
         return self._self_owner._self_astep(self.__wrapped__.aclose())
@@ -614,7 +614,7 @@ class _StepIterator(wrapt.BaseObjectProxy[Any]):
         return self
 
     def __anext__(self) -> Any:
-        return _run_step(self._self_run, self.__wrapped__.__anext__())
+        return _run_step(self._self_run, anext(self.__wrapped__))
 
     def aclose(self) -> Any:
         return _run_step(self._self_run, self.__wrapped__.aclose())
