@@ -55,7 +55,7 @@ class Proxy:
         return self
 
     async def __anext__(self) -> Any:
-        return await self.stream.__anext__()
+        return await anext(self.stream)  # the stream's slot, as `async for` calls it (no method bound a pull)
 
 
 class ContextProxy(Proxy):
@@ -64,7 +64,7 @@ class ContextProxy(Proxy):
     async def __anext__(self) -> Any:
         token = attach_context(PULL_CONTEXT)
         try:
-            return await self.stream.__anext__()
+            return await anext(self.stream)
         finally:
             detach_context(token)
 
