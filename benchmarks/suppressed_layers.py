@@ -41,6 +41,7 @@ PER_RUN = {
     "openai_agents": {"AgentRunner.run": 1, "run_single_turn (stand-in)": 1},
     "pydantic_ai": {"AbstractAgent.run": 1, "Agent.iter": 1, "ModelRequestNode.stream": 1},
     "langgraph": {
+        "Pregel.ainvoke": 1,
         "Pregel.astream": 1,
         "AsyncPregelLoop.__aenter__ (stand-in)": 1,
         "PregelLoop.put_writes (stand-in)": 2,
@@ -128,6 +129,7 @@ def _cases(framework: str) -> dict[str, Callable[[], Any]]:
         stand_in, stand_in_loop = _PutWrites(), _AsyncLoop()
         writes = [("messages", [object()])]
         return {
+            "Pregel.ainvoke": lambda: graph.ainvoke(INPUT),  # the application's call (a run target since round 14)
             # Pregel.ainvoke -> self.astream (pregel/main.py:4180)
             "Pregel.astream": lambda: graph.astream(
                 INPUT,
