@@ -297,6 +297,43 @@ def test_a_graph_and_its_copy_marked_as_an_agent_keep_their_own_kinds_run_after_
     assert [span.name for span in telemetry.finished()] == ["invoke_workflow custom", "invoke_agent custom"] * 2
 
 
+def test_a_graphs_kind_is_not_kept_once_the_graph_is_collected(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # What a graph is, is kept by the graph's id with a weak reference: gone with the graph.
+    import gc
+
+    from otel_agent_instrumentation.adapters import langgraph
+
+    instrumentation.on()
+    gc.collect()
+    kept_before = set(langgraph._graph_kinds)  # graphs other tests left reachable
+    for _ in range(3):
+        plain_graph("custom").invoke(GRAPH_INPUT)
+    gc.collect()
+    assert set(langgraph._graph_kinds) <= kept_before
+    assert [span.name for span in telemetry.finished()] == ["invoke_workflow custom"] * 3
+
+
+def test_a_kind_left_at_a_graphs_address_by_a_collected_graph_is_not_its_kind(
+    instrumentation: Instrumentation, telemetry: Telemetry
+) -> None:
+    # An id is reused once its object is gone: what an agent graph collected at this address left is not read.
+    import weakref
+
+    from otel_agent_instrumentation.adapters import langgraph
+
+    class Collected:
+        pass
+
+    graph = plain_graph("custom")
+    dead_reference = weakref.ref(Collected())  # its referent is gone at once
+    langgraph._graph_kinds[id(graph)] = (dead_reference, ("a-model", "openai"))
+    instrumentation.on()
+    graph.invoke(GRAPH_INPUT)
+    assert [span.name for span in telemetry.finished()] == ["invoke_workflow custom"]
+
+
 def test_a_marked_agent_does_not_make_its_subgraphs_agents(
     instrumentation: Instrumentation, telemetry: Telemetry
 ) -> None:
