@@ -296,10 +296,8 @@ def _read_graph_kind(graph: Any) -> _GraphKind:
     return _model_facts(model)
 
 
-def _graph_kind(graph: Any) -> _GraphKind:
-    kept = _graph_kinds.get(id(graph))
-    if kept is not None and kept[0]() is graph:
-        return kept[1]
+def _first_graph_kind(graph: Any) -> _GraphKind:
+    """What a graph not kept yet is, read and kept (read_graph_request looks the kept one up itself)."""
     kind = _read_graph_kind(graph)
     try:
         _keep_by_id(_graph_kinds, graph, kind)
@@ -315,7 +313,7 @@ def read_graph_request(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     if not (isinstance(graph_name, str) and graph_name):
         graph_name = None
     kept = _graph_kinds.get(id(graph))
-    kind = kept[1] if kept is not None and kept[0]() is graph else _graph_kind(graph)
+    kind = kept[1] if kept is not None and kept[0]() is graph else _first_graph_kind(graph)
     # Fields set after the facts are made, not passed as keywords to the class (about 0.6k instructions each).
     if kind is None:
         facts = RequestFacts(WORKFLOW)
@@ -355,11 +353,10 @@ class _RunMessages:
         self.nested: set[Any] = set()
 
 
-# id(an entered loop) -> (a weak reference to the loop, the messages of the run that entered it); an agent run's
-# own messages are its invocation's `noted` (a `_RunMessages`; read in place where they are read, a Python call
-# saved each time). What a WeakKeyDictionary keyed by the loop holds,
-# read through the dict's own methods: its Python-level get and len (each node's writes ask both) cost 1-2k
-# instructions each.
+# id(an entered loop) -> (a weak reference to the loop, the messages of the run that entered it), kept by
+# `_keep_by_id`; an agent run's own messages are its invocation's `noted` (a `_RunMessages`, read in place where they
+# are read, a Python call saved each time). What a WeakKeyDictionary keyed by the loop would hold, read through the
+# dict's own methods: its Python-level get and len (each node's writes ask both) cost 1-2k instructions each.
 _loops: dict[int, tuple[weakref.ref[Any], _RunMessages]] = {}
 
 
@@ -445,11 +442,10 @@ def _fold_writes(loop: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> No
     tasks = getattr(loop, "tasks", None)
     # A dict (LangGraph's own) and AIMessages checked in place, as in _state_message_ids, not through is_mapping or a
     # helper: each node's writes pass here, and a Python call each is about 0.5k instructions.
-    if isinstance(tasks, dict) or is_mapping(tasks):
-        task = tasks.get(args[0] if args else kwargs.get("task_id"))
-        if task is None or getattr(task, "name", None) == _START_NODE:
-            return
-    else:
+    if not (isinstance(tasks, dict) or is_mapping(tasks)):
+        return
+    task = tasks.get(args[0] if args else kwargs.get("task_id"))
+    if task is None or getattr(task, "name", None) == _START_NODE:
         return
     if messages.baseline is None:
         messages.baseline = _state_message_ids(loop)
