@@ -235,8 +235,8 @@ def exact_signature_method(
     if parameters is None:
         return None
     body = _decision(parameters.instance) + (
-        f"            return {_GENERATED_PREFIX}wrapper({_GENERATED_PREFIX}bind({_GENERATED_PREFIX}original, "
-        f"{parameters.instance}), {parameters.instance}, {parameters.args}, {parameters.kwargs})\n"
+        f"            return {_GENERATED_PREFIX}wrapper({_bound_original(parameters.instance)}, {parameters.instance}, "
+        f"{parameters.args}, {parameters.kwargs})\n"
         f"    return {_GENERATED_PREFIX}original({parameters.forwarded})\n"
     )
     return _generated(f"def {parameters.signature}:\n{body}", original, parameters_of, switch, decides, wrapper, site)
@@ -266,8 +266,7 @@ def awaited_hook_coroutine(
     parameters = _Parameters.of(original, bound=bound)
     if parameters is None:
         return None
-    original_bound = f"{_GENERATED_PREFIX}bind({_GENERATED_PREFIX}original, {parameters.instance})"
-    target = original_bound if bound else f"{_GENERATED_PREFIX}original"
+    target = _bound_original(parameters.instance) if bound else f"{_GENERATED_PREFIX}original"
     body = _decision(parameters.instance) + (
         f"            return await {_GENERATED_PREFIX}wrapper({target}, {parameters.instance}, {parameters.args}, "
         f"{parameters.kwargs})\n"
@@ -336,6 +335,11 @@ def _refusal(site: str) -> Callable[[], bool]:
         return False
 
     return refused
+
+
+def _bound_original(instance: str) -> str:
+    """Generated source: the original bound to `instance` (what a generated method hands the wrapper as `wrapped`)."""
+    return f"{_GENERATED_PREFIX}bind({_GENERATED_PREFIX}original, {instance})"
 
 
 def _decision(instance: str) -> str:
